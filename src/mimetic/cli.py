@@ -1,0 +1,129 @@
+"""Command-line interface: ``mimetic collect | train bc | eval | quickstart | tasks``.
+
+Every command prints results as a small table; long work shows progress bars on stderr. Any
+:class:`MimeticError` ends the command with one ``error: ...`` line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn, Sequence
+
+from mimetic.cliutil import add_config_args, config_from_args
+from mimetic.errors import MimeticError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad input as a single line (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
+
+
+def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+    def fmt(v: Any) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
+        return str(v)
+
+    cells = [[fmt(h) for h in header]] + [[fmt(v) for v in r] for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _add_common_task(p: argparse.ArgumentParser, *, required: bool) -> None:
+    p.add_argument("--task", required=required, help="task name (see 'mimetic tasks') or gym:<Gymnasium id>")
+    p.add_argument("--max-steps", type=int, default=None, help="episode horizon (default: the task's own)")
+    p.add_argument("--num-envs", type=int, default=16, help="environments stepped together (default: 16)")
+    p.add_argument("--expert", default=None,
+                   help="expert for gym:<id> tasks: 'module:function' (batched or single obs) or an SB3 .zip")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from mimetic.algos.bc import BCConfig
+    from mimetic.policies.mlp import MLPConfig
+
+    parser = _Parser(prog="mimetic", description="Imitation learning from expert demonstrations.")
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("tasks", help="list the built-in tasks and their experts")
+
+    p = sub.add_parser("collect", help="record expert demonstrations to a Minari (HDF5) dataset")
+    _add_common_task(p, required=True)
+    p.add_argument("--episodes", type=int, default=20, help="number of episodes (default: 20)")
+    p.add_argument("--seed", type=int, default=0, help="episode k starts from reset seed SEED+k (default: 0)")
+    p.add_argument("--out", required=True, help="dataset directory to create")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
+
+    p = sub.add_parser("train", help="train a policy")
+    algos = p.add_subparsers(dest="algo", required=True, parser_class=_Parser)
+    bc = algos.add_parser("bc", help="behavioral cloning from a dataset")
+    bc.add_argument("--data", required=True, help="Minari dataset directory (or its main_data.hdf5)")
+    bc.add_argument("--task", default=None, help="task to evaluate on (default: the dataset's task)")
+    bc.add_argument("--max-steps", type=int, default=None, help="evaluation horizon (default: the dataset's)")
+    bc.add_argument("--out", default=None, help="run directory (default: runs/bc-<task>-<time>)")
+    bc.add_argument("--eval-episodes", type=int, default=50, help="evaluation episodes after training (0: skip)")
+    bc.add_argument("--num-envs", type=int, default=16, help="environments for evaluation (default: 16)")
+    bc.add_argument("--expert", default=None, help="expert for gym:<id> tasks (see 'collect --help')")
+    bc.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard events")
+    add_config_args(bc, BCConfig, title="behavioral cloning")
+    add_config_args(bc, MLPConfig, title="policy network")
+
+    p = sub.add_parser("eval", help="evaluate a trained policy")
+    p.add_argument("--policy", required=True, help="run directory or its checkpoint/ folder")
+    _add_common_task(p, required=False)
+    p.add_argument("--episodes", type=int, default=50, help="evaluation episodes (default: 50)")
+    p.add_argument("--seed", type=int, default=10_000, help="first reset seed (default: 10000)")
+    p.add_argument("--video", default=None, help="write a video (mp4/gif) of the first episode here")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON line")
+
+    p = sub.add_parser("quickstart", help="collect demos, train BC, evaluate against the expert")
+    p.add_argument("--task", default="cartpole", help="task (default: cartpole)")
+    p.add_argument("--episodes", type=int, default=10, help="expert demonstration episodes (default: 10)")
+    p.add_argument("--seed", type=int, default=0, help="seed for demos and training (default: 0)")
+    p.add_argument("--out", default=None, help="run directory (default: runs/quickstart-<task>-<time>)")
+    p.add_argument("--eval-episodes", type=int, default=50, help="evaluation episodes (default: 50)")
+    return parser
+
+
+def _version() -> str:
+    from mimetic import __version__
+
+    return f"mimetic {__version__}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from mimetic import commands
+
+    handler = {"tasks": commands.tasks, "collect": commands.collect, "train": commands.train,
+               "eval": commands.evaluate, "quickstart": commands.quickstart}[args.command]
+    try:
+        handler(args)
+    except MimeticError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted (no partial output was kept)", file=sys.stderr)
+        return 130
+    return 0
+
+
+def print_table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
+    print(_table(rows, header))
+
+
+def print_json(obj: Any) -> None:
+    print(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Turn frozen config dataclasses into argparse options (DESIGN.md: the CLI is generated).
+
+Each field becomes ``--field-name``; its attribute docstring (the string literal right under the
+field) becomes the --help text, so the config class is the single place an option is documented.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import inspect
+import textwrap
+import types
+import typing
+from functools import lru_cache
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+from mimetic.errors import ConfigError
+
+
+@lru_cache(maxsize=None)
+def field_docs(cls: type) -> dict[str, str]:
+    """Attribute docstrings of a dataclass, read from its source with ``ast``."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError):
+        return {}
+    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+    docs: dict[str, str] = {}
+    for prev, node in zip(body, body[1:]):
+        if (isinstance(prev, ast.AnnAssign) and isinstance(prev.target, ast.Name)
+                and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+                and isinstance(node.value.value, str)):
+            docs[prev.target.id] = " ".join(node.value.value.split())
+    return docs
+
+
+def _strip_optional(tp: Any) -> tuple[Any, bool]:
+    if get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return tp, False
+
+
+def _parser_for(tp: Any, optional: bool) -> tuple[Any, dict[str, Any]]:
+    """argparse ``type`` callable and extra kwargs for one field type."""
+    def none_or(conv: Any) -> Any:
+        def parse(text: str) -> Any:
+            return None if optional and text.lower() == "none" else conv(text)
+        parse.__name__ = getattr(conv, "__name__", "value")
+        return parse
+
+    if get_origin(tp) is Literal:
+        return none_or(str), {"choices": list(get_args(tp)) + (["none"] if optional else [])}
+    if get_origin(tp) is tuple:
+        inner = get_args(tp)[0]
+        return none_or(inner), {"nargs": "+"}
+    if tp in (int, float, str):
+        return none_or(tp), {}
+    raise TypeError(f"unsupported config field type {tp!r}")
+
+
+def add_config_args(parser: argparse.ArgumentParser, cls: type, *, skip: set[str] | None = None,
+                    title: str | None = None) -> None:
+    """Add one option per field of ``cls`` (already-present options are shared, not duplicated)."""
+    hints = get_type_hints(cls)
+    docs = field_docs(cls)
+    group = parser.add_argument_group(title or cls.__name__)
+    existing = {a.dest for a in parser._actions}
+    for f in dataclasses.fields(cls):
+        if (skip and f.name in skip) or f.name in existing or not f.init:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        tp, optional = _strip_optional(hints[f.name])
+        help_text = f"{docs.get(f.name, '')} (default: {default})".strip()
+        if tp is bool:
+            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
+                               help=docs.get(f.name, ""))
+            continue
+        conv, extra = _parser_for(tp, optional)
+        group.add_argument(flag, dest=f.name, type=conv, default=default, help=help_text,
+                           metavar=f.name.upper() if "choices" not in extra else None, **extra)
+
+
+def config_from_args(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:
+    """Build ``cls`` from parsed args (fields absent from args keep their defaults)."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
+              if f.init and hasattr(args, f.name)}
+    for name, val in values.items():
+        if isinstance(val, list):
+            values[name] = tuple(val)
+    values.update(overrides)
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"bad {cls.__name__} option: {e}") from None

@@ -1,0 +1,266 @@
+"""The only episode loop in mimetic, and evaluation built on it.
+
+``rollout`` steps a :class:`BatchedTask` with a batched policy until a requested number of
+episodes has finished. Episode ``k`` always starts from reset seed ``seed + k``, whichever env
+runs it, so results do not depend on how many envs run in parallel (for deterministic policies).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from mimetic.envs.base import BatchedTask, TaskSpec
+from mimetic.errors import ConfigError
+from mimetic.oracle import LabelBudget
+from mimetic.protocols import Expert, Policy
+from mimetic.types import Trajectory
+
+
+class RandomPolicy:
+    """Uniform random actions from the task's action space (the 0 of the normalized score)."""
+
+    def __init__(self, spec: TaskSpec, *, seed: int = 0) -> None:
+        self.spec = spec
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        n = len(obs)
+        space = self.spec.action_space
+        if self.spec.discrete:
+            return self.rng.integers(0, space.n, size=n, dtype=np.int64)  # (B,)
+        low, high = np.broadcast_to(space.low, space.shape), np.broadcast_to(space.high, space.shape)
+        return self.rng.uniform(low, high, size=(n, *space.shape)).astype(np.float32)  # (B, A)
+
+    def reset(self, mask: np.ndarray) -> None:
+        pass
+
+
+@dataclass
+class _Buffers:
+    """Per-env episode buffers, written with one fancy-indexed assignment per step."""
+
+    obs: np.ndarray  # (B, T+1, *O)
+    acts: np.ndarray  # (B, T, *A)
+    rewards: np.ndarray  # (B, T)
+    costs: np.ndarray  # (B, T)
+    labels: np.ndarray | None  # (B, T, *A)
+
+    @classmethod
+    def make(cls, spec: TaskSpec, n: int, labels: bool) -> _Buffers:
+        t = spec.max_steps
+        a_shape = () if spec.discrete else spec.action_space.shape
+        a_type = np.int64 if spec.discrete else np.float32
+        return cls(
+            obs=np.zeros((n, t + 1, *spec.observation_space.shape), np.float32),
+            acts=np.zeros((n, t, *a_shape), a_type),
+            rewards=np.zeros((n, t), np.float64),
+            costs=np.zeros((n, t), np.float64),
+            labels=np.zeros((n, t, *a_shape), a_type) if labels else None,
+        )
+
+    def episode(self, j: int, length: int, *, terminated: bool, truncated: bool, seed: int) -> Trajectory:
+        labels = None if self.labels is None else self.labels[j, :length].copy()
+        return Trajectory(
+            obs=self.obs[j, : length + 1].copy(),
+            acts=self.acts[j, :length].copy(),
+            rewards=self.rewards[j, :length].copy(),
+            terminated=terminated,
+            truncated=truncated,
+            costs=self.costs[j, :length].copy(),
+            labels=labels,
+            labeled=None if labels is None else np.ones(length, bool),
+            seed=seed,
+        )
+
+
+def rollout(
+    task: BatchedTask,
+    policy: Policy | None,
+    *,
+    episodes: int,
+    seed: int = 0,
+    labeler: LabelBudget | None = None,
+    on_frame: Callable[[np.ndarray], None] | None = None,
+    progress: bool = False,
+) -> list[Trajectory]:
+    """Run ``episodes`` episodes of ``policy`` on ``task``; returns them in episode order.
+
+    With ``labeler`` the expert labels every visited state of a running episode (counted by the
+    budget; idle envs are never queried) and the labels are stored in ``Trajectory.labels``. With
+    ``policy=None`` the expert drives: its labels are the executed actions. ``on_frame`` receives
+    env 0's frames during its first episode.
+    """
+    if episodes < 1:
+        raise ConfigError(f"episodes must be >= 1, got {episodes}")
+    if policy is None and labeler is None:
+        raise ConfigError("rollout needs a policy or an expert (labeler) to drive")
+    n = task.num_envs
+    spec = task.spec
+    buf = _Buffers.make(spec, n, labels=labeler is not None)
+    ep_of_env = np.arange(n)  # episode each env runs; >= episodes means an idle filler env
+    t_env = np.zeros(n, np.int64)
+    next_ep = n
+    obs = task.reset(seeds=seed + ep_of_env)  # (B, *O)
+    if policy is not None:
+        policy.reset(np.ones(n, bool))
+    out: dict[int, Trajectory] = {}
+    rows = np.arange(n)
+    bar = tqdm(total=episodes, desc=f"rollout {spec.name}", unit="ep", disable=not progress, leave=False)
+    while len(out) < episodes:
+        active = ep_of_env < episodes
+        buf.obs[rows, t_env] = obs
+        if labeler is not None:
+            labels = buf.labels[rows, t_env]  # (B, *A) zeros: a valid action for idle envs
+            labels[active] = labeler.label(obs[active])
+            buf.labels[rows, t_env] = labels
+        if policy is None:
+            acts = labels
+            labeler.count_control(expert_steps=int(active.sum()), switches=0)
+        else:
+            acts = policy.act(obs)
+        if on_frame is not None and ep_of_env[0] == 0:
+            on_frame(task.render(0))
+        step = task.step(acts)
+        buf.acts[rows, t_env] = acts
+        buf.rewards[rows, t_env] = step.rewards
+        buf.costs[rows, t_env] = step.costs
+        t_env += 1
+        done = step.terminated | step.truncated
+        for j in np.flatnonzero(done & active):
+            buf.obs[j, t_env[j]] = step.obs[j]
+            ep = int(ep_of_env[j])
+            out[ep] = buf.episode(j, int(t_env[j]), terminated=bool(step.terminated[j]),
+                                  truncated=bool(step.truncated[j]) and not step.terminated[j], seed=seed + ep)
+            bar.update(1)
+        if on_frame is not None and done[0] and ep_of_env[0] == 0:
+            on_frame(task.render(0))  # the final frame of the recorded episode
+        obs = step.obs
+        if done.any():
+            # hand finished envs the next unstarted episodes, in order
+            idx = np.flatnonzero(done)
+            ep_of_env[idx] = next_ep + np.arange(len(idx))
+            next_ep += len(idx)
+            t_env[idx] = 0
+            obs = task.reset(seeds=seed + ep_of_env, mask=done)
+            if policy is not None:
+                policy.reset(done)
+    bar.close()
+    return [out[k] for k in range(episodes)]
+
+
+def collect(task: BatchedTask, expert: Expert, *, episodes: int, seed: int = 0,
+            budget: LabelBudget | None = None, progress: bool = False) -> list[Trajectory]:
+    """Expert demonstrations: the expert drives; its actions are counted labels."""
+    budget = budget or LabelBudget(expert)
+    return rollout(task, None, episodes=episodes, seed=seed, labeler=budget, progress=progress)
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def episode_success(spec: TaskSpec, traj: Trajectory) -> bool | None:
+    """Task-specific success; None where a task defines none (adapted Gymnasium envs)."""
+    name = spec.name
+    if name in ("cartpole", "driving"):
+        return not traj.terminated  # balanced / stayed on the road until the horizon
+    if name == "pendulum":
+        return bool(traj.obs[-1][0] > 0.9)  # cos(theta) near 1: upright at the end
+    if name.startswith("lunarlander"):
+        return traj.ret >= 200.0  # Gymnasium's "solved" threshold
+    return None
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Evaluation of a policy over a set of episodes with fixed reset seeds."""
+
+    task: str
+    episodes: int
+    seed: int
+    return_mean: float
+    return_std: float
+    return_ci95: float  # half-width of the 95% normal-approximation interval of the mean
+    return_min: float
+    length_mean: float
+    cost_mean: float  # total task cost per episode
+    success_rate: float | None
+    imitation_error: float | None  # on the learner's own states: disagreement (discrete) / L2 (cont.)
+    expert_labels: int  # expert queries spent measuring imitation_error (not training labels)
+    expert_return: float | None = None
+    random_return: float | None = None
+    normalized_score: float | None = None  # 0 = random, 1 = expert
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _imitation_error(spec: TaskSpec, trajs: list[Trajectory]) -> float:
+    acts = np.concatenate([t.acts for t in trajs])
+    labels = np.concatenate([t.labels for t in trajs if t.labels is not None])
+    if spec.discrete:
+        return float(np.mean(acts != labels))
+    diff = (acts - labels).reshape(len(acts), -1)
+    return float(np.mean(np.linalg.norm(diff, axis=1)))
+
+
+def summarize(spec: TaskSpec, trajs: list[Trajectory], *, seed: int, labels: int = 0) -> EvalResult:
+    rets = np.array([t.ret for t in trajs])
+    succ = [episode_success(spec, t) for t in trajs]
+    has_labels = all(t.labels is not None for t in trajs)
+    return EvalResult(
+        task=spec.name,
+        episodes=len(trajs),
+        seed=seed,
+        return_mean=float(rets.mean()),
+        return_std=float(rets.std()),
+        return_ci95=float(1.96 * rets.std(ddof=1) / math.sqrt(len(rets))) if len(rets) > 1 else float("nan"),
+        return_min=float(rets.min()),
+        length_mean=float(np.mean([len(t) for t in trajs])),
+        cost_mean=float(np.mean([t.costs.sum() if t.costs is not None else 0.0 for t in trajs])),
+        success_rate=None if None in succ else float(np.mean(succ)),
+        imitation_error=_imitation_error(spec, trajs) if has_labels else None,
+        expert_labels=labels,
+    )
+
+
+def evaluate(
+    task: BatchedTask,
+    policy: Policy,
+    *,
+    episodes: int = 50,
+    seed: int = 10_000,
+    expert: Expert | None = None,
+    reference: bool = True,
+    on_frame: Callable[[np.ndarray], None] | None = None,
+    progress: bool = False,
+) -> EvalResult:
+    """Evaluate ``policy``; with ``expert``, also measure imitation error on the learner's states
+    and (``reference=True``) the expert's and a random policy's returns on the same seeds."""
+    budget = LabelBudget(expert) if expert is not None else None
+    trajs = rollout(task, policy, episodes=episodes, seed=seed, labeler=budget, on_frame=on_frame,
+                    progress=progress)
+    res = summarize(task.spec, trajs, seed=seed, labels=budget.labels if budget else 0)
+    if expert is None or not reference:
+        return res
+    exp, rnd = reference_results(task, expert, episodes=episodes, seed=seed)
+    return with_reference(res, expert_return=exp.return_mean, random_return=rnd.return_mean)
+
+
+def reference_results(task: BatchedTask, expert: Expert, *, episodes: int, seed: int) -> tuple[EvalResult, EvalResult]:
+    """The expert's and a uniform-random policy's results on the same reset seeds."""
+    exp = collect(task, expert, episodes=episodes, seed=seed)
+    rnd = rollout(task, RandomPolicy(task.spec, seed=seed), episodes=episodes, seed=seed)
+    return summarize(task.spec, exp, seed=seed), summarize(task.spec, rnd, seed=seed)
+
+
+def with_reference(res: EvalResult, *, expert_return: float, random_return: float) -> EvalResult:
+    """Attach reference returns and the expert-normalized score (0 = random, 1 = expert)."""
+    denom = expert_return - random_return
+    score = (res.return_mean - random_return) / denom if abs(denom) > 1e-9 else float("nan")
+    return EvalResult(**{**res.as_dict(), "expert_return": expert_return, "random_return": random_return,
+                         "normalized_score": float(score)})
