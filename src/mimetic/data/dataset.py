@@ -1,0 +1,476 @@
+"""Demonstrations in memory: flat arrays plus episode boundaries.
+
+Layout (E episodes, N steps in all, episode ``e`` has ``T_e`` steps):
+
+- ``obs`` (N + E, *O) float32: each episode's ``T_e + 1`` observations back to back, so the
+  observation at step ``i`` of episode ``e`` is row ``i + e`` (one extra row per earlier episode).
+- ``acts`` (N, *A): the training *targets*, int64 for discrete and float32 for continuous actions.
+  For demonstrations they are the executed actions; for interactive data (DAgger and friends)
+  they are the expert's labels, and ``valid`` is False where a step was never labelled.
+- ``executed_acts`` (N, *A): what was actually executed (equal to ``acts`` for demonstrations).
+- per step ``rewards`` (N,) float64, ``valid`` (N,) bool and, when recorded, ``costs`` (N,) and
+  ``expert_acted`` (N,); per episode ``ep_starts``/``ep_lengths`` (E,) into the step arrays,
+  ``terminated``/``truncated`` (E,) and ``episode_seeds`` (E,) (-1 where unknown).
+
+Arrays live in capacity-doubling buffers, so :meth:`Dataset.extend` costs amortised O(new data)
+and every accessor returns a read-only view of the filled part, never a copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+
+from mimetic.envs.base import TaskSpec
+from mimetic.errors import ConfigError, DataError
+from mimetic.types import Trajectory
+
+Targets = Literal["acts", "labels"]
+
+# Features whose spread across the data is below this are only centred, not scaled, by
+# obs_stats (the MLP policy applies the same rule): a feature that is constant in the demos (a
+# fixed goal, a padded coordinate) would otherwise be multiplied by up to 1/min_std when it does
+# vary at test time. Kept tiny because small spreads can be real signal: a good CartPole expert
+# holds the pole angle to a std of about 5e-3, and that feature must still be scaled up.
+MIN_OBS_STD = 1e-6
+_MIN_CAPACITY = 16
+_NO_SEED = -1
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """New data to append, already flat and in the dataset's dtypes."""
+
+    obs: np.ndarray  # (N_new + E_new, *O) float32
+    acts: np.ndarray  # (N_new, *A) targets
+    executed: np.ndarray  # (N_new, *A)
+    rewards: np.ndarray  # (N_new,) float64
+    valid: np.ndarray  # (N_new,) bool
+    costs: np.ndarray | None  # (N_new,) float64
+    expert_acted: np.ndarray | None  # (N_new,) bool
+    lengths: np.ndarray  # (E_new,) int64
+    terminated: np.ndarray  # (E_new,) bool
+    truncated: np.ndarray  # (E_new,) bool
+    seeds: np.ndarray  # (E_new,) int64, -1 where unknown
+    has_labels: bool  # targets differ in meaning from the executed actions
+
+
+def _grow(buf: np.ndarray, used: int, needed: int) -> np.ndarray:
+    """Return ``buf`` or a copy with at least ``needed`` rows; capacity at least doubles."""
+    if needed <= len(buf):
+        return buf
+    new = np.empty((max(needed, 2 * len(buf), _MIN_CAPACITY), *buf.shape[1:]), dtype=buf.dtype)
+    new[:used] = buf[:used]
+    return new
+
+
+def _view(buf: np.ndarray, n: int) -> np.ndarray:
+    v = buf[:n]
+    v.flags.writeable = False  # a view: writing through it would silently edit the dataset
+    return v
+
+
+class Dataset:
+    """Episodes of (observation, target action) data with growth, statistics and time windows."""
+
+    def __init__(
+        self,
+        *,
+        obs_shape: tuple[int, ...],
+        act_shape: tuple[int, ...],
+        discrete: bool,
+        observation_space: gym.spaces.Space | None = None,
+        action_space: gym.spaces.Space | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """An empty dataset for observations of ``obs_shape`` and actions of ``act_shape``."""
+        self.obs_shape = tuple(int(d) for d in obs_shape)
+        self.act_shape = tuple(int(d) for d in act_shape)
+        self.discrete = bool(discrete)
+        self.act_dtype = np.dtype(np.int64 if discrete else np.float32)
+        self.observation_space = observation_space
+        self.action_space = action_space
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self.origin: str | None = None  # the path it was loaded from, for error messages
+        self._has_costs = self._has_expert_acted = self._has_labels = False
+        self._n = self._n_obs = self._n_eps = 0
+        self._obs = np.empty((0, *self.obs_shape), np.float32)
+        self._acts = np.empty((0, *self.act_shape), self.act_dtype)
+        self._executed = np.empty((0, *self.act_shape), self.act_dtype)
+        self._rewards = np.empty(0, np.float64)
+        self._valid = np.empty(0, bool)
+        self._costs = np.empty(0, np.float64)
+        self._expert_acted = np.empty(0, bool)
+        self._step_ep = np.empty(0, np.int64)  # episode index of each step
+        self._ep_starts = np.empty(0, np.int64)
+        self._ep_lengths = np.empty(0, np.int64)
+        self._terminated = np.empty(0, bool)
+        self._truncated = np.empty(0, bool)
+        self._seeds = np.empty(0, np.int64)
+
+    # ----------------------------------------------------------------- construction
+
+    @classmethod
+    def empty(cls, spec: TaskSpec, *, metadata: dict[str, Any] | None = None) -> Dataset:
+        """An empty dataset shaped for ``spec``'s spaces (DAgger starting without demos)."""
+        act_shape = () if spec.discrete else tuple(spec.action_space.shape or ())
+        meta = {"task": spec.name, "gym_id": spec.gym_id, "max_steps": spec.max_steps, **(metadata or {})}
+        return cls(obs_shape=tuple(spec.observation_space.shape), act_shape=act_shape,
+                   discrete=spec.discrete, observation_space=spec.observation_space,
+                   action_space=spec.action_space, metadata=meta)
+
+    @classmethod
+    def from_trajectories(
+        cls,
+        trajs: Sequence[Trajectory],
+        *,
+        targets: Targets = "acts",
+        spec: TaskSpec | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Dataset:
+        """A dataset of ``trajs``; ``targets="labels"`` trains on ``Trajectory.labels`` where
+        ``Trajectory.labeled`` is True instead of on the executed actions."""
+        if spec is not None:
+            ds = cls.empty(spec, metadata=metadata)
+        elif len(trajs) == 0:
+            raise DataError("cannot build a dataset from 0 trajectories without a task spec; pass spec=")
+        else:
+            first = trajs[0]
+            ds = cls(obs_shape=first.obs.shape[1:], act_shape=first.acts.shape[1:],
+                     discrete=first.acts.dtype.kind in "iu", metadata=metadata)
+        ds.extend(trajs, targets=targets)
+        return ds
+
+    def extend(self, data: Dataset | Sequence[Trajectory], *, targets: Targets = "acts") -> None:
+        """Append another dataset's episodes or a list of trajectories (``targets`` as in
+        :meth:`from_trajectories`; ignored for a dataset). Amortised O(new data)."""
+        if isinstance(data, Dataset):
+            chunk = self._chunk_from_dataset(data)
+        else:
+            chunk = self._chunk_from_trajectories(list(data), targets=targets)
+        self._append(chunk)
+
+    def _check_shapes(self, obs_shape: tuple[int, ...], act_shape: tuple[int, ...], what: str) -> None:
+        if obs_shape != self.obs_shape:
+            raise DataError(f"cannot extend: {what} has observations of shape {obs_shape} "
+                            f"but the dataset holds {self.obs_shape}")
+        if act_shape != self.act_shape:
+            raise DataError(f"cannot extend: {what} has actions of shape {act_shape} "
+                            f"but the dataset holds {self.act_shape}")
+
+    def _chunk_from_dataset(self, other: Dataset) -> _Chunk:
+        self._check_shapes(other.obs_shape, other.act_shape, "the other dataset")
+        if other.discrete != self.discrete:
+            kind = "discrete" if other.discrete else "continuous"
+            raise DataError(f"cannot extend: the other dataset has {kind} actions and this one does not")
+        if self.observation_space is None:
+            self.observation_space, self.action_space = other.observation_space, other.action_space
+        n = other._n
+        return _Chunk(
+            obs=other.obs, acts=other.acts, executed=other.executed_acts, rewards=other.rewards,
+            valid=other.valid, costs=other._costs[:n] if other._has_costs else None,
+            expert_acted=other._expert_acted[:n] if other._has_expert_acted else None,
+            lengths=other.ep_lengths, terminated=other.terminated, truncated=other.truncated,
+            seeds=other.episode_seeds, has_labels=other._has_labels,
+        )
+
+    def _chunk_from_trajectories(self, trajs: list[Trajectory], *, targets: Targets) -> _Chunk:
+        if targets not in ("acts", "labels"):
+            raise ConfigError(f"targets must be 'acts' or 'labels', got {targets!r}")
+        for i, t in enumerate(trajs):
+            self._check_shapes(tuple(t.obs.shape[1:]), tuple(t.acts.shape[1:]), f"trajectory {i}")
+            if targets == "labels" and t.labels is None:
+                raise DataError(f"trajectory {i} has no expert labels; collect it with a labeler "
+                                "or use targets='acts'")
+            for name in ("costs", "labels", "labeled", "expert_acted"):
+                value = getattr(t, name)
+                if value is not None and len(value) != len(t):
+                    raise DataError(f"trajectory {i} has {len(value)} {name} for {len(t)} steps")
+
+        def cat(arrays: list[np.ndarray], dtype: Any, row_shape: tuple[int, ...] = ()) -> np.ndarray:
+            if not arrays:
+                return np.empty((0, *row_shape), dtype)
+            return np.concatenate([np.asarray(a, dtype=dtype) for a in arrays])
+
+        executed = cat([t.acts for t in trajs], self.act_dtype, self.act_shape)  # (N_new, *A)
+        lengths = np.array([len(t) for t in trajs], np.int64)  # (E_new,)
+        if targets == "labels":
+            labeled = cat([np.ones(len(t), bool) if t.labeled is None else t.labeled for t in trajs], bool)
+            labels = cat([t.labels for t in trajs], self.act_dtype, self.act_shape)  # (N_new, *A)
+            # Unlabelled rows keep the executed action so every stored target is finite and in range.
+            acts = np.where(labeled.reshape(-1, *([1] * len(self.act_shape))), labels, executed)
+        else:
+            labeled, acts = np.ones(len(executed), bool), executed
+        # Within one call, as across calls (see _append): missing costs count as 0, a missing
+        # expert_acted as False, as soon as any trajectory recorded them.
+        any_costs = any(t.costs is not None for t in trajs)
+        any_expert = any(t.expert_acted is not None for t in trajs)
+        costs = [np.zeros(len(t)) if t.costs is None else t.costs for t in trajs]
+        expert_acted = [np.zeros(len(t), bool) if t.expert_acted is None else t.expert_acted for t in trajs]
+        return _Chunk(
+            obs=cat([t.obs for t in trajs], np.float32, self.obs_shape),
+            acts=acts, executed=executed,
+            rewards=cat([t.rewards for t in trajs], np.float64), valid=labeled,
+            costs=cat(costs, np.float64) if any_costs else None,
+            expert_acted=cat(expert_acted, bool) if any_expert else None,
+            lengths=lengths,
+            terminated=np.array([t.terminated for t in trajs], bool),
+            truncated=np.array([t.truncated for t in trajs], bool),
+            seeds=np.array([_NO_SEED if t.seed is None else t.seed for t in trajs], np.int64),
+            has_labels=targets == "labels",
+        )
+
+    def _append(self, c: _Chunk) -> None:
+        n, n_obs, e = self._n, self._n_obs, self._n_eps
+        dn, de = len(c.acts), len(c.lengths)
+        assert len(c.obs) == dn + de and int(c.lengths.sum()) == dn, "chunk must hold T+1 obs per episode"
+        step_bufs = ("_acts", "_executed", "_rewards", "_valid", "_costs", "_expert_acted", "_step_ep")
+        for name in step_bufs:
+            setattr(self, name, _grow(getattr(self, name), n, n + dn))
+        for name in ("_ep_starts", "_ep_lengths", "_terminated", "_truncated", "_seeds"):
+            setattr(self, name, _grow(getattr(self, name), e, e + de))
+        self._obs = _grow(self._obs, n_obs, n_obs + dn + de)
+        self._obs[n_obs:n_obs + dn + de] = c.obs
+        self._acts[n:n + dn] = c.acts
+        self._executed[n:n + dn] = c.executed
+        self._rewards[n:n + dn] = c.rewards
+        self._valid[n:n + dn] = c.valid
+        # Steps without recorded costs count as 0, like tasks that define no cost; steps without
+        # an expert_acted record count as learner-driven. The has_* flags say whether any was recorded.
+        self._costs[n:n + dn] = 0.0 if c.costs is None else c.costs
+        self._expert_acted[n:n + dn] = False if c.expert_acted is None else c.expert_acted
+        self._step_ep[n:n + dn] = np.repeat(np.arange(e, e + de, dtype=np.int64), c.lengths)
+        self._ep_starts[e:e + de] = n + np.cumsum(c.lengths) - c.lengths
+        self._ep_lengths[e:e + de] = c.lengths
+        self._terminated[e:e + de] = c.terminated
+        self._truncated[e:e + de] = c.truncated
+        self._seeds[e:e + de] = c.seeds
+        self._has_costs |= c.costs is not None
+        self._has_expert_acted |= c.expert_acted is not None
+        self._has_labels |= c.has_labels
+        self._n, self._n_obs, self._n_eps = n + dn, n_obs + dn + de, e + de
+
+    # ----------------------------------------------------------------- views and sizes
+
+    @property
+    def n_episodes(self) -> int:
+        return self._n_eps
+
+    @property
+    def n_steps(self) -> int:
+        """All steps, labelled or not."""
+        return self._n
+
+    @property
+    def n_transitions(self) -> int:
+        """Steps that are training targets (``valid``)."""
+        return int(np.count_nonzero(self.valid))
+
+    @property
+    def capacity(self) -> int:
+        """Steps the current buffers hold before the next (doubling) reallocation."""
+        return len(self._acts)
+
+    @property
+    def obs(self) -> np.ndarray:
+        return _view(self._obs, self._n_obs)  # (N + E, *O)
+
+    @property
+    def acts(self) -> np.ndarray:
+        return _view(self._acts, self._n)  # (N, *A) targets
+
+    @property
+    def executed_acts(self) -> np.ndarray:
+        return _view(self._executed, self._n)  # (N, *A)
+
+    @property
+    def rewards(self) -> np.ndarray:
+        return _view(self._rewards, self._n)  # (N,)
+
+    @property
+    def valid(self) -> np.ndarray:
+        return _view(self._valid, self._n)  # (N,)
+
+    @property
+    def costs(self) -> np.ndarray | None:
+        return _view(self._costs, self._n) if self._has_costs else None  # (N,)
+
+    @property
+    def expert_acted(self) -> np.ndarray | None:
+        return _view(self._expert_acted, self._n) if self._has_expert_acted else None  # (N,)
+
+    @property
+    def has_labels(self) -> bool:
+        """True when ``acts`` hold expert labels that may differ from ``executed_acts``."""
+        return self._has_labels
+
+    @property
+    def step_episode(self) -> np.ndarray:
+        return _view(self._step_ep, self._n)  # (N,) episode index of each step
+
+    @property
+    def ep_starts(self) -> np.ndarray:
+        return _view(self._ep_starts, self._n_eps)  # (E,) first step of each episode
+
+    @property
+    def ep_lengths(self) -> np.ndarray:
+        return _view(self._ep_lengths, self._n_eps)  # (E,)
+
+    @property
+    def ep_obs_starts(self) -> np.ndarray:
+        """(E,) first observation row of each episode (one extra row per earlier episode)."""
+        return self.ep_starts + np.arange(self._n_eps, dtype=np.int64)
+
+    @property
+    def terminated(self) -> np.ndarray:
+        return _view(self._terminated, self._n_eps)  # (E,)
+
+    @property
+    def truncated(self) -> np.ndarray:
+        return _view(self._truncated, self._n_eps)  # (E,)
+
+    @property
+    def episode_seeds(self) -> np.ndarray:
+        return _view(self._seeds, self._n_eps)  # (E,), -1 where unknown
+
+    def __repr__(self) -> str:
+        kind = "discrete" if self.discrete else f"continuous{self.act_shape}"
+        return (f"Dataset(episodes={self.n_episodes}, steps={self.n_steps}, transitions={self.n_transitions}, "
+                f"obs={self.obs_shape}, acts={kind})")
+
+    # ----------------------------------------------------------------- training accessors
+
+    def step_index(self) -> np.ndarray:
+        """(n_transitions,) step index of each valid transition: sample from this, then window."""
+        return np.flatnonzero(self.valid).astype(np.int64)
+
+    def obs_rows(self, steps: np.ndarray) -> np.ndarray:
+        """Observation rows seen when acting at ``steps`` (any shape of step indices)."""
+        return steps + self._step_ep[steps]
+
+    def transitions(self) -> tuple[np.ndarray, np.ndarray]:
+        """Valid steps only: (obs (n, *O) float32 at the time of the action, targets (n, *A))."""
+        steps = self.step_index()
+        return self._obs[self.obs_rows(steps)], self._acts[steps]
+
+    def obs_stats(self, *, min_std: float = MIN_OBS_STD) -> tuple[np.ndarray, np.ndarray]:
+        """(mean (*O), std (*O)) float32 over every stored observation; a feature whose std is
+        below ``min_std`` gets std 1 (centred only, see MIN_OBS_STD)."""
+        if self._n_obs == 0:
+            raise DataError("cannot compute observation statistics of an empty dataset")
+        obs = self.obs
+        mean = obs.mean(axis=0, dtype=np.float64)  # (*O,) float64 accumulation for long datasets
+        std = obs.std(axis=0, dtype=np.float64)  # (*O,)
+        std = np.where(std < min_std, 1.0, std)
+        return mean.astype(np.float32), std.astype(np.float32)
+
+    def episode_returns(self) -> np.ndarray:
+        """(E,) undiscounted return of each episode."""
+        csum = np.concatenate([[0.0], np.cumsum(self.rewards)])  # (N+1,) handles 0-step episodes
+        return csum[self.ep_starts + self.ep_lengths] - csum[self.ep_starts]
+
+    def episodes(self) -> Iterator[Trajectory]:
+        """Each episode as a :class:`Trajectory` of read-only views; labels when ``has_labels``."""
+        obs, executed, acts, valid = self.obs, self.executed_acts, self.acts, self.valid
+        costs, expert_acted = self.costs, self.expert_acted
+        for e in range(self._n_eps):
+            s, t = int(self._ep_starts[e]), int(self._ep_lengths[e])
+            steps, o = slice(s, s + t), s + e
+            seed = int(self._seeds[e])
+            yield Trajectory(
+                obs=obs[o:o + t + 1], acts=executed[steps], rewards=self.rewards[steps],
+                terminated=bool(self._terminated[e]), truncated=bool(self._truncated[e]),
+                costs=None if costs is None else costs[steps],
+                labels=acts[steps] if self._has_labels else None,
+                labeled=valid[steps] if self._has_labels else None,
+                expert_acted=None if expert_acted is None else expert_acted[steps],
+                seed=None if seed == _NO_SEED else seed,
+            )
+
+    def windows(self, idx: np.ndarray, *, obs_horizon: int, act_horizon: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Time windows around steps ``idx`` (B,) (step indices, e.g. from :meth:`step_index`).
+
+        Returns obs (B, To, *O) ending at each step, actions (B, Ta, *A) starting at it, and a mask
+        (B, Ta) bool. Windows never cross an episode: observations before the episode start repeat
+        its first one and actions past its end repeat its last one; the mask is False for those
+        padded actions and for unlabelled (invalid) targets, so losses can ignore them.
+        """
+        if obs_horizon < 1 or act_horizon < 1:
+            raise ConfigError(f"obs_horizon and act_horizon must be >= 1, got {obs_horizon} and {act_horizon}")
+        idx = np.asarray(idx, dtype=np.int64)  # (B,)
+        if idx.ndim != 1 or (len(idx) and (idx.min() < 0 or idx.max() >= self._n)):
+            raise IndexError(f"windows needs a 1-d array of step indices in [0, {self._n})")
+        ep = self._step_ep[idx]  # (B,)
+        start = self._ep_starts[ep][:, None]  # (B, 1)
+        end = start + self._ep_lengths[ep][:, None]  # (B, 1) exclusive
+        obs_steps = np.maximum(idx[:, None] + np.arange(1 - obs_horizon, 1), start)  # (B, To)
+        obs_w = self._obs[obs_steps + ep[:, None]]  # (B, To, *O)
+        raw = idx[:, None] + np.arange(act_horizon)  # (B, Ta)
+        act_steps = np.minimum(raw, end - 1)  # (B, Ta)
+        act_w = self._acts[act_steps]  # (B, Ta, *A)
+        mask = (raw < end) & self._valid[act_steps]  # (B, Ta)
+        return obs_w, act_w, mask
+
+    # ----------------------------------------------------------------- validation
+
+    def _label(self) -> str:
+        if self.origin:
+            return self.origin
+        name = self.metadata.get("dataset_id") or self.metadata.get("task")
+        return repr(name) if name else "(in memory)"
+
+    def validate(self, spec: TaskSpec | None = None) -> None:
+        """Raise :class:`DataError` (one line) on NaN/inf values, or shapes or discrete action
+        ranges that disagree with ``spec`` (or, without a spec, with the dataset's own spaces)."""
+        ep_of_obs = np.repeat(np.arange(self._n_eps), self.ep_lengths + 1)  # (N + E,)
+        self._check_finite(self.obs, ep_of_obs, "observations")
+        self._check_finite(self.acts, self.step_episode, "actions")
+        self._check_finite(self.executed_acts, self.step_episode, "executed actions")
+        self._check_finite(self.rewards, self.step_episode, "rewards")
+        if spec is not None:
+            self._check_spaces(spec.observation_space, spec.action_space, f"task {spec.name!r}")
+        else:
+            self._check_spaces(self.observation_space, self.action_space, "its recorded space")
+
+    def _check_finite(self, arr: np.ndarray, ep_of_row: np.ndarray, what: str) -> None:
+        if arr.dtype.kind != "f" or arr.size == 0:
+            return
+        bad = ~np.isfinite(arr.reshape(len(arr), -1)).all(axis=1)  # (rows,)
+        if bad.any():
+            count = int(np.count_nonzero(~np.isfinite(arr)))
+            first = int(ep_of_row[np.argmax(bad)])
+            raise DataError(f"dataset {self._label()} has {count} NaN/inf values in {what} "
+                            f"(first in episode {first})")
+
+    def _check_spaces(self, obs_space: gym.spaces.Space | None, act_space: gym.spaces.Space | None,
+                      who: str) -> None:
+        label = self._label()
+        if obs_space is not None and tuple(obs_space.shape or ()) != self.obs_shape:
+            raise DataError(f"dataset {label} observations have shape {self.obs_shape} "
+                            f"but {who} expects {tuple(obs_space.shape or ())}")
+        if act_space is None:
+            return
+        space_discrete = isinstance(act_space, gym.spaces.Discrete)
+        if space_discrete != self.discrete:
+            mine, theirs = ("discrete", "continuous") if self.discrete else ("continuous", "discrete")
+            raise DataError(f"dataset {label} has {mine} actions but {who} has {theirs} actions")
+        if not space_discrete:
+            if tuple(act_space.shape or ()) != self.act_shape:
+                raise DataError(f"dataset {label} actions have shape {self.act_shape} "
+                                f"but {who} expects {tuple(act_space.shape or ())}")
+            return
+        if self.act_shape != ():
+            raise DataError(f"dataset {label} discrete actions have shape {self.act_shape} but {who} expects ()")
+        lo, hi = int(act_space.start), int(act_space.start + act_space.n)
+        for acts, ep, what in ((self.acts[self.valid], self.step_episode[self.valid], "actions"),
+                               (self.executed_acts, self.step_episode, "executed actions")):
+            bad = (acts < lo) | (acts >= hi)  # (rows,)
+            if bad.any():
+                first = int(np.argmax(bad))
+                raise DataError(f"dataset {label} has {int(bad.sum())} {what} outside [{lo}, {hi}) of {who} "
+                                f"(first: {int(acts[first])} in episode {int(ep[first])})")

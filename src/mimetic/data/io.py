@@ -1,0 +1,482 @@
+"""Read and write datasets in the Minari HDF5 format, without importing minari.
+
+On-disk layout (what ``minari`` 0.5.x writes with its HDF5 backend)::
+
+    <dataset dir>/data/metadata.json     dataset metadata (JSON; spaces as JSON strings)
+    <dataset dir>/data/main_data.hdf5    groups episode_0 .. episode_{E-1}, each with
+        observations (T+1, *O)   actions (T, *A)   rewards (T,) float64
+        terminations (T,) bool   truncations (T,) bool   infos/ (group)
+        attrs: id, total_steps, seed (when known)
+
+mimetic's own per-step extras sit in ``infos/mimetic/`` (step-aligned: row t is step t, unlike
+DataCollector info arrays, which start with the reset info): ``targets``/``valid`` for expert
+labels (``actions`` always hold the executed actions), ``costs`` and ``expert_acted``. Our
+dataset metadata (task, expert, seeds, ...) is the ``mimetic`` entry of metadata.json. Minari
+ignores both, so ``minari.load_dataset`` reads our files, and datasets made by minari load here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import h5py
+import numpy as np
+
+from mimetic.data.dataset import Dataset
+from mimetic.errors import DataError
+from mimetic.types import Trajectory
+
+MINARI_VERSION = "0.5.4"  # the minari release whose HDF5 layout we write (checked against it in tests)
+MAIN_FILE = "main_data.hdf5"
+METADATA_FILE = "metadata.json"
+# minari's dataset id grammar, (namespace/)name-v<version>; minari requires the version
+DATASET_ID_RE = re.compile(r"^(?:(?P<namespace>[-_\w][-_\w/]*[-_\w]+)/)?(?P<name>[-_\w]+?)-v(?P<version>\d+)$")
+_EPISODE_RE = re.compile(r"^episode_(\d+)$")
+_STEP_KEYS = ("actions", "rewards", "terminations", "truncations")
+_EXTRAS = "mimetic"  # our group inside each episode's infos and our key in metadata.json
+
+
+# --------------------------------------------------------------------------- spaces
+
+
+def serialize_space(space: gym.spaces.Space) -> str:
+    """JSON for a Box or Discrete space, exactly as minari's ``serialize_space`` writes it."""
+    if isinstance(space, gym.spaces.Box):
+        return json.dumps({"type": "Box", "dtype": str(space.dtype), "shape": list(space.shape),
+                           "low": space.low.tolist(), "high": space.high.tolist()})
+    if isinstance(space, gym.spaces.Discrete):
+        # minari hard-codes int64 for Discrete, as Gymnasium does
+        return json.dumps({"type": "Discrete", "dtype": "int64", "start": int(space.start), "n": int(space.n)})
+    raise DataError(f"cannot save a {type(space).__name__} space: only Box and Discrete spaces are supported")
+
+
+def deserialize_space(text: str, *, where: str = "dataset") -> gym.spaces.Space:
+    """The Box or Discrete space from minari's JSON; other space types raise DataError."""
+    try:
+        d = json.loads(text) if isinstance(text, str) else text
+        kind = d["type"]
+        if kind == "Box":
+            dtype = np.dtype(d["dtype"])
+            return gym.spaces.Box(low=np.array(d["low"], dtype=dtype), high=np.array(d["high"], dtype=dtype),
+                                  shape=tuple(d["shape"]), dtype=dtype)
+        if kind == "Discrete":
+            return gym.spaces.Discrete(n=int(d["n"]), start=int(d.get("start", 0)))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"{where} has a malformed space description ({exc})") from None
+    if kind in ("Dict", "Tuple"):
+        raise DataError(f"{where} uses a {kind} space; only Box observations and Box/Discrete actions "
+                        "are supported (flatten the space first)")
+    raise DataError(f"{where} uses a {kind} space; only Box and Discrete spaces are supported")
+
+
+def _infer_spaces(ds: Dataset) -> tuple[gym.spaces.Space, gym.spaces.Space]:
+    """Recorded spaces, or the loosest ones the data fits (minari needs both)."""
+    obs_space = ds.observation_space or gym.spaces.Box(-np.inf, np.inf, ds.obs_shape, np.float32)
+    act_space = ds.action_space
+    if act_space is None and ds.discrete:
+        n = int(max(ds.acts.max(initial=0), ds.executed_acts.max(initial=0))) + 1
+        act_space = gym.spaces.Discrete(n)
+    elif act_space is None:
+        act_space = gym.spaces.Box(-np.inf, np.inf, ds.act_shape, np.float32)
+    return obs_space, act_space
+
+
+# --------------------------------------------------------------------------- save
+
+
+def save_minari(
+    dataset: Dataset,
+    path: str | os.PathLike[str],
+    *,
+    dataset_id: str | None = None,
+    overwrite: bool = False,
+    author: str | None = None,
+    author_email: str | None = None,
+    algorithm_name: str | None = None,
+    description: str | None = None,
+) -> Path:
+    """Write ``dataset`` as a Minari dataset directory at ``path`` (atomically); returns ``path``.
+
+    For ``minari.load_dataset(dataset_id)`` to find it, ``path`` must be
+    ``$MINARI_DATASETS_PATH/<dataset_id>``; the id defaults to that relative path when ``path`` is
+    under $MINARI_DATASETS_PATH, else to the directory name (``-v0`` appended if it has no version).
+    """
+    target = Path(path)
+    if target.suffix in (".hdf5", ".h5"):
+        raise DataError(f"save_minari writes a dataset directory; pass a directory, not the file {target}")
+    if target.exists() and not target.is_dir():
+        raise DataError(f"cannot save dataset to {target}: it exists and is not a directory")
+    if target.is_dir() and any(target.iterdir()) and not overwrite:
+        raise DataError(f"cannot save dataset to {target}: it exists and is not empty (pass overwrite=True)")
+    obs_space, act_space = _infer_spaces(dataset)
+    meta = _minari_metadata(dataset, _dataset_id(target, dataset_id, dataset), obs_space, act_space,
+                            author=author, author_email=author_email,
+                            algorithm_name=algorithm_name or dataset.metadata.get("expert"),
+                            description=description)
+    try:
+        with _atomic_directory(target, overwrite=overwrite) as tmp:
+            data_dir = tmp / "data"
+            data_dir.mkdir()
+            _write_episodes(dataset, data_dir / MAIN_FILE, obs_space, act_space)
+            meta["dataset_size"] = round((data_dir / MAIN_FILE).stat().st_size / 1e6, 1)
+            _write_text(data_dir / METADATA_FILE, json.dumps(meta))
+    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+        raise DataError(f"could not write Minari dataset {target}: {_one_line(exc)}") from None
+    return target
+
+
+def _dataset_id(target: Path, dataset_id: str | None, ds: Dataset) -> str:
+    if dataset_id is None:
+        root = os.environ.get("MINARI_DATASETS_PATH")
+        rel = None
+        if root:
+            try:
+                rel = target.resolve().relative_to(Path(root).resolve()).as_posix()
+            except ValueError:
+                rel = None
+        if rel and DATASET_ID_RE.match(rel):
+            dataset_id = rel
+        elif DATASET_ID_RE.match(target.name):
+            dataset_id = target.name
+        else:
+            dataset_id = re.sub(r"[^-\w]", "_", target.name or str(ds.metadata.get("task", "dataset"))) + "-v0"
+    if not DATASET_ID_RE.match(dataset_id):
+        raise DataError(f"dataset_id {dataset_id!r} is not a Minari id; use (namespace/)name-v<version>, "
+                        "e.g. 'mimetic/cartpole-expert-v0'")
+    return dataset_id
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (set, tuple)):
+        return list(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
+
+
+def _minari_metadata(ds: Dataset, dataset_id: str, obs_space: gym.spaces.Space, act_space: gym.spaces.Space,
+                     *, author: str | None, author_email: str | None, algorithm_name: str | None,
+                     description: str | None) -> dict[str, Any]:
+    """metadata.json as minari's create_dataset_from_buffers writes it, plus our ``mimetic`` entry."""
+    ours = {k: v for k, v in ds.metadata.items() if k != "dataset_id"}  # the id lives at top level
+    try:
+        ours = json.loads(json.dumps(ours, default=_json_default))
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"dataset metadata cannot be saved as JSON: {exc}") from None
+    meta: dict[str, Any] = {
+        "total_episodes": ds.n_episodes, "total_steps": ds.n_steps, "data_format": "hdf5",
+        "jpeg_encoding": False,  # we store raw arrays; minari would otherwise JPEG-decode image spaces
+        "observation_space": serialize_space(obs_space), "action_space": serialize_space(act_space),
+    }
+    env_spec = _env_spec_json(ds.metadata.get("gym_id"))
+    if env_spec is not None:
+        meta["env_spec"] = env_spec
+    meta["dataset_id"] = dataset_id
+    for key, value in (("author", author), ("author_email", author_email)):
+        if value is not None:
+            meta[key] = [value]  # minari keeps these as sets, saved as JSON lists
+    if algorithm_name is not None:
+        meta["algorithm_name"] = str(algorithm_name)
+    if description is not None:
+        meta["description"] = description
+    meta["minari_version"] = MINARI_VERSION
+    meta[_EXTRAS] = ours
+    return meta
+
+
+def _env_spec_json(gym_id: Any) -> str | None:
+    """The registered Gymnasium EnvSpec as JSON (minari's ``env_spec``), when there is one."""
+    if not isinstance(gym_id, str):
+        return None
+    try:
+        return gym.spec(gym_id).to_json()
+    except (gym.error.Error, TypeError, ValueError):
+        return None  # unregistered, or kwargs that JSON cannot hold: minari then relies on the spaces
+
+
+def _write_episodes(ds: Dataset, file: Path, obs_space: gym.spaces.Space, act_space: gym.spaces.Space) -> None:
+    obs_dtype = obs_space.dtype if isinstance(obs_space, gym.spaces.Box) else np.float32
+    act_dtype = act_space.dtype if isinstance(act_space, gym.spaces.Box) else np.int64
+    with h5py.File(file, "w", track_order=True) as f:
+        for e, traj in enumerate(ds.episodes()):
+            g = f.create_group(f"episode_{e}")
+            g.attrs["id"] = np.int64(e)
+            if traj.seed is not None:
+                g.attrs["seed"] = np.int64(traj.seed)
+            g.attrs["total_steps"] = np.int64(len(traj))
+            ends = np.zeros(len(traj), bool)  # (T,) minari flags every step; only the last can be set
+            _put(g, "observations", np.asarray(traj.obs, obs_dtype))
+            _put(g, "actions", np.asarray(traj.acts, act_dtype))
+            _put(g, "rewards", np.asarray(traj.rewards, np.float64))
+            _put(g, "terminations", _last_set(ends, traj.terminated))
+            _put(g, "truncations", _last_set(ends, traj.truncated))
+            extras = g.create_group("infos").create_group(_EXTRAS)
+            if traj.labels is not None:
+                _put(extras, "targets", np.asarray(traj.labels, act_dtype))
+                _put(extras, "valid", np.asarray(traj.labeled, bool))
+            if traj.costs is not None:
+                _put(extras, "costs", np.asarray(traj.costs, np.float64))
+            if traj.expert_acted is not None:
+                _put(extras, "expert_acted", np.asarray(traj.expert_acted, bool))
+    _fsync(file)
+
+
+def _last_set(flags: np.ndarray, value: bool) -> np.ndarray:
+    out = flags.copy()
+    if len(out):
+        out[-1] = value
+    return out
+
+
+def _put(group: h5py.Group, name: str, data: np.ndarray) -> None:
+    # chunked and resizable along time like minari's own datasets, so minari can append to them
+    if len(data):
+        group.create_dataset(name, data=data, chunks=True, maxshape=(None, *data.shape[1:]))
+    else:
+        group.create_dataset(name, data=data)
+
+
+def _write_text(file: Path, text: str) -> None:
+    with open(file, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _fsync(file: Path) -> None:
+    fd = os.open(file, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _atomic_directory(target: Path, *, overwrite: bool) -> Iterator[Path]:
+    """Yield a temporary sibling directory that replaces ``target`` only if the block succeeds;
+    on any failure neither it nor parents created here remain."""
+    created = [p for p in reversed(target.parents) if not p.exists()]  # outermost first
+    for p in created:
+        p.mkdir()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield tmp
+        _swap_into_place(tmp, target, overwrite=overwrite)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for p in reversed(created):
+            try:
+                p.rmdir()
+            except OSError:
+                break  # something else appeared inside it meanwhile; leave it
+        raise
+
+
+def _swap_into_place(tmp: Path, target: Path, *, overwrite: bool) -> None:
+    if target.is_dir() and not any(target.iterdir()):
+        target.rmdir()
+    if not target.exists():
+        os.rename(tmp, target)
+        return
+    if not overwrite:
+        raise FileExistsError(f"{target} appeared while writing (pass overwrite=True)")
+    # Keep the old copy until the new one is in place, so a failed rename loses nothing.
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    old.rmdir()
+    os.rename(target, old)
+    try:
+        os.rename(tmp, target)
+    except BaseException:
+        os.rename(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# --------------------------------------------------------------------------- load
+
+
+def load_minari(path: str | os.PathLike[str]) -> Dataset:
+    """Read a Minari HDF5 dataset (ours or minari's): the dataset directory, its ``data``
+    directory, or ``main_data.hdf5``. Always checks that the values are finite."""
+    where = Path(path)
+    data_dir, main = _locate(where)
+    meta = _read_metadata(data_dir / METADATA_FILE, where)
+    obs_space = _space_from(meta, "observation_space", where)
+    act_space = _space_from(meta, "action_space", where)
+    try:
+        f = h5py.File(main, "r")
+    except OSError as exc:
+        raise DataError(f"{main} is not a readable HDF5 file (truncated or corrupt?): {_one_line(exc)}") from None
+    try:
+        with f:
+            trajs = _read_episodes(f, meta, where)
+    except (OSError, KeyError, ValueError, RuntimeError, TypeError) as exc:
+        raise DataError(f"cannot read Minari dataset {where}: {_one_line(exc)}") from None
+    ds = _build(trajs, meta, obs_space, act_space, where)
+    ds.origin = str(where)
+    ds.validate()
+    return ds
+
+
+def _locate(where: Path) -> tuple[Path, Path]:
+    """(directory holding metadata.json, the main HDF5 file)."""
+    if not where.exists():
+        raise DataError(f"no Minari dataset at {where}: the path does not exist")
+    if where.is_file():
+        return where.parent, where
+    for data_dir in (where / "data", where):
+        if (data_dir / MAIN_FILE).is_file():
+            return data_dir, data_dir / MAIN_FILE
+    for data_dir in (where / "data", where):
+        if (data_dir / METADATA_FILE).is_file():
+            fmt = _read_metadata(data_dir / METADATA_FILE, where).get("data_format", "hdf5")
+            raise DataError(f"Minari dataset {where} uses the {fmt!r} format; only 'hdf5' is supported "
+                            f"(or its {MAIN_FILE} is missing)")
+    raise DataError(f"{where} is not a Minari dataset: no data/{MAIN_FILE} inside")
+
+
+def _read_metadata(file: Path, where: Path) -> dict[str, Any]:
+    """metadata.json, or {} when absent (a bare main_data.hdf5: spaces are inferred)."""
+    if not file.is_file():
+        return {}
+    try:
+        meta = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"Minari dataset {where} has an unreadable {METADATA_FILE}: {_one_line(exc)}") from None
+    if not isinstance(meta, dict):
+        raise DataError(f"Minari dataset {where} has a malformed {METADATA_FILE} (not a JSON object)")
+    if meta.get("data_format", "hdf5") != "hdf5":
+        raise DataError(f"Minari dataset {where} uses the {meta['data_format']!r} format; "
+                        "only 'hdf5' is supported")
+    return meta
+
+
+def _space_from(meta: dict[str, Any], key: str, where: Path) -> gym.spaces.Space | None:
+    if key not in meta:
+        return None
+    space = deserialize_space(meta[key], where=f"Minari dataset {where}")
+    if key == "observation_space" and not isinstance(space, gym.spaces.Box):
+        raise DataError(f"Minari dataset {where} has {type(space).__name__} observations; only Box is supported")
+    return space
+
+
+def _read_episodes(f: h5py.File, meta: dict[str, Any], where: Path) -> list[Trajectory]:
+    ids = sorted(int(m.group(1)) for m in map(_EPISODE_RE.match, f.keys()) if m)
+    missing = sorted(set(range(len(ids))) - set(ids))
+    if missing:
+        raise DataError(f"Minari dataset {where} is missing episode_{missing[0]} (the file is incomplete)")
+    total = meta.get("total_episodes")
+    if total is not None and int(total) != len(ids):
+        raise DataError(f"Minari dataset {where} holds {len(ids)} episodes but its metadata lists {total} "
+                        "(the file is incomplete)")
+    if meta.get("jpeg_encoding", True) and _is_image_space(meta.get("observation_space")):
+        raise DataError(f"Minari dataset {where} stores JPEG-encoded image observations, which are not supported")
+    return [_read_episode(f[f"episode_{i}"], f"episode_{i}", where) for i in ids]
+
+
+def _is_image_space(text: Any) -> bool:
+    """minari's rule for JPEG-encoded spaces: uint8 Box images of at least 32x32 in [0, 255]."""
+    if not isinstance(text, str):
+        return False
+    d = json.loads(text)
+    shape = d.get("shape", [])
+    return (d.get("type") == "Box" and d.get("dtype") == "uint8" and len(shape) in (2, 3)
+            and shape[0] >= 32 and shape[1] >= 32
+            and bool(np.all(np.asarray(d["low"]) == 0)) and bool(np.all(np.asarray(d["high"]) == 255)))
+
+
+def _dataset(g: h5py.Group, key: str, where: Path, name: str) -> np.ndarray:
+    if key not in g:
+        raise DataError(f"Minari dataset {where}: {name} has no {key!r} data (the file is incomplete)")
+    node = g[key]
+    if not isinstance(node, h5py.Dataset):
+        raise DataError(f"Minari dataset {where}: {name}/{key} is a group (Dict/Tuple space); only Box "
+                        "observations and Box/Discrete actions are supported")
+    return node[()]
+
+
+def _read_episode(g: h5py.Group, name: str, where: Path) -> Trajectory:
+    obs = _dataset(g, "observations", where, name)
+    acts, rewards, terms, truncs = (_dataset(g, k, where, name) for k in _STEP_KEYS)
+    t = len(rewards)
+    if len(obs) != t + 1 or len(acts) != t or len(terms) != t or len(truncs) != t:
+        raise DataError(f"Minari dataset {where}: {name} has {len(obs)} observations, {len(acts)} actions and "
+                        f"{t} rewards; expected T+1 observations for T steps")
+    extras: dict[str, np.ndarray] = {}
+    infos = g.get("infos")
+    if isinstance(infos, h5py.Group) and isinstance(infos.get(_EXTRAS), h5py.Group):
+        for key in ("targets", "valid", "costs", "expert_acted"):
+            if key in infos[_EXTRAS]:
+                extras[key] = _dataset(infos[_EXTRAS], key, where, f"{name}/infos/{_EXTRAS}")
+                if len(extras[key]) != t:
+                    raise DataError(f"Minari dataset {where}: {name} has {len(extras[key])} {key} for {t} steps")
+    seed = g.attrs.get("seed")
+    return Trajectory(
+        obs=obs, acts=acts, rewards=rewards,
+        terminated=bool(t and terms[-1]), truncated=bool(t and truncs[-1]),
+        costs=extras.get("costs"), labels=extras.get("targets"),
+        labeled=extras.get("valid") if "targets" in extras else None,
+        expert_acted=extras.get("expert_acted"),
+        seed=None if seed is None else int(seed),
+    )
+
+
+def _build(trajs: list[Trajectory], meta: dict[str, Any], obs_space: gym.spaces.Space | None,
+           act_space: gym.spaces.Space | None, where: Path) -> Dataset:
+    if (obs_space is None or act_space is None) and not trajs:
+        raise DataError(f"Minari dataset {where} has no episodes and no recorded spaces")
+    obs_shape = tuple(obs_space.shape) if obs_space is not None else trajs[0].obs.shape[1:]
+    if act_space is not None:
+        discrete = isinstance(act_space, gym.spaces.Discrete)
+        act_shape = () if discrete else tuple(act_space.shape or ())
+    else:
+        discrete, act_shape = trajs[0].acts.dtype.kind in "iu", trajs[0].acts.shape[1:]
+    ours = meta.get(_EXTRAS)
+    metadata: dict[str, Any] = dict(ours) if isinstance(ours, dict) else {}
+    if "dataset_id" in meta:
+        metadata["dataset_id"] = meta["dataset_id"]
+    gym_id = _env_id(meta.get("env_spec"))
+    if gym_id is not None:
+        metadata.setdefault("gym_id", gym_id)
+    ds = Dataset(obs_shape=obs_shape, act_shape=act_shape, discrete=discrete,
+                 observation_space=obs_space, action_space=act_space, metadata=metadata)
+    labelled = any(t.labels is not None for t in trajs)
+    if labelled:  # episodes saved without targets trained on their executed actions
+        trajs = [t if t.labels is not None else _self_labelled(t) for t in trajs]
+    try:
+        ds.extend(trajs, targets="labels" if labelled else "acts")
+    except DataError as exc:
+        raise DataError(f"Minari dataset {where}: {exc}") from None
+    return ds
+
+
+def _self_labelled(t: Trajectory) -> Trajectory:
+    return Trajectory(obs=t.obs, acts=t.acts, rewards=t.rewards, terminated=t.terminated, truncated=t.truncated,
+                      costs=t.costs, labels=t.acts, labeled=np.ones(len(t), bool),
+                      expert_acted=t.expert_acted, seed=t.seed)
+
+
+def _env_id(env_spec: Any) -> str | None:
+    if not isinstance(env_spec, str):
+        return None
+    try:
+        spec = json.loads(env_spec)
+    except json.JSONDecodeError:
+        return None
+    return spec.get("id") if isinstance(spec, dict) else None
