@@ -1,0 +1,188 @@
+"""Policy checkpoints: ``policy.safetensors`` (weights and buffers) + ``policy.json`` (how to rebuild).
+
+Loading never unpickles: the JSON names a registered policy ``kind`` whose class rebuilds an
+untrained policy from the saved config and spec, then safetensors fills in the tensors. Each
+file is written atomically (temp file + ``os.replace``); the JSON is written last, so a
+directory whose JSON exists always has matching weights unless two writers race.
+
+A checkpointable policy class is an ``nn.Module`` with ``checkpoint_config()``,
+``checkpoint_spec()`` (a dict with at least ``task``) and a ``from_checkpoint(config, spec)``
+classmethod, registered once with :func:`register_policy`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from mimetic.errors import CheckpointError, ConfigError, MimeticError
+from mimetic.protocols import TrainablePolicy
+
+WEIGHTS_FILE = "policy.safetensors"
+META_FILE = "policy.json"
+FORMAT = "mimetic-policy"
+FORMAT_VERSION = 1
+
+
+class CheckpointablePolicy(TrainablePolicy, Protocol):
+    """What :func:`save_policy` / :func:`load_policy` need besides ``nn.Module``'s state_dict."""
+
+    def checkpoint_config(self) -> dict[str, Any]: ...
+
+    def checkpoint_spec(self) -> dict[str, Any]: ...
+
+    @classmethod
+    def from_checkpoint(cls, config: Mapping[str, Any], spec: Mapping[str, Any]) -> CheckpointablePolicy: ...
+
+
+_REGISTRY: dict[str, type] = {}
+
+
+def register_policy(kind: str, cls: type) -> None:
+    """Make ``cls`` loadable under ``kind``, the name written into ``policy.json``."""
+    if _REGISTRY.get(kind, cls) is not cls:
+        raise ConfigError(f"policy kind {kind!r} is already registered to {_REGISTRY[kind].__name__}")
+    _REGISTRY[kind] = cls
+
+
+def registered_kinds() -> tuple[str, ...]:
+    """Policy kinds :func:`load_policy` can rebuild."""
+    return tuple(sorted(_REGISTRY))
+
+
+def _kind_of(policy: object) -> str:
+    for kind, cls in _REGISTRY.items():
+        if type(policy) is cls:
+            return kind
+    raise CheckpointError(
+        f"cannot save a {type(policy).__name__}: register it with register_policy(kind, cls) first"
+    )
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write via a temp file in the same directory, so readers see the old or new file, never half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes the file private; a checkpoint is meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_policy(
+    policy: CheckpointablePolicy, directory: str | os.PathLike[str], *, extra: dict[str, Any] | None = None
+) -> Path:
+    """Write ``policy.safetensors`` and ``policy.json`` into ``directory`` (created if missing).
+
+    ``extra`` (JSON-able: training metadata, dataset name, ...) is stored under ``"extra"`` and
+    comes back from :func:`read_checkpoint_meta`. Returns the directory.
+    """
+    kind = _kind_of(policy)
+    meta = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "kind": kind,
+        "config": policy.checkpoint_config(),
+        "spec": policy.checkpoint_spec(),
+        "extra": extra or {},
+    }
+    try:
+        meta_bytes = json.dumps(meta, indent=2, allow_nan=False).encode()
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(
+            f"checkpoint metadata is not plain JSON ({err}); pass only str/number/list/dict in extra"
+        ) from None
+    # Clone so views into shared storage (e.g. flattened parameters) serialise independently.
+    state = {k: v.detach().contiguous().clone() for k, v in policy.state_dict().items()}  # type: ignore[attr-defined]
+    path = Path(directory)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path / WEIGHTS_FILE, save_safetensors(state))
+        _atomic_write(path / META_FILE, meta_bytes + b"\n")
+    except OSError as err:
+        raise CheckpointError(f"cannot write checkpoint to {path}: {err.strerror or err}") from None
+    return path
+
+
+def read_checkpoint_meta(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """The parsed ``policy.json`` of a checkpoint (kind, config, spec, extra), validated."""
+    path = Path(directory)
+    if not path.is_dir():
+        raise CheckpointError(f"no checkpoint directory at {path}")
+    meta_path = path / META_FILE
+    if not meta_path.is_file():
+        raise CheckpointError(f"{path} has no {META_FILE}; is it a mimetic policy checkpoint directory?")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"corrupt {meta_path}: {err}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{meta_path} is not a mimetic policy checkpoint (format field missing)")
+    if not isinstance(meta.get("version"), int) or meta["version"] > FORMAT_VERSION:
+        raise CheckpointError(f"{meta_path} has format version {meta.get('version')!r}; upgrade mimetic to read it")
+    for key, kind in (("kind", str), ("config", dict), ("spec", dict)):
+        if not isinstance(meta.get(key), kind):
+            raise CheckpointError(f"corrupt {meta_path}: field {key!r} missing or not a {kind.__name__}")
+    return meta
+
+
+def load_policy(directory: str | os.PathLike[str], *, expect_task: str | None = None) -> CheckpointablePolicy:
+    """Rebuild a saved policy (no pickle); ``expect_task`` rejects checkpoints of other tasks."""
+    path = Path(directory)
+    meta = read_checkpoint_meta(path)
+    task = meta["spec"].get("task")
+    if expect_task is not None and task != expect_task:
+        if task is None:
+            raise CheckpointError(f"checkpoint {path} records no task, so it cannot be checked against {expect_task!r}")
+        raise CheckpointError(f"checkpoint {path} is for task {task!r}, not {expect_task!r}")
+    cls = _REGISTRY.get(meta["kind"])
+    if cls is None:
+        known = ", ".join(registered_kinds()) or "none"
+        raise CheckpointError(f"{path / META_FILE} has unknown policy kind {meta['kind']!r} (known: {known})")
+    try:
+        policy = cls.from_checkpoint(meta["config"], meta["spec"])  # type: ignore[attr-defined]
+    except KeyError as err:
+        raise CheckpointError(f"cannot rebuild the policy from {path / META_FILE}: field {err} missing") from None
+    except (MimeticError, TypeError, ValueError) as err:
+        raise CheckpointError(f"cannot rebuild the policy from {path / META_FILE}: {err}") from None
+    _load_weights(policy, path / WEIGHTS_FILE)
+    policy.eval()
+    return policy
+
+
+def _load_weights(policy: torch.nn.Module, weights_path: Path) -> None:
+    """Fill ``policy`` from safetensors, checking names and shapes first for a one-line error."""
+    try:
+        state = load_safetensors(weights_path.read_bytes())
+    except FileNotFoundError:
+        raise CheckpointError(f"{weights_path.parent} has no {WEIGHTS_FILE}; the checkpoint is incomplete") from None
+    except (OSError, SafetensorError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"corrupt {weights_path}: {err}") from None
+    expected = policy.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{weights_path} does not match its policy.json: missing {missing[:3]}, unexpected {unexpected[:3]}"
+        )
+    for name, tensor in expected.items():
+        if tuple(state[name].shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"{weights_path}: {name!r} has shape {tuple(state[name].shape)}, "
+                f"policy.json implies {tuple(tensor.shape)}"
+            )
+    policy.load_state_dict(state)

@@ -1,0 +1,311 @@
+"""A feed-forward policy: observation normaliser -> MLP -> action head.
+
+Heads: ``categorical`` (discrete actions, cross-entropy), ``deterministic`` (continuous actions,
+MSE, as in plain behavioral cloning, Pomerleau 1989 / Ross & Bagnell 2010) and ``gaussian``
+(continuous actions, negative log-likelihood with a state-dependent or state-independent
+log-std). Continuous actions live in [-1, 1] inside the policy (scaled from the task's action
+bounds), so the losses weigh every action dimension alike; ``act`` maps them back and clips.
+Everything needed to act (normaliser statistics, action bounds) is a buffer, so a checkpoint of
+``state_dict`` is self-contained.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from mimetic.envs.base import TaskSpec
+from mimetic.errors import ConfigError, DataError, TaskError
+from mimetic.policies.checkpoint import register_policy
+from mimetic.types import Batch
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "elu": nn.ELU,
+}
+HEADS = ("auto", "categorical", "deterministic", "gaussian")
+GAUSSIAN_STDS = ("state", "param")
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+_MIN_STD = 1e-6  # observation features with a smaller spread are only centred, not scaled
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    """Architecture of an :class:`MLPPolicy`."""
+
+    hidden: tuple[int, ...] = (256, 256)
+    """Hidden layer widths; an empty tuple gives a linear policy."""
+
+    activation: str = "relu"
+    """Hidden activation: relu, tanh, gelu, silu or elu."""
+
+    head: str = "auto"
+    """Action head: categorical (discrete), deterministic (continuous, MSE loss), gaussian
+    (continuous, NLL loss) or auto (categorical for discrete tasks, deterministic otherwise)."""
+
+    gaussian_std: str = "state"
+    """Gaussian head only: log-std predicted from the state ("state") or one learned vector ("param")."""
+
+    log_std_min: float = -5.0
+    """Gaussian head only: lower clamp of the log-std (in [-1, 1]-scaled action units)."""
+
+    log_std_max: float = 2.0
+    """Gaussian head only: upper clamp of the log-std."""
+
+    def __post_init__(self) -> None:
+        # A CLI or JSON may hand in a list; keep the frozen config hashable.
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if any(h < 1 for h in self.hidden):
+            raise ConfigError(f"hidden layer widths must be >= 1, got {self.hidden}")
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
+        if self.head not in HEADS:
+            raise ConfigError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
+        if self.gaussian_std not in GAUSSIAN_STDS:
+            raise ConfigError(f"gaussian_std must be 'state' or 'param', got {self.gaussian_std!r}")
+        if not self.log_std_min < self.log_std_max:
+            raise ConfigError(
+                f"log_std_min must be < log_std_max, got {self.log_std_min} and {self.log_std_max}"
+            )
+
+    def resolve_head(self, *, discrete: bool) -> str:
+        """The concrete head for a task; raises ConfigError when it does not fit the action space."""
+        if self.head == "auto":
+            return "categorical" if discrete else "deterministic"
+        if discrete and self.head != "categorical":
+            raise ConfigError(f"head {self.head!r} needs continuous actions; use head='categorical'")
+        if not discrete and self.head == "categorical":
+            raise ConfigError("head 'categorical' needs discrete actions; use 'deterministic' or 'gaussian'")
+        return self.head
+
+
+def _action_scaling(
+    act_low: np.ndarray | None, act_high: np.ndarray | None, act_dim: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(low, high, centre, half-range) per dimension; unbounded dimensions are left unscaled."""
+    low = np.full(act_dim, -np.inf) if act_low is None else np.asarray(act_low, np.float64).reshape(-1)
+    high = np.full(act_dim, np.inf) if act_high is None else np.asarray(act_high, np.float64).reshape(-1)
+    if low.shape != (act_dim,) or high.shape != (act_dim,):
+        raise ConfigError(f"action bounds must have {act_dim} values, got {low.shape} and {high.shape}")
+    bounded = np.isfinite(low) & np.isfinite(high) & (high > low)
+    lo, hi = np.where(bounded, low, -1.0), np.where(bounded, high, 1.0)  # [-1, 1]: the identity map
+    return low, high, (hi + lo) / 2.0, (hi - lo) / 2.0
+
+
+def _f32(values: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(values, dtype=np.float32).copy())
+
+
+class MLPPolicy(nn.Module):
+    """Policy + TrainablePolicy for flat observations (see :mod:`mimetic.protocols`)."""
+
+    window: ClassVar[int] = 1  # one observation in, one action out (chunking policies use more)
+
+    def __init__(
+        self,
+        config: MLPConfig,
+        *,
+        obs_dim: int,
+        act_dim: int,
+        discrete: bool,
+        act_low: np.ndarray | None = None,
+        act_high: np.ndarray | None = None,
+        task: str | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if obs_dim < 1 or act_dim < 1:
+            raise ConfigError(f"obs_dim and act_dim must be >= 1, got {obs_dim} and {act_dim}")
+        self.head = config.resolve_head(discrete=discrete)
+        self.config = replace(config, head=self.head)  # saved resolved, so a reload never re-guesses
+        self.obs_dim, self.act_dim, self.discrete, self.task = obs_dim, act_dim, discrete, task
+        self.register_buffer("obs_mean", torch.zeros(obs_dim))  # (O,)
+        self.register_buffer("obs_std", torch.ones(obs_dim))  # (O,)
+        if not discrete:
+            low, high, centre, half = _action_scaling(act_low, act_high, act_dim)
+            self.register_buffer("act_low", _f32(low))  # (A,)
+            self.register_buffer("act_high", _f32(high))  # (A,)
+            self.register_buffer("act_centre", _f32(centre))  # (A,)
+            self.register_buffer("act_half", _f32(half))  # (A,)
+        self._build(seed)
+
+    def _build(self, seed: int) -> None:
+        # Initialise under a private RNG stream: the seed, not global state, decides the weights.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            layers: list[nn.Module] = []
+            width = self.obs_dim
+            for h in self.config.hidden:
+                layers += [nn.Linear(width, h), ACTIVATIONS[self.config.activation]()]
+                width = h
+            state_std = self.head == "gaussian" and self.config.gaussian_std == "state"
+            layers.append(nn.Linear(width, 2 * self.act_dim if state_std else self.act_dim))
+            self.net = nn.Sequential(*layers)
+        if self.head == "gaussian" and not state_std:
+            self.log_std = nn.Parameter(torch.zeros(self.act_dim))  # (A,) std 1 = the half-range
+
+    @classmethod
+    def for_spec(cls, spec: TaskSpec, config: MLPConfig | None = None, *, seed: int = 0) -> MLPPolicy:
+        """A policy shaped for ``spec``'s observations and actions (bounds taken from a Box)."""
+        low = high = None
+        if not spec.discrete:
+            low, high = spec.action_space.low, spec.action_space.high  # type: ignore[attr-defined]
+        return cls(
+            config or MLPConfig(),
+            obs_dim=spec.obs_dim,
+            act_dim=spec.act_dim,
+            discrete=spec.discrete,
+            act_low=low,
+            act_high=high,
+            task=spec.name,
+            seed=seed,
+        )
+
+    @property
+    def loss_name(self) -> str:
+        """The loss :meth:`loss` optimises: "nll" (categorical, gaussian) or "mse" (deterministic)."""
+        return "mse" if self.head == "deterministic" else "nll"
+
+    def set_normalizer(self, obs_mean: np.ndarray, obs_std: np.ndarray) -> None:
+        """Store dataset observation statistics; features with ~zero spread are only centred."""
+        mean = np.asarray(obs_mean, dtype=np.float64).reshape(-1)
+        std = np.asarray(obs_std, dtype=np.float64).reshape(-1)
+        if mean.shape != (self.obs_dim,) or std.shape != (self.obs_dim,):
+            raise DataError(
+                f"normaliser statistics must have {self.obs_dim} values, got {mean.shape} and {std.shape}"
+            )
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
+            raise DataError("normaliser statistics contain NaN or inf; check the dataset observations")
+        std = np.where(std < _MIN_STD, 1.0, std)
+        self.obs_mean.copy_(torch.from_numpy(mean))
+        self.obs_std.copy_(torch.from_numpy(std))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Raw head outputs: logits (B, n) or scaled means (B, A) [+ log-stds (B, A)]."""
+        x = (obs.reshape(obs.shape[0], -1) - self.obs_mean) / self.obs_std  # (B, O)
+        return self.net(x)
+
+    def _mean_log_std(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Split a gaussian head's output into mean (B, A) and clamped log-std (B, A) or (A,)."""
+        if self.config.gaussian_std == "state":
+            mean, log_std = out.chunk(2, dim=-1)
+        else:
+            mean, log_std = out, self.log_std
+        return mean, log_std.clamp(self.config.log_std_min, self.config.log_std_max)
+
+    def act(
+        self, obs: np.ndarray, *, deterministic: bool = True, generator: torch.Generator | None = None
+    ) -> np.ndarray:
+        """obs (B, *O) -> int64 (B,) or float32 (B, A) actions.
+
+        Deterministic acting takes the argmax / mean. ``deterministic=False`` samples from the
+        categorical or gaussian head with ``generator`` (None: torch's global RNG); the
+        deterministic head has no noise to sample and returns its output either way.
+        """
+        if obs.ndim < 2 or math.prod(obs.shape[1:]) != self.obs_dim:
+            raise TaskError(
+                f"policy expects a batch of observations with {self.obs_dim} values each, got shape "
+                f"{obs.shape}; was it trained on another task?"
+            )
+        if obs.dtype != np.float32 or not obs.flags.writeable:
+            obs = obs.astype(np.float32)  # torch.from_numpy warns on read-only arrays
+        x = torch.from_numpy(obs)  # shares memory: no copy at small batch
+        with torch.inference_mode():
+            out = self.forward(x)
+            if self.head == "categorical":
+                if deterministic:
+                    return out.argmax(dim=-1).numpy()  # (B,) int64
+                probs = torch.softmax(out, dim=-1)
+                return torch.multinomial(probs, 1, generator=generator).squeeze(-1).numpy()
+            if self.head == "gaussian":
+                mean, log_std = self._mean_log_std(out)
+                if not deterministic:
+                    noise = torch.randn(mean.shape, generator=generator)  # (B, A)
+                    mean = mean + noise * log_std.exp()
+                out = mean
+            acts = torch.addcmul(self.act_centre, out, self.act_half)  # back to task units
+            return torch.clamp(acts, self.act_low, self.act_high).numpy()  # (B, A) float32
+
+    def reset(self, mask: np.ndarray) -> None:
+        """Stateless: nothing to forget."""
+
+    def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        """Cross-entropy (categorical), MSE (deterministic) or gaussian NLL, weighted by ``batch.weights``.
+
+        Metrics: ``accuracy`` (categorical) or ``mse`` of the (mean) action, in [-1, 1]-scaled units.
+        """
+        out = self.forward(batch.obs)
+        if self.head == "categorical":
+            if batch.acts.ndim != 1 or batch.acts.is_floating_point():
+                raise DataError(f"discrete actions must be integers of shape (B,), got {tuple(batch.acts.shape)}")
+            per_sample = F.cross_entropy(out, batch.acts, reduction="none")  # (B,)
+            correct = int((out.detach().argmax(dim=-1) == batch.acts).sum())
+            return _weighted_mean(per_sample, batch.weights), {"accuracy": correct / len(batch.acts)}
+        acts = batch.acts.reshape(batch.acts.shape[0], -1)
+        if acts.shape[1] != self.act_dim:
+            raise DataError(f"continuous actions must have {self.act_dim} values, got {tuple(batch.acts.shape)}")
+        target = (acts - self.act_centre) / self.act_half  # (B, A) in [-1, 1] where bounded
+        if self.head == "deterministic":
+            per_sample = (out - target).square().mean(dim=-1)  # (B,)
+            return _weighted_mean(per_sample, batch.weights), {"mse": per_sample.mean().item()}
+        mean, log_std = self._mean_log_std(out)
+        z = (target - mean) * torch.exp(-log_std)  # (B, A)
+        per_sample = (0.5 * z.square() + log_std + _HALF_LOG_2PI).sum(dim=-1)  # (B,) NLL
+        mse = (mean.detach() - target).square().mean()
+        return _weighted_mean(per_sample, batch.weights), {"mse": mse.item()}
+
+    # -- checkpointing (see mimetic.policies.checkpoint) --------------------------------------
+
+    def checkpoint_config(self) -> dict[str, Any]:
+        """The architecture, as JSON-able values."""
+        return asdict(self.config)
+
+    def checkpoint_spec(self) -> dict[str, Any]:
+        """What the policy was built for: task name, dims, action bounds (None = unbounded)."""
+        spec: dict[str, Any] = {
+            "task": self.task,
+            "obs_dim": self.obs_dim,
+            "act_dim": self.act_dim,
+            "discrete": self.discrete,
+        }
+        if not self.discrete:
+            spec["act_low"] = [float(v) if math.isfinite(v) else None for v in self.act_low.tolist()]
+            spec["act_high"] = [float(v) if math.isfinite(v) else None for v in self.act_high.tolist()]
+        return spec
+
+    @classmethod
+    def from_checkpoint(cls, config: Mapping[str, Any], spec: Mapping[str, Any]) -> MLPPolicy:
+        """Rebuild an untrained policy of the saved shape; weights are loaded afterwards."""
+        low = high = None
+        if not spec["discrete"]:
+            low = np.array([-np.inf if v is None else v for v in spec["act_low"]], dtype=np.float64)
+            high = np.array([np.inf if v is None else v for v in spec["act_high"]], dtype=np.float64)
+        return cls(
+            MLPConfig(**config),
+            obs_dim=int(spec["obs_dim"]),
+            act_dim=int(spec["act_dim"]),
+            discrete=bool(spec["discrete"]),
+            act_low=low,
+            act_high=high,
+            task=spec.get("task"),
+        )
+
+
+def _weighted_mean(per_sample: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """Plain mean, or sum(w * l) / sum(w) so weights are relative (DAgger-style reweighting)."""
+    if weights is None:
+        return per_sample.mean()
+    return (per_sample * weights).sum() / weights.sum().clamp_min(1e-12)
+
+
+register_policy("mlp", MLPPolicy)
