@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import os
 import tempfile
@@ -95,12 +96,17 @@ def train(args: argparse.Namespace) -> None:
 
     bc_cfg = config_from_args(BCConfig, args)
     mlp_cfg = config_from_args(MLPConfig, args)
+    if mlp_cfg.head == "auto" and bc_cfg.loss == "nll":
+        # --loss nll on a continuous task means a Gaussian likelihood head
+        mlp_cfg = dataclasses.replace(mlp_cfg, head="gaussian")
     ds = load_minari(args.data)
     name = _dataset_task(ds, args.task, args.data)
     max_steps = args.max_steps or ds.metadata.get("max_steps")
     task = _make_task(name, num_envs=args.num_envs, max_steps=max_steps)
     ds.validate(task.spec)
-    policy = MLPPolicy.for_spec(task.spec, mlp_cfg)
+    if mlp_cfg.head == "gaussian" and task.spec.discrete:
+        raise ConfigError("--head gaussian needs a continuous-action task; use categorical for discrete")
+    policy = MLPPolicy.for_spec(task.spec, mlp_cfg, seed=bc_cfg.seed)
     out = Path(args.out) if args.out else default_run_dir("bc", name)
     config = {"command": "train bc", "data": str(args.data), "task": name, "max_steps": task.spec.max_steps,
               "bc": bc_cfg, "policy": mlp_cfg, "dataset": {"episodes": ds.n_episodes,
@@ -127,8 +133,6 @@ def _scalars(d: dict) -> dict:
 
 
 def _jsonable(obj):
-    import dataclasses
-
     if dataclasses.is_dataclass(obj):
         return {k: _jsonable(v) for k, v in dataclasses.asdict(obj).items()}
     if isinstance(obj, dict):
@@ -155,12 +159,13 @@ def _checkpoint_dir(path: str) -> Path:
 
 
 def evaluate(args: argparse.Namespace) -> None:
-    from mimetic.policies import load_policy, read_policy_info
+    from mimetic.policies import load_policy, read_checkpoint_meta
     from mimetic.rollout import evaluate as run_eval
 
     _check_positive(episodes=args.episodes)
     ckpt = _checkpoint_dir(args.policy)
-    info = read_policy_info(ckpt)
+    meta = read_checkpoint_meta(ckpt)
+    info = {**meta.get("extra", {}), "task": meta.get("spec", {}).get("task")}
     name = args.task or info.get("task")
     if not name:
         raise ConfigError(f"checkpoint {ckpt} does not name its task; pass --task")

@@ -15,7 +15,7 @@ def run_quickstart(*, task: str = "cartpole", episodes: int = 10, seed: int = 0,
     from mimetic.envs import make_expert, make_task
     from mimetic.oracle import LabelBudget
     from mimetic.policies import MLPConfig, MLPPolicy, save_policy
-    from mimetic.rollout import collect, evaluate, reference_results
+    from mimetic.rollout import collect, evaluate, reference_results, with_reference
     from mimetic.runs import RunDir, default_run_dir
 
     if episodes < 1 or eval_episodes < 1:
@@ -28,7 +28,7 @@ def run_quickstart(*, task: str = "cartpole", episodes: int = 10, seed: int = 0,
         "task": env.spec.name, "max_steps": env.spec.max_steps, "expert": getattr(expert, "name", "expert"),
         "seeds": [seed, seed + episodes - 1], "source": "mimetic quickstart"})
     bc_cfg, mlp_cfg = BCConfig(seed=seed), MLPConfig()
-    policy = MLPPolicy.for_spec(env.spec, mlp_cfg)
+    policy = MLPPolicy.for_spec(env.spec, mlp_cfg, seed=seed)
     out = Path(out) if out else default_run_dir("quickstart", task)
     config = {"command": "quickstart", "task": task, "episodes": episodes, "seed": seed,
               "eval_episodes": eval_episodes}
@@ -40,8 +40,6 @@ def run_quickstart(*, task: str = "cartpole", episodes: int = 10, seed: int = 0,
         exp, rnd = reference_results(env, expert, episodes=eval_episodes, seed=10_000)
         res = evaluate(env, policy, episodes=eval_episodes, seed=10_000, expert=expert, reference=False,
                        progress=True)
-        from mimetic.rollout import with_reference
-
         res = with_reference(res, expert_return=exp.return_mean, random_return=rnd.return_mean)
         run.write_json("eval.json", res.as_dict())
     table = [("expert", {**exp.as_dict(), "normalized_score": 1.0}), ("bc", res.as_dict()),
