@@ -46,7 +46,7 @@ def pd_control(n: int = 2000, seed: int = 0) -> StandIn:
 def policy_for(data: StandIn, head: str = "auto", gaussian_std: str = "state", seed: int = 0) -> MLPPolicy:
     discrete = data.acts.ndim == 1
     return MLPPolicy(
-        MLPConfig(hidden=(32, 32), head=head, gaussian_std=gaussian_std),
+        MLPConfig(hidden=(32, 32), activation="relu", head=head, gaussian_std=gaussian_std),
         obs_dim=data.obs.shape[1],
         act_dim=2 if discrete else data.acts.shape[1],
         discrete=discrete,
@@ -182,3 +182,29 @@ def test_divergence_is_reported() -> None:
     data = bang_bang(100)
     with pytest.raises(ConfigError, match="lower lr"):
         bc.fit(policy_for(data), data, BCConfig(steps=50, lr=1e30, grad_clip=0.0, lr_schedule="constant"))
+
+
+@pytest.mark.parametrize("head", ["categorical", "deterministic", "gaussian"])
+def test_ensemble_members_learn_and_disagree_off_distribution(head: str) -> None:
+    data = bang_bang() if head == "categorical" else pd_control()
+    discrete = head == "categorical"
+    policy = MLPPolicy(MLPConfig(hidden=(32, 32), ensemble=4, head=head), obs_dim=data.obs.shape[1],
+                       act_dim=2 if discrete else 1, discrete=discrete,
+                       act_low=None if discrete else np.array([-2.0]), act_high=None if discrete else np.array([2.0]))
+    test = bang_bang(1000, seed=1) if discrete else pd_control(1000, seed=1)
+    untrained = float(np.mean((policy.act(test.obs) - test.acts) ** 2))
+    result = bc.fit(policy, data, FAST)
+    assert result.history[-1]["loss"] < result.history[0]["loss"]
+    if discrete:
+        assert (policy.act(test.obs) == test.acts).mean() > 0.9
+    else:
+        assert float(np.mean((policy.act(test.obs) - test.acts) ** 2)) < 0.2 * untrained
+    near = policy.disagreement(test.obs)
+    far = policy.disagreement(test.obs * 50.0)  # far outside the training data
+    assert near.shape == (1000,) and far.mean() > near.mean() >= 0.0
+
+
+def test_single_network_has_zero_disagreement() -> None:
+    data = bang_bang(200)
+    policy = policy_for(data)
+    assert not policy.disagreement(data.obs).any()

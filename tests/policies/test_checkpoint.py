@@ -19,6 +19,8 @@ HEADS = [
     pytest.param(False, MLPConfig(hidden=(16, 16), activation="tanh"), id="deterministic"),
     pytest.param(False, MLPConfig(hidden=(16,), head="gaussian"), id="gaussian-state"),
     pytest.param(False, MLPConfig(hidden=(), head="gaussian", gaussian_std="param"), id="gaussian-param"),
+    pytest.param(True, MLPConfig(hidden=(8,), ensemble=3), id="categorical-ensemble"),
+    pytest.param(False, MLPConfig(hidden=(8,), head="gaussian", ensemble=3), id="gaussian-ensemble"),
 ]
 
 

@@ -46,8 +46,12 @@ class MLPConfig:
     hidden: tuple[int, ...] = (256, 256)
     """Hidden layer widths; an empty tuple gives a linear policy."""
 
-    activation: str = "relu"
-    """Hidden activation: relu, tanh, gelu, silu or elu."""
+    activation: str = "tanh"
+    """Hidden activation: relu, tanh, gelu, silu or elu (tanh imitated the smooth experts best)."""
+
+    ensemble: int = 1
+    """Independently initialised members trained together on the same batches; the policy acts on
+    their average (mean probabilities / mean actions), and their spread measures novelty."""
 
     head: str = "auto"
     """Action head: categorical (discrete), deterministic (continuous, MSE loss), gaussian
@@ -65,6 +69,8 @@ class MLPConfig:
     def __post_init__(self) -> None:
         # A CLI or JSON may hand in a list; keep the frozen config hashable.
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if self.ensemble < 1:
+            raise ConfigError(f"ensemble must be >= 1, got {self.ensemble}")
         if any(h < 1 for h in self.hidden):
             raise ConfigError(f"hidden layer widths must be >= 1, got {self.hidden}")
         if self.activation not in ACTIVATIONS:
@@ -149,8 +155,13 @@ class MLPPolicy(nn.Module):
                 layers += [nn.Linear(width, h), ACTIVATIONS[self.config.activation]()]
                 width = h
             state_std = self.head == "gaussian" and self.config.gaussian_std == "state"
-            layers.append(nn.Linear(width, 2 * self.act_dim if state_std else self.act_dim))
-            self.net = nn.Sequential(*layers)
+            out_dim = 2 * self.act_dim if state_std else self.act_dim
+            if self.config.ensemble > 1:
+                sizes = (self.obs_dim, *self.config.hidden, out_dim)
+                self.net: nn.Module = _StackedMLP(sizes, self.config.ensemble, self.config.activation)
+            else:
+                layers.append(nn.Linear(width, out_dim))
+                self.net = nn.Sequential(*layers)
         if self.head == "gaussian" and not state_std:
             self.log_std = nn.Parameter(torch.zeros(self.act_dim))  # (A,) std 1 = the half-range
 
@@ -190,10 +201,34 @@ class MLPPolicy(nn.Module):
         self.obs_mean.copy_(torch.from_numpy(mean))
         self.obs_std.copy_(torch.from_numpy(std))
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """Raw head outputs: logits (B, n) or scaled means (B, A) [+ log-stds (B, A)]."""
+    def members(self, obs: torch.Tensor) -> torch.Tensor:
+        """Raw head outputs of every ensemble member (K, B, out); K = 1 for a plain MLP."""
         x = (obs.reshape(obs.shape[0], -1) - self.obs_mean) / self.obs_std  # (B, O)
-        return self.net(x)
+        out = self.net(x)
+        return out if self.config.ensemble > 1 else out.unsqueeze(0)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Raw head outputs: logits (B, n) or scaled means (B, A) [+ log-stds (B, A)].
+
+        An ensemble's logits are the log of its mean probabilities; its continuous outputs the mean.
+        """
+        out = self.members(obs)  # (K, B, out)
+        if out.shape[0] == 1:
+            return out[0]
+        if self.head == "categorical":
+            return torch.log_softmax(out, dim=-1).exp().mean(dim=0).clamp_min(1e-12).log()
+        return out.mean(dim=0)
+
+    def disagreement(self, obs: np.ndarray) -> np.ndarray:
+        """Ensemble spread per state (B,): variance of member actions (continuous, summed over
+        dimensions) or of member probabilities (discrete); zeros for a single network."""
+        with torch.inference_mode():
+            out = self.members(torch.from_numpy(np.asarray(obs, np.float32)))  # (K, B, out)
+            if self.head == "categorical":
+                out = torch.softmax(out, dim=-1)
+            elif self.head == "gaussian":
+                out = self._mean_log_std(out)[0]
+            return out.var(dim=0, unbiased=False).sum(dim=-1).numpy()  # (B,)
 
     def _mean_log_std(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Split a gaussian head's output into mean (B, A) and clamped log-std (B, A) or (A,)."""
@@ -244,24 +279,27 @@ class MLPPolicy(nn.Module):
 
         Metrics: ``accuracy`` (categorical) or ``mse`` of the (mean) action, in [-1, 1]-scaled units.
         """
-        out = self.forward(batch.obs)
+        out = self.members(batch.obs)  # (K, B, out): every member gets the full loss
+        k = out.shape[0]
         if self.head == "categorical":
             if batch.acts.ndim != 1 or batch.acts.is_floating_point():
                 raise DataError(f"discrete actions must be integers of shape (B,), got {tuple(batch.acts.shape)}")
-            per_sample = F.cross_entropy(out, batch.acts, reduction="none")  # (B,)
-            correct = int((out.detach().argmax(dim=-1) == batch.acts).sum())
+            per_sample = F.cross_entropy(out.flatten(0, 1), batch.acts.repeat(k), reduction="none")
+            per_sample = per_sample.view(k, -1).mean(dim=0)  # (B,)
+            correct = int((out.detach().softmax(-1).mean(0).argmax(dim=-1) == batch.acts).sum())
             return _weighted_mean(per_sample, batch.weights), {"accuracy": correct / len(batch.acts)}
         acts = batch.acts.reshape(batch.acts.shape[0], -1)
         if acts.shape[1] != self.act_dim:
             raise DataError(f"continuous actions must have {self.act_dim} values, got {tuple(batch.acts.shape)}")
         target = (acts - self.act_centre) / self.act_half  # (B, A) in [-1, 1] where bounded
         if self.head == "deterministic":
-            per_sample = (out - target).square().mean(dim=-1)  # (B,)
-            return _weighted_mean(per_sample, batch.weights), {"mse": per_sample.mean().item()}
-        mean, log_std = self._mean_log_std(out)
-        z = (target - mean) * torch.exp(-log_std)  # (B, A)
-        per_sample = (0.5 * z.square() + log_std + _HALF_LOG_2PI).sum(dim=-1)  # (B,) NLL
-        mse = (mean.detach() - target).square().mean()
+            per_sample = (out - target).square().mean(dim=-1).mean(dim=0)  # (B,)
+            mse = (out.detach().mean(dim=0) - target).square().mean()
+            return _weighted_mean(per_sample, batch.weights), {"mse": mse.item()}
+        mean, log_std = self._mean_log_std(out)  # (K, B, A)
+        z = (target - mean) * torch.exp(-log_std)  # (K, B, A)
+        per_sample = (0.5 * z.square() + log_std + _HALF_LOG_2PI).sum(dim=-1).mean(dim=0)  # (B,) NLL
+        mse = (mean.detach().mean(dim=0) - target).square().mean()
         return _weighted_mean(per_sample, batch.weights), {"mse": mse.item()}
 
     # -- checkpointing (see mimetic.policies.checkpoint) --------------------------------------
@@ -299,6 +337,30 @@ class MLPPolicy(nn.Module):
             act_high=high,
             task=spec.get("task"),
         )
+
+
+class _StackedMLP(nn.Module):
+    """K independent MLPs evaluated together: one batched matmul per layer (cheaper than K nets)."""
+
+    def __init__(self, sizes: tuple[int, ...], k: int, activation: str) -> None:
+        super().__init__()
+        self.k = k
+        self.act = ACTIVATIONS[activation]()
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for fan_in, fan_out in zip(sizes, sizes[1:]):
+            bound = 1.0 / math.sqrt(fan_in)  # nn.Linear's default initialisation range
+            self.weights.append(nn.Parameter(torch.empty(k, fan_in, fan_out).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(k, 1, fan_out).uniform_(-bound, bound)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.unsqueeze(0).expand(self.k, -1, -1)  # (K, B, O)
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(b, h, w)  # (K, B, width)
+            if i < last:
+                h = self.act(h)
+        return h
 
 
 def _weighted_mean(per_sample: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
