@@ -7,12 +7,11 @@ Every command prints results as a small table; long work shows progress bars on 
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import sys
-from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
-from mimetic.cliutil import add_config_args, config_from_args
+from mimetic.cliutil import add_config_args
 from mimetic.errors import MimeticError
 
 
@@ -25,8 +24,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     def fmt(v: Any) -> str:
-        if v is None:
-            return "-"
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "-"  # undefined, e.g. the normalized score when expert and random tie
         if isinstance(v, float):
             return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
         return str(v)
@@ -38,12 +37,15 @@ def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def _add_common_task(p: argparse.ArgumentParser, *, required: bool) -> None:
-    p.add_argument("--task", required=required, help="task name (see 'mimetic tasks') or gym:<Gymnasium id>")
-    p.add_argument("--max-steps", type=int, default=None, help="episode horizon (default: the task's own)")
+def _add_common_task(p: argparse.ArgumentParser, *, required: bool, default_from: str) -> None:
+    task_help = "task name (see 'mimetic tasks') or gym:<Gymnasium id>"
+    p.add_argument("--task", required=required,
+                   help=task_help if required else f"{task_help} (default: {default_from})")
+    p.add_argument("--max-steps", type=int, default=None, help=f"episode horizon (default: {default_from})")
     p.add_argument("--num-envs", type=int, default=16, help="environments stepped together (default: 16)")
     p.add_argument("--expert", default=None,
-                   help="expert for gym:<id> tasks: 'module:function' (batched or single obs) or an SB3 .zip")
+                   help="'module:function' (batched or single obs) or an SB3 .zip; needed for gym:<id> tasks "
+                        "(default: the task's built-in expert)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("tasks", help="list the built-in tasks and their experts")
 
     p = sub.add_parser("collect", help="record expert demonstrations to a Minari (HDF5) dataset")
-    _add_common_task(p, required=True)
+    _add_common_task(p, required=True, default_from="the task's own")
     p.add_argument("--episodes", type=int, default=20, help="number of episodes (default: 20)")
     p.add_argument("--seed", type=int, default=0, help="episode k starts from reset seed SEED+k (default: 0)")
     p.add_argument("--out", required=True, help="dataset directory to create")
@@ -70,16 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
     bc.add_argument("--task", default=None, help="task to evaluate on (default: the dataset's task)")
     bc.add_argument("--max-steps", type=int, default=None, help="evaluation horizon (default: the dataset's)")
     bc.add_argument("--out", default=None, help="run directory (default: runs/bc-<task>-<time>)")
-    bc.add_argument("--eval-episodes", type=int, default=50, help="evaluation episodes after training (0: skip)")
+    bc.add_argument("--eval-episodes", type=int, default=50,
+                    help="evaluation episodes after training (default: 50; 0 skips it)")
     bc.add_argument("--num-envs", type=int, default=16, help="environments for evaluation (default: 16)")
-    bc.add_argument("--expert", default=None, help="expert for gym:<id> tasks (see 'collect --help')")
+    bc.add_argument("--expert", default=None,
+                    help="expert for the evaluation, as in 'collect --help' (default: the task's built-in one)")
     bc.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard events")
     add_config_args(bc, BCConfig, title="behavioral cloning")
     add_config_args(bc, MLPConfig, title="policy network")
 
     p = sub.add_parser("eval", help="evaluate a trained policy")
-    p.add_argument("--policy", required=True, help="run directory or its checkpoint/ folder")
-    _add_common_task(p, required=False)
+    p.add_argument("--policy", required=True, help="run directory, or its checkpoint/ folder")
+    _add_common_task(p, required=False, default_from="the checkpoint's")
     p.add_argument("--episodes", type=int, default=50, help="evaluation episodes (default: 50)")
     p.add_argument("--seed", type=int, default=10_000, help="first reset seed (default: 10000)")
     p.add_argument("--video", default=None, help="write a video (mp4/gif) of the first episode here")
@@ -100,8 +104,18 @@ def _version() -> str:
     return f"mimetic {__version__}"
 
 
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """parse_args, but an unknown option points at the subcommand's --help, not the top level's."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        prog = " ".join(["mimetic", args.command] + ([args.algo] if getattr(args, "algo", None) else []))
+        parser.exit(2, f"error: unrecognized arguments: {' '.join(extra)} (see '{prog} --help')\n")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _parse(argv)
     from mimetic import commands
 
     handler = {"tasks": commands.tasks, "collect": commands.collect, "train": commands.train,
@@ -122,7 +136,10 @@ def print_table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
 
 
 def print_json(obj: Any) -> None:
-    print(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+    """One line of strict JSON (NaN/inf become null, so jq and other strict parsers accept it)."""
+    from mimetic.runs import json_line
+
+    print(json_line(obj))
 
 
 if __name__ == "__main__":

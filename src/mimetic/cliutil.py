@@ -16,7 +16,7 @@ import typing
 from functools import lru_cache
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-from mimetic.errors import ConfigError
+from mimetic.errors import ConfigError, MimeticError
 
 
 @lru_cache(maxsize=None)
@@ -56,7 +56,7 @@ def _parser_for(tp: Any, optional: bool) -> tuple[Any, dict[str, Any]]:
         return none_or(str), {"choices": list(get_args(tp)) + (["none"] if optional else [])}
     if get_origin(tp) is tuple:
         inner = get_args(tp)[0]
-        return none_or(inner), {"nargs": "+"}
+        return none_or(inner), {"nargs": "*"}  # no values: the empty tuple (e.g. a linear policy)
     if tp in (int, float, str):
         return none_or(tp), {}
     raise TypeError(f"unsupported config field type {tp!r}")
@@ -95,5 +95,13 @@ def config_from_args(cls: type, args: argparse.Namespace, **overrides: Any) -> A
     values.update(overrides)
     try:
         return cls(**values)
+    except MimeticError as e:
+        raise ConfigError(_as_flag(str(e), values)) from None
     except (TypeError, ValueError) as e:
         raise ConfigError(f"bad {cls.__name__} option: {e}") from None
+
+
+def _as_flag(message: str, fields: dict[str, Any]) -> str:
+    """'steps must be >= 1' -> '--steps must be >= 1': name the option the user typed."""
+    first, _, rest = message.partition(" ")
+    return f"--{first.replace('_', '-')} {rest}" if first in fields and rest.startswith("must ") else message

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
-from mimetic.errors import ConfigError
+from mimetic.errors import ConfigError, TaskError
 
 
 def run_quickstart(*, task: str = "cartpole", episodes: int = 10, seed: int = 0, out: str | Path | None = None,
@@ -12,7 +13,7 @@ def run_quickstart(*, task: str = "cartpole", episodes: int = 10, seed: int = 0,
     """Demos -> BC -> evaluation, all written to one run directory; returns a summary dict."""
     from mimetic.algos.bc import BCConfig, fit
     from mimetic.data import Dataset, save_minari
-    from mimetic.envs import make_expert, make_task
+    from mimetic.envs import make_expert, make_task, task_names
     from mimetic.oracle import LabelBudget
     from mimetic.policies import MLPConfig, MLPPolicy, save_policy
     from mimetic.rollout import collect, evaluate, reference_results, with_reference
@@ -20,19 +21,24 @@ def run_quickstart(*, task: str = "cartpole", episodes: int = 10, seed: int = 0,
 
     if episodes < 1 or eval_episodes < 1:
         raise ConfigError("quickstart needs at least 1 demo episode and 1 evaluation episode")
+    bc_cfg, mlp_cfg = BCConfig(seed=seed), MLPConfig()
+    out = Path(out) if out else default_run_dir("quickstart", task)
+    config = {"command": "quickstart", "task": task, "episodes": episodes, "seed": seed,
+              "eval_episodes": eval_episodes, "bc": asdict(bc_cfg), "policy": asdict(mlp_cfg)}
+    run_dir = RunDir(out, config=config)  # refuses an occupied --out before any work
     env = make_task(task, num_envs=min(num_envs, max(episodes, eval_episodes)))
-    expert = make_expert(task)
+    try:
+        expert = make_expert(task)
+    except TaskError:
+        raise TaskError(f"quickstart needs a task with a built-in expert ({', '.join(task_names())}); for "
+                        f"{task!r} use 'mimetic collect --expert module:function', then 'mimetic train bc'") from None
     budget = LabelBudget(expert)
     trajs = collect(env, expert, episodes=episodes, seed=seed, budget=budget, progress=True)
     ds = Dataset.from_trajectories(trajs, spec=env.spec, metadata={
         "task": env.spec.name, "max_steps": env.spec.max_steps, "expert": getattr(expert, "name", "expert"),
         "seeds": [seed, seed + episodes - 1], "source": "mimetic quickstart"})
-    bc_cfg, mlp_cfg = BCConfig(seed=seed), MLPConfig()
     policy = MLPPolicy.for_spec(env.spec, mlp_cfg, seed=seed)
-    out = Path(out) if out else default_run_dir("quickstart", task)
-    config = {"command": "quickstart", "task": task, "episodes": episodes, "seed": seed,
-              "eval_episodes": eval_episodes}
-    with RunDir(out, config=config) as run:
+    with run_dir as run:
         save_minari(ds, run.path / "data")
         result = fit(policy, ds, bc_cfg, progress=True, callback=lambda s, m: run.log(s, m, prefix="train/"))
         save_policy(policy, run.path / "checkpoint", extra={"task": task, "max_steps": env.spec.max_steps,
