@@ -311,7 +311,7 @@ BAD = {
     "expert not module:function": (["collect", "--task", "gym:CartPole-v1", "--expert", "justamodule",
                                     "--out", "{out}/d"], None, "--expert must be 'module:function'"),
     "expert wrong shape": (["collect", "--task", "gym:CartPole-v1", "--expert", f"{USER_MODULE}:wrong_shape",
-                            "--out", "{out}/d"], None, "returned unusable actions"),
+                            "--out", "{out}/d"], None, "must return one integer per observation"),
     "expert out of range": (["collect", "--task", "cartpole", "--expert", f"{USER_MODULE}:out_of_range",
                              "--out", "{out}/d"], None, "outside [0, 2)"),
     "expert NaN": (["collect", "--task", "pendulum", "--expert", f"{USER_MODULE}:nan_torque",

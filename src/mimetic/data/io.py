@@ -262,6 +262,12 @@ def _fsync(file: Path) -> None:
         os.close(fd)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def _atomic_directory(target: Path, *, overwrite: bool) -> Iterator[Path]:
     """Yield a temporary sibling directory that replaces ``target`` only if the block succeeds;
@@ -270,6 +276,7 @@ def _atomic_directory(target: Path, *, overwrite: bool) -> Iterator[Path]:
     for p in created:
         p.mkdir()
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp is private (0700); a dataset is meant to be shared
     try:
         yield tmp
         _swap_into_place(tmp, target, overwrite=overwrite)

@@ -234,9 +234,14 @@ class CallableExpert:
 
     def _tidy(self, out: np.ndarray, n: int) -> np.ndarray:
         discrete = out.dtype.kind in "iub" if self.discrete is None else self.discrete
-        if discrete:
-            return out.astype(np.int64).reshape(n)  # (B,)
-        return out.astype(np.float32).reshape(n, -1)  # (B, A)
+        try:
+            if discrete:
+                return out.astype(np.int64).reshape(n)  # (B,)
+            return out.astype(np.float32).reshape(n, -1)  # (B, A)
+        except (ValueError, TypeError) as exc:
+            kind = "one integer" if discrete else "an action vector"
+            raise TaskError(f"expert {self.name!r} must return {kind} per observation for {n} "
+                            f"observations; got {out.dtype} array of shape {out.shape} ({exc})") from None
 
 
 def as_expert(

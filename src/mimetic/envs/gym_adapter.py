@@ -19,10 +19,26 @@ from mimetic.errors import ConfigError, TaskError
 
 def _make_env(gym_id: str, max_steps: int | None, env_kwargs: dict[str, Any]) -> gym.Env:
     try:
-        # rgb_array so render() works; envs draw nothing until render() is called
-        return gym.make(gym_id, max_episode_steps=max_steps, render_mode="rgb_array", **env_kwargs)
+        spec = gym.spec(gym_id)
     except gym.error.Error as exc:
         raise TaskError(f"cannot make Gymnasium env {gym_id!r}: {exc}") from exc
+    # rgb_array so render() works (envs draw nothing until asked), where the env can render at all
+    modes = (spec.kwargs.get("render_modes") or _metadata_modes(spec)) if spec else []
+    render = {"render_mode": "rgb_array"} if "rgb_array" in modes else {}
+    try:
+        return gym.make(gym_id, max_episode_steps=max_steps, **render, **env_kwargs)
+    except (gym.error.Error, TypeError) as exc:
+        raise TaskError(f"cannot make Gymnasium env {gym_id!r}: {exc}") from exc
+
+
+def _metadata_modes(spec: Any) -> list[str]:
+    """Render modes an env class declares in its metadata (without constructing it)."""
+    try:
+        entry = spec.entry_point
+        cls = gym.envs.registration.load_env_creator(entry) if isinstance(entry, str) else entry
+        return list(getattr(cls, "metadata", {}).get("render_modes", []))
+    except Exception:  # an entry point that fails to import fails properly in gym.make below
+        return []
 
 
 def _spec_for(name: str, gym_id: str, env: gym.Env, max_steps: int | None) -> TaskSpec:
@@ -104,7 +120,10 @@ class GymTask(BatchedTask):
                     costs=np.zeros(self.num_envs))
 
     def render(self, index: int = 0) -> np.ndarray:
-        frame = self.envs[index].render()
+        env = self.envs[index]
+        if env.render_mode != "rgb_array":
+            raise TaskError(f"{self.spec.gym_id} cannot render rgb_array frames")
+        frame = env.render()
         if frame is None:
             raise TaskError(f"{self.spec.gym_id} cannot render rgb_array frames")
         return np.asarray(frame, np.uint8)
