@@ -401,3 +401,13 @@ def test_docs_option_tables_match_the_cli(title):
     shown = doc[start:doc.index("\n<!-- end generated -->", start)]
     expected = _bc_options_table(title)
     assert shown == expected, f"docs/bc.md is out of date; replace the '{title}' table with:\n{expected}"
+
+
+def test_bad_thread_setting_is_one_error_line(monkeypatch, capsys):
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv("MIMETIC_THREADS", "zero")
+    assert _run(["tasks"]) == 2
+    assert _assert_one_error_line(capsys.readouterr().err).startswith("error: MIMETIC_THREADS")
+    torch.set_num_threads(before)

@@ -118,6 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     from mimetic import commands
 
+    try:
+        _set_threads()
+    except MimeticError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     handler = {"tasks": commands.tasks, "collect": commands.collect, "train": commands.train,
                "eval": commands.evaluate, "quickstart": commands.quickstart}[args.command]
     try:
@@ -129,6 +134,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: interrupted (no partial output was kept)", file=sys.stderr)
         return 130
     return 0
+
+
+def _set_threads() -> None:
+    """One torch thread unless MIMETIC_THREADS says otherwise: our networks are small, and on a
+    busy 2-core laptop extra threads made acting an order of magnitude slower, not faster."""
+    import os
+
+    import torch
+
+    text = os.environ.get("MIMETIC_THREADS", "1")
+    if not text.isdigit() or int(text) < 1:
+        raise MimeticError(f"MIMETIC_THREADS must be a positive integer, got {text!r}")
+    torch.set_num_threads(int(text))
 
 
 def print_table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
