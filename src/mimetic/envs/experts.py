@@ -273,7 +273,8 @@ def load_sb3_expert(path: str | Path, spec: TaskSpec, *, algo: str | None = None
     """A Stable-Baselines3 policy saved as a .zip, acting deterministically, as an Expert.
 
     ``algo`` (e.g. "PPO") names the SB3 class; by default each of PPO, A2C, DQN, SAC, TD3, DDPG is
-    tried. Needs the optional ``stable-baselines3`` package.
+    tried. Needs the optional ``stable-baselines3`` package (``pip install mimetic[sb3]``). SB3 files
+    contain pickled objects, so load only files you trust (mimetic's own checkpoints never unpickle).
     """
     try:
         import stable_baselines3 as sb3
