@@ -27,8 +27,9 @@ class Policy(Protocol):
 class TrainablePolicy(Policy, Protocol):
     """A policy BC and DAgger can train: they only ever call ``loss``."""
 
-    def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        """Scalar training loss on a batch, plus metrics to log."""
+    def loss(self, batch: Batch, *, metrics: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
+        """Scalar training loss on a batch, plus metrics to log (skipped when ``metrics`` is False:
+        trainers ask for them only on logging steps)."""
         ...
 
     def set_normalizer(self, obs_mean: np.ndarray, obs_std: np.ndarray) -> None:

@@ -79,7 +79,8 @@ class BCConfig:
     """Seed of the minibatch order (weight initialisation is seeded when the policy is built)."""
 
     log_every: int = 100
-    """Report averaged metrics (callback, progress bar, history) every this many steps."""
+    """Report metrics (callback, progress bar, history) every this many steps: the loss averaged
+    over the window, the policy's own metrics (accuracy / mse) on the window's last batch."""
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "log_every"):
@@ -123,8 +124,8 @@ def fit(
     """Train ``policy`` in place by behavioral cloning on ``dataset``; returns a :class:`BCResult`.
 
     The policy keeps its current weights as the starting point (DAgger refits warm), while the
-    optimizer state is fresh each call. ``callback(step, metrics)`` gets metrics averaged over
-    each ``log_every`` window (``loss``, the policy's own metrics, ``lr`` and ``epoch``).
+    optimizer state is fresh each call. ``callback(step, metrics)`` gets, every ``log_every`` steps,
+    the window's mean ``loss``, the policy's own metrics on its last batch, ``lr`` and ``epoch``.
     """
     start = time.perf_counter()
     _check_loss(policy, config.loss)
@@ -139,7 +140,7 @@ def fit(
         with _Log(config, n=n, batch_size=batch_size, progress=progress, callback=callback) as log:
             loop_start = time.perf_counter()
             for step in range(1, config.steps + 1):
-                loss, metrics = policy.loss(next(batches))
+                loss, metrics = policy.loss(next(batches), metrics=log.due(step))
                 flat.grad.zero_()
                 loss.backward()
                 if step == 1:
@@ -148,7 +149,7 @@ def fit(
                     flat.clip_grad_norm_(config.grad_clip)
                 lr = _lr_at(config, step)
                 opt.step(flat.grad, lr=lr)
-                log.add(step, loss.item(), metrics, lr)
+                log.add(step, loss.detach(), metrics, lr)
             loop_s = time.perf_counter() - loop_start
     finally:
         flat.release()
@@ -305,27 +306,31 @@ class _Log:
     ) -> None:
         self.every, self.steps, self.n, self.batch_size = config.log_every, config.steps, n, batch_size
         self.callback = callback
-        self.sums: dict[str, float] = {}
+        self.loss_sum = torch.zeros(())
         self.count = 0
         self.history: list[dict[str, float]] = []
         self.bar: Any = tqdm(total=config.steps, desc="bc", unit="step", disable=not progress)
 
-    def add(self, step: int, loss: float, metrics: dict[str, float], lr: float) -> None:
-        if not math.isfinite(loss):
-            raise ConfigError(f"BC loss became {loss} at step {step}; lower lr or set grad_clip")
-        self.sums["loss"] = self.sums.get("loss", 0.0) + loss
-        for key, value in metrics.items():
-            self.sums[key] = self.sums.get(key, 0.0) + value
+    def due(self, step: int) -> bool:
+        """Whether ``step`` closes a logging window (the policy's own metrics are taken then)."""
+        return step % self.every == 0 or step == self.steps
+
+    def add(self, step: int, loss: torch.Tensor, metrics: dict[str, float], lr: float) -> None:
+        # The loss is summed as a tensor and read once per window: a per-step .item() is a sync.
+        self.loss_sum = loss if self.count == 0 else self.loss_sum + loss
         self.count += 1
-        if step % self.every == 0 or step == self.steps:
-            record = {key: total / self.count for key, total in self.sums.items()}
+        if self.due(step):
+            mean_loss = float(self.loss_sum) / self.count
+            if not math.isfinite(mean_loss):
+                raise ConfigError(f"BC loss became {mean_loss} by step {step}; lower lr or set grad_clip")
+            record = {"loss": mean_loss, **metrics}  # metrics: the window's last batch
             record.update(step=float(step), epoch=step * self.batch_size / self.n, lr=lr)
             self.history.append(record)
             self.bar.update(self.count)
             self.bar.set_postfix(loss=f"{record['loss']:.4g}", refresh=False)
             if self.callback is not None:
                 self.callback(step, record)
-            self.sums, self.count = {}, 0
+            self.count = 0
 
     def __enter__(self) -> _Log:
         return self

@@ -274,7 +274,7 @@ class MLPPolicy(nn.Module):
     def reset(self, mask: np.ndarray) -> None:
         """Stateless: nothing to forget."""
 
-    def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, batch: Batch, *, metrics: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
         """Cross-entropy (categorical), MSE (deterministic) or gaussian NLL, weighted by ``batch.weights``.
 
         Metrics: ``accuracy`` (categorical) or ``mse`` of the (mean) action, in [-1, 1]-scaled units.
@@ -286,6 +286,8 @@ class MLPPolicy(nn.Module):
                 raise DataError(f"discrete actions must be integers of shape (B,), got {tuple(batch.acts.shape)}")
             per_sample = F.cross_entropy(out.flatten(0, 1), batch.acts.repeat(k), reduction="none")
             per_sample = per_sample.view(k, -1).mean(dim=0)  # (B,)
+            if not metrics:  # BC asks for metrics on logging steps only: they cost a sync each
+                return _weighted_mean(per_sample, batch.weights), {}
             correct = int((out.detach().softmax(-1).mean(0).argmax(dim=-1) == batch.acts).sum())
             return _weighted_mean(per_sample, batch.weights), {"accuracy": correct / len(batch.acts)}
         acts = batch.acts.reshape(batch.acts.shape[0], -1)
@@ -294,11 +296,15 @@ class MLPPolicy(nn.Module):
         target = (acts - self.act_centre) / self.act_half  # (B, A) in [-1, 1] where bounded
         if self.head == "deterministic":
             per_sample = (out - target).square().mean(dim=-1).mean(dim=0)  # (B,)
+            if not metrics:
+                return _weighted_mean(per_sample, batch.weights), {}
             mse = (out.detach().mean(dim=0) - target).square().mean()
             return _weighted_mean(per_sample, batch.weights), {"mse": mse.item()}
         mean, log_std = self._mean_log_std(out)  # (K, B, A)
         z = (target - mean) * torch.exp(-log_std)  # (K, B, A)
         per_sample = (0.5 * z.square() + log_std + _HALF_LOG_2PI).sum(dim=-1).mean(dim=0)  # (B,) NLL
+        if not metrics:
+            return _weighted_mean(per_sample, batch.weights), {}
         mse = (mean.detach().mean(dim=0) - target).square().mean()
         return _weighted_mean(per_sample, batch.weights), {"mse": mse.item()}
 
