@@ -1,0 +1,267 @@
+"""BC training throughput of mimetic against the `imitation` library (1.0.1), side by side.
+
+What is measured, per case and seed, interleaved in one invocation:
+
+* peer: ``run_peer.py bc --env <id> --episodes N --epochs E --seed S`` run in the peer's own venv
+  (a subprocess; it prints one JSON line). Its ``samples_per_s`` is n_batches * 32 / train_s,
+  with train_s timed around ``BC.train()`` only: FeedForward32Policy (32x32 tanh), Adam lr 1e-3,
+  batch 32, the loader drops the ragged last batch.
+* mimetic, peer-matched: the same task, the same expert, the same number of demo episodes
+  (mimetic's own reset seeds 1000*S + k, so the states differ but the dataset size is identical),
+  a 32x32 tanh MLP (categorical head for cartpole; for pendulum a gaussian head with a
+  state-independent log-std, like SB3's), batch 32, Adam (AdamW with weight decay 0) at a constant
+  lr 1e-3, no gradient clipping, and exactly the peer's number of gradient steps
+  (epochs * (N // 32)). Samples/s = steps * 32 / wall time of the whole ``fit`` call (setup
+  included, as the peer's train_s includes its loader setup).
+* mimetic, library defaults (``MLPConfig()``, ``BCConfig(seed=S)``), for information only: a
+  different network, batch and step count, so its samples/s is not comparable to the peer's.
+
+Both libraries are then evaluated on 50 episodes (deterministic actions); "expert level" means an
+expert-normalized score >= 0.95 ((R - R_random) / (R_expert - R_random), with the expert and a
+random policy measured on the same evaluation episodes), the peer harness's own threshold rule.
+The order peer/mimetic alternates between seeds, so slow phases of the shared machine hit both.
+
+Threads: both libraries always run at the same torch thread count (``--threads``, passed to the
+peer as its own ``--threads``). The default is 1: on a shared 2-core machine two intra-op threads
+oversubscribe the cores as soon as anything else runs, and both libraries then slow down by large,
+erratic factors. ``--threads 1 2`` adds the pairing at 2 threads (torch's default here, the
+setting of the peer's published results).
+
+Run (from the repository root, about 4 minutes at 1 thread on a quiet 2-core machine):
+
+    python benchmarks/bench_bc_speed.py [--seeds 0 1 2] [--cases cartpole pendulum pendulum-100]
+                                        [--threads 1 [2]] [--json out.json]
+
+The peer venv and harness default to /work/.venv-imitation/bin/python and
+/work/shared/peers/imitation_lib/run_peer.py (override: --peer-python, --peer-script).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mimetic.algos.bc import BCConfig, fit
+from mimetic.data import Dataset
+from mimetic.envs import make_expert, make_task
+from mimetic.policies import MLPConfig, MLPPolicy
+from mimetic.rollout import collect, evaluate
+
+PEER_PYTHON = Path(os.environ.get("MIMETIC_PEER_PYTHON", "/work/.venv-imitation/bin/python"))
+PEER_SCRIPT = Path(os.environ.get("MIMETIC_PEER_SCRIPT", "/work/shared/peers/imitation_lib/run_peer.py"))
+BATCH = 32
+EVAL_EPISODES = 50
+EVAL_SEED = 10_000
+EXPERT_LEVEL = 0.95
+DEFAULT_THREADS = torch.get_num_threads()
+
+
+@dataclass(frozen=True)
+class Case:
+    """One peer configuration: task, demo episodes, epochs."""
+
+    key: str
+    task: str
+    gym_id: str
+    episodes: int
+    epochs: int
+
+
+CASES = {
+    "cartpole": Case("cartpole", "cartpole", "CartPole-v1", episodes=10, epochs=20),
+    "pendulum": Case("pendulum", "pendulum", "Pendulum-v1", episodes=20, epochs=20),
+    "pendulum-100": Case("pendulum-100", "pendulum", "Pendulum-v1", episodes=20, epochs=100),
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One timed training run of either library and the evaluation of its result."""
+
+    case: str
+    who: str  # "peer", "mimetic-matched", "mimetic-defaults"
+    seed: int
+    threads: int
+    samples: int
+    train_s: float
+    eval_return: float
+    expert_level: bool
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.samples / self.train_s
+
+
+# --------------------------------------------------------------------------- peer
+
+
+def run_peer(case: Case, seed: int, *, python: Path, script: Path, threads: int) -> Run:
+    """One peer BC run in its own venv; its JSON line gives the timing and the evaluation."""
+    cmd = [str(python), str(script), "bc", "--env", case.gym_id, "--episodes", str(case.episodes),
+           "--epochs", str(case.epochs), "--seed", str(seed)]
+    cmd += ["--threads", str(threads)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        sys.exit(f"error: peer run failed ({' '.join(cmd)}):\n{proc.stderr[-2000:]}")
+    rec = json.loads(proc.stdout.strip().splitlines()[-1])
+    return Run(case=case.key, who="peer", seed=seed, threads=int(rec["torch_threads"]),
+               samples=int(rec["n_batches"]) * BATCH, train_s=float(rec["train_s"]),
+               eval_return=float(rec["eval_mean_return"]), expert_level=bool(rec["reached_threshold"]))
+
+
+# --------------------------------------------------------------------------- mimetic
+
+
+def demos(case: Case, seed: int) -> Dataset:
+    """The same number of expert episodes as the peer, on mimetic's seeds 1000*seed + k."""
+    task = make_task(case.task, num_envs=case.episodes)
+    trajs = collect(task, make_expert(case.task), episodes=case.episodes, seed=1000 * seed)
+    return Dataset.from_trajectories(trajs, spec=task.spec)
+
+
+def matched_policy_config(case: Case) -> MLPConfig:
+    """imitation's FeedForward32Policy: 32x32 tanh; SB3's gaussian has a state-independent log-std."""
+    if case.task == "pendulum":
+        return MLPConfig(hidden=(32, 32), activation="tanh", head="gaussian", gaussian_std="param")
+    return MLPConfig(hidden=(32, 32), activation="tanh")
+
+
+def matched_bc_config(case: Case, n_transitions: int, seed: int) -> BCConfig:
+    """imitation's BC defaults: Adam lr 1e-3 (constant), no clipping, batch 32, same batch count."""
+    steps = case.epochs * (n_transitions // BATCH)  # the peer's loader drops the ragged batch
+    return BCConfig(steps=steps, batch_size=BATCH, lr=1e-3, lr_schedule="constant", grad_clip=0.0,
+                    weight_decay=0.0, seed=seed, log_every=max(steps, 1))
+
+
+def evaluate_policy(case: Case, policy: MLPPolicy) -> tuple[float, bool]:
+    """Mean return over 50 evaluation episodes and whether it is at expert level."""
+    task = make_task(case.task, num_envs=EVAL_EPISODES)
+    res = evaluate(task, policy, episodes=EVAL_EPISODES, seed=EVAL_SEED, expert=make_expert(case.task))
+    score = res.normalized_score if res.normalized_score is not None else float("nan")
+    return res.return_mean, bool(score >= EXPERT_LEVEL)
+
+
+def train_and_eval(case: Case, who: str, seed: int, threads: int, *, defaults: bool) -> Run:
+    """Train mimetic BC (matched or library defaults) at ``threads`` threads, time it, evaluate."""
+    ds = demos(case, seed)
+    if defaults:
+        mlp, bc = MLPConfig(), BCConfig(seed=seed)
+    else:
+        mlp, bc = matched_policy_config(case), matched_bc_config(case, ds.n_transitions, seed)
+    policy = MLPPolicy.for_spec(make_task(case.task).spec, mlp, seed=seed)
+    torch.set_num_threads(threads)
+    try:
+        t0 = time.perf_counter()
+        res = fit(policy, ds, bc)
+        train_s = time.perf_counter() - t0
+    finally:
+        torch.set_num_threads(DEFAULT_THREADS)
+    ret, ok = evaluate_policy(case, policy)
+    samples = res.steps * min(bc.batch_size, ds.n_transitions)
+    return Run(case=case.key, who=who, seed=seed, threads=threads, samples=samples, train_s=train_s,
+               eval_return=ret, expert_level=ok)
+
+
+# --------------------------------------------------------------------------- schedule
+
+
+def runs_for(case: Case, seed: int, threads: int, *, with_defaults: bool, peer: dict[str, Any]) -> list[Run]:
+    """One seed of one case at ``threads`` torch threads for both libraries: the peer first on
+    even seeds and last on odd ones, so a slow phase of the shared machine is not always one-sided."""
+    ours = [lambda: train_and_eval(case, "mimetic-matched", seed, threads, defaults=False)]
+    if with_defaults:
+        ours.append(lambda: train_and_eval(case, "mimetic-defaults", seed, threads, defaults=True))
+    theirs = [lambda: run_peer(case, seed, threads=threads, **peer)]
+    out = []
+    for job in theirs + ours if seed % 2 == 0 else ours + theirs:
+        run = job()
+        print(f"  {run.case:13s} seed {seed} {run.who:17s} {run.threads}t  {run.samples_per_s:9.0f} samples/s"
+              f"  train {run.train_s:6.2f}s  return {run.eval_return:8.1f}  expert-level {run.expert_level}",
+              flush=True)
+        out.append(run)
+    return out
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _fmt_returns(runs: list[Run]) -> str:
+    return ", ".join(f"{r.eval_return:.0f}" for r in runs)
+
+
+def summary_rows(runs: list[Run], cases: list[Case]) -> list[str]:
+    """Markdown rows: per case and variant, median samples/s, paired ratio to the peer, returns."""
+    lines = ["| case | run | threads | samples/s (median) | min-max | ratio vs peer (median of per-seed) "
+             "| eval return per seed | at expert level |",
+             "|---|---|---|---|---|---|---|---|"]
+    for case in cases:
+        peer = {(r.seed, r.threads): r for r in runs if r.case == case.key and r.who == "peer"}
+        groups: dict[tuple[str, int], list[Run]] = {}
+        for r in runs:
+            if r.case == case.key:
+                groups.setdefault((r.who, r.threads), []).append(r)
+        for (who, threads), rs in sorted(groups.items(), key=lambda kv: (kv[0][0] != "peer", kv[0])):
+            sps = [r.samples_per_s for r in rs]
+            ratios = [r.samples_per_s / peer[r.seed, r.threads].samples_per_s for r in rs
+                      if (r.seed, r.threads) in peer]
+            ratio = "-" if who == "peer" or not ratios else f"{statistics.median(ratios):.1f}x"
+            if who == "mimetic-defaults":
+                ratio += " (not comparable)"
+            ok = sum(r.expert_level for r in rs)
+            lines.append(f"| {case.key} ({case.episodes} eps, {case.epochs} ep) | {who} | {threads} "
+                         f"| {statistics.median(sps):,.0f} | {min(sps):,.0f}-{max(sps):,.0f} | {ratio} "
+                         f"| {_fmt_returns(rs)} | {ok}/{len(rs)} |")
+    return lines
+
+
+def machine() -> dict[str, Any]:
+    return {"nproc": os.cpu_count(), "torch": torch.__version__, "torch_default_threads": DEFAULT_THREADS,
+            "python": platform.python_version(), "loadavg_start": os.getloadavg(),
+            "mimetic_defaults": f"{MLPConfig()} {BCConfig()}"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    p.add_argument("--peer-python", type=Path, default=PEER_PYTHON)
+    p.add_argument("--peer-script", type=Path, default=PEER_SCRIPT)
+    p.add_argument("--threads", type=int, nargs="+", default=[1],
+                   help="torch threads, the same for both libraries (the peer's --threads); 1 is the fair "
+                        "setting on a shared 2-core machine, 2 is torch's default there")
+    p.add_argument("--json", type=Path, default=None, help="also write every run as JSON here")
+    a = p.parse_args(argv)
+    info = machine()
+    print(f"machine: {info}", flush=True)
+    cases = [CASES[k] for k in a.cases]
+    peer = {"python": a.peer_python, "script": a.peer_script}
+    t0 = time.perf_counter()
+    runs: list[Run] = []
+    for seed in a.seeds:
+        for threads in a.threads:
+            seen_tasks: set[str] = set()
+            for case in cases:
+                runs += runs_for(case, seed, threads, with_defaults=case.task not in seen_tasks, peer=peer)
+                seen_tasks.add(case.task)
+    info.update(loadavg_end=os.getloadavg(), total_s=round(time.perf_counter() - t0, 1))
+    print(f"\nmachine: {info}\n")
+    print("\n".join(summary_rows(runs, cases)))
+    if a.json:
+        a.json.write_text(json.dumps({"machine": info, "runs": [{**asdict(r), "samples_per_s": r.samples_per_s}
+                                                                 for r in runs]}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""Rollout throughput: mimetic's batched rollout loop against a per-env Gymnasium loop, in one run.
+
+For each task (cartpole, pendulum, driving) and each driver (the scripted expert, and an
+``MLPPolicy`` of the library's default architecture, briefly trained by BC, acting
+deterministically, which is what evaluation runs), the script measures
+environment steps per second of:
+
+* ``gym loop``: ``gymnasium.make(<id>)`` (CartPole-v1, Pendulum-v1, and for driving mimetic's own
+  single-env ``mimetic/Driving-v0``, the only Gymnasium version of that task), stepped one env at a
+  time, the same expert / policy called on each single observation (``driver(obs[None])[0]``);
+* ``mimetic B=...``: ``collect(task, expert, ...)`` (expert driving, labels counted by the budget)
+  or ``rollout(task, policy, ...)`` on ``make_task(name, num_envs=B)`` for B in {1, 16, 64, 256}.
+
+Each gym-loop and B=1 run covers at least ``--steps`` env steps, each B>1 run at least
+``--batched-steps`` (whole waves of B episodes), so no timed run is shorter than about 0.1 s.
+Env steps are the real episode steps (sum of episode lengths; idle envs at the tail of a batched
+run do not count). Every configuration runs the same reset seeds 0, 1, ... (cartpole and pendulum
+are bit-identical to Gymnasium's, so the expert's episodes are identical on both sides). Each
+repeat measures every configuration once, in alternating order; the table gives medians over
+repeats and the ratio to the gym loop as the median of per-repeat (adjacent-in-time) ratios.
+Environment construction is not timed. Target: batched rollouts >= 20x the per-env gym loop.
+
+Run (from the repository root, about 3 minutes on a quiet 2-core machine):
+
+    python benchmarks/bench_rollout.py [--tasks cartpole pendulum driving] [--batches 1 16 64 256]
+                                       [--repeats 5] [--steps 20000] [--batched-steps 200000]
+                                       [--threads 1] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from mimetic.algos.bc import BCConfig, fit
+from mimetic.data import Dataset
+from mimetic.envs import make_expert, make_task
+from mimetic.policies import MLPConfig, MLPPolicy
+from mimetic.protocols import Policy
+from mimetic.rollout import collect, rollout
+
+GYM_IDS = {"cartpole": "CartPole-v1", "pendulum": "Pendulum-v1", "driving": "mimetic/Driving-v0"}
+TARGET_RATIO = 20.0
+
+Act = Callable[[np.ndarray], np.ndarray]  # batched driver: obs (B, O) -> actions (B,) or (B, A)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One timed rollout: who drove, which loop, how many env steps in how long."""
+
+    task: str
+    driver: str  # "expert" or "policy"
+    loop: str  # "gym" or "mimetic"
+    num_envs: int
+    repeat: int
+    episodes: int
+    env_steps: int
+    seconds: float
+
+    @property
+    def steps_per_s(self) -> float:
+        return self.env_steps / self.seconds
+
+
+# --------------------------------------------------------------------------- the two loops
+
+
+def gym_loop(gym_id: str, act: Act, *, episodes: int) -> tuple[int, float]:
+    """Per-env Gymnasium loop: one env, the driver called on single observations."""
+    env = gym.make(gym_id)
+    steps = 0
+    start = time.perf_counter()
+    for k in range(episodes):
+        obs, _ = env.reset(seed=k)
+        done = False
+        while not done:
+            obs, _, terminated, truncated, _ = env.step(act(obs[None])[0])
+            steps += 1
+            done = terminated or truncated
+    seconds = time.perf_counter() - start
+    env.close()
+    return steps, seconds
+
+
+def mimetic_loop(task_name: str, num_envs: int, *, driver: str, policy: Policy | None,
+                 episodes: int) -> tuple[int, float]:
+    """mimetic's batched loop: ``collect`` with the expert, or ``rollout`` with the policy."""
+    task = make_task(task_name, num_envs=num_envs)
+    start = time.perf_counter()
+    if driver == "expert":
+        trajs = collect(task, make_expert(task_name), episodes=episodes, seed=0)
+    else:
+        assert policy is not None
+        trajs = rollout(task, policy, episodes=episodes, seed=0)
+    seconds = time.perf_counter() - start
+    task.close()
+    return sum(len(t) for t in trajs), seconds
+
+
+# --------------------------------------------------------------------------- setup
+
+
+def trained_policy(task_name: str, *, steps: int) -> MLPPolicy:
+    """A default-architecture MLP briefly cloned from 10 expert episodes, so it acts like the
+    expert (episode lengths comparable to evaluation); its weights do not change its speed."""
+    task = make_task(task_name, num_envs=10)
+    trajs = collect(task, make_expert(task_name), episodes=10, seed=1000)
+    policy = MLPPolicy.for_spec(task.spec, MLPConfig(), seed=0)
+    fit(policy, Dataset.from_trajectories(trajs, spec=task.spec), BCConfig(steps=steps, seed=0))
+    return policy
+
+
+def episodes_for(task_name: str, num_envs: int, target_steps: int) -> int:
+    """At least ``target_steps`` env steps at full-length episodes, a multiple of ``num_envs``."""
+    horizon = make_task(task_name).spec.max_steps
+    waves = max(1, math.ceil(target_steps / (num_envs * horizon)))
+    return waves * num_envs
+
+
+# --------------------------------------------------------------------------- schedule
+
+
+def measure_round(task_name: str, driver: str, act: Act, policy: Policy | None, *, batches: list[int],
+                  target_steps: int, batched_steps: int, repeat: int) -> list[Measurement]:
+    """Every configuration of one (task, driver) once; the order flips on odd repeats."""
+    jobs: list[tuple[str, int]] = [("gym", 1)] + [("mimetic", b) for b in batches]
+    if repeat % 2:
+        jobs.reverse()
+    out = []
+    for loop, b in jobs:
+        episodes = episodes_for(task_name, b, target_steps if b == 1 else batched_steps)
+        if loop == "gym":
+            steps, secs = gym_loop(GYM_IDS[task_name], act, episodes=episodes)
+        else:
+            steps, secs = mimetic_loop(task_name, b, driver=driver, policy=policy, episodes=episodes)
+        out.append(Measurement(task_name, driver, loop, b, repeat, episodes, steps, secs))
+    return out
+
+
+def run_task(task_name: str, *, batches: list[int], repeats: int, target_steps: int, batched_steps: int,
+             bc_steps: int) -> list[Measurement]:
+    expert = make_expert(task_name)
+    policy = trained_policy(task_name, steps=bc_steps)
+    drivers: list[tuple[str, Act, Policy | None]] = [("expert", expert, None), ("policy", policy.act, policy)]
+    out: list[Measurement] = []
+    for driver, act, pol in drivers:
+        for r in range(repeats):
+            out += measure_round(task_name, driver, act, pol, batches=batches, target_steps=target_steps,
+                                 batched_steps=batched_steps, repeat=r)
+        print(f"  {task_name} {driver}: done", flush=True)
+    return out
+
+
+# --------------------------------------------------------------------------- report
+
+
+def summary_rows(ms: list[Measurement]) -> list[str]:
+    """Markdown: per (task, driver, loop, B) median steps/s and the paired ratio to the gym loop."""
+    lines = ["| task | driver | loop | envs | env steps per run | mean ep. length | env-steps/s (median) "
+             "| min-max | vs gym loop (median of per-repeat) | >= 20x |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    keys = list(dict.fromkeys((m.task, m.driver, m.loop, m.num_envs) for m in ms))
+    for task, driver, loop, b in keys:
+        rs = [m for m in ms if (m.task, m.driver, m.loop, m.num_envs) == (task, driver, loop, b)]
+        gym_by_repeat = {m.repeat: m for m in ms if (m.task, m.driver, m.loop) == (task, driver, "gym")}
+        sps = [m.steps_per_s for m in rs]
+        ratio, met = "1.0x (baseline)", "-"
+        if loop == "mimetic":
+            r = statistics.median(m.steps_per_s / gym_by_repeat[m.repeat].steps_per_s for m in rs)
+            ratio, met = f"{r:.1f}x", "yes" if r >= TARGET_RATIO else "no"
+        name = "gym loop" if loop == "gym" else "mimetic"
+        lines.append(f"| {task} | {driver} | {name} | {b} | {rs[0].env_steps:,} | {rs[0].env_steps / rs[0].episodes:.0f} "
+                     f"| {statistics.median(sps):,.0f} | {min(sps):,.0f}-{max(sps):,.0f} | {ratio} | {met} |")
+    return lines
+
+
+def machine(threads: int) -> dict[str, Any]:
+    return {"nproc": os.cpu_count(), "torch": torch.__version__, "torch_threads": threads,
+            "gymnasium": gym.__version__, "numpy": np.__version__, "python": platform.python_version(),
+            "policy": str(MLPConfig()), "loadavg_start": os.getloadavg()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--tasks", nargs="+", choices=list(GYM_IDS), default=list(GYM_IDS))
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 16, 64, 256])
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--steps", type=int, default=20_000, help="env steps (at least) per gym-loop and B=1 run")
+    p.add_argument("--batched-steps", type=int, default=200_000, help="env steps (at least) per B>1 run")
+    p.add_argument("--bc-steps", type=int, default=500, help="BC steps for the policy that drives")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (policy forward passes)")
+    p.add_argument("--json", type=Path, default=None, help="also write every measurement as JSON here")
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    info = machine(a.threads)
+    print(f"machine: {info}", flush=True)
+    start = time.perf_counter()
+    ms: list[Measurement] = []
+    for task_name in a.tasks:
+        ms += run_task(task_name, batches=a.batches, repeats=a.repeats, target_steps=a.steps,
+                       batched_steps=a.batched_steps, bc_steps=a.bc_steps)
+    info.update(loadavg_end=os.getloadavg(), total_s=round(time.perf_counter() - start, 1))
+    print(f"\nmachine: {info}\n")
+    print("\n".join(summary_rows(ms)))
+    if a.json:
+        a.json.write_text(json.dumps({"machine": info, "runs": [{**asdict(m), "steps_per_s": m.steps_per_s}
+                                                                 for m in ms]}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
