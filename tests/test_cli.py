@@ -293,7 +293,7 @@ BAD = {
     "unknown option": (["collect", "--task", "cartpole", "--bogus", "--out", "{out}/d"], None,
                        "unrecognized arguments: --bogus (see 'mimetic collect --help')"),
     "unknown choice": (["train", "bc", "--data", "{demos}", "--head", "nope", "--out", "{out}/r"], None,
-                       "--head must be one of"),
+                       "argument --head: invalid choice: 'nope'"),
     "missing required": (["collect", "--task", "cartpole"], None, "required: --out"),
     "video avi": (["eval", "--policy", "{run}", "--video", "{out}/v.avi"], None, "--video must end in .mp4 or .gif"),
     "loss does not fit head": (["train", "bc", "--data", "{demos}", "--loss", "mse", "--out", "{out}/a/b/r"], None,

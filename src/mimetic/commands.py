@@ -67,12 +67,14 @@ def resolve_expert(task_name: str, expert_arg: str | None, spec=None) -> Expert:
 
 def _check_expert(expert: Expert, task, label: str) -> None:
     """Label one batch of start states now, so a user's expert that returns the wrong kind of
-    action fails with one line before any episode runs."""
+    action fails with one line before any episode runs (a counted check, not data)."""
+    from mimetic.oracle import LabelBudget
+
     spec = task.spec
     obs = task.reset(seeds=np.arange(task.num_envs))  # (B, *O); rollout resets again
     n = len(obs)
     try:
-        acts = np.asarray(expert(obs))
+        acts = np.asarray(LabelBudget(expert).label(obs))
     except (ValueError, TypeError) as e:  # raised converting the expert's output to actions
         raise TaskError(f"expert {label!r} returned unusable actions for {spec.name} observations of "
                         f"shape {obs.shape}: {e}") from None

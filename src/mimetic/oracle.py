@@ -7,22 +7,11 @@ point, is what makes "labels used" comparable across methods (DESIGN.md, style r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from mimetic.errors import BudgetExhausted, ConfigError
 from mimetic.protocols import Expert
-
-
-@dataclass(frozen=True)
-class LabelCounts:
-    """Snapshot of what the expert has been asked so far."""
-
-    labels: int  # states labelled (each row of a query counts once)
-    queries: int  # calls to the expert
-    expert_steps: int  # steps where the expert's action was executed
-    context_switches: int  # learner -> expert hand-overs
+from mimetic.types import LabelCounts
 
 
 class LabelBudget:

@@ -25,7 +25,13 @@ class Policy(Protocol):
 
 @runtime_checkable
 class TrainablePolicy(Policy, Protocol):
-    """A policy BC and DAgger can train: they only ever call ``loss``."""
+    """A policy BC and DAgger can train: they only ever call ``loss``.
+
+    ``window`` is how many time steps a training sample spans (1 for an MLP; chunking and
+    diffusion policies need observation/action windows, built from ``Dataset.windows``).
+    """
+
+    window: int
 
     def loss(self, batch: Batch, *, metrics: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
         """Scalar training loss on a batch, plus metrics to log (skipped when ``metrics`` is False:

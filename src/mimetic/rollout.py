@@ -8,7 +8,7 @@ runs it, so results do not depend on how many envs run in parallel (for determin
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -18,7 +18,7 @@ from mimetic.envs.base import BatchedTask, TaskSpec
 from mimetic.errors import ConfigError
 from mimetic.oracle import LabelBudget
 from mimetic.protocols import Expert, Policy
-from mimetic.types import Trajectory
+from mimetic.types import EvalResult, Trajectory
 
 
 class RandomPolicy:
@@ -173,30 +173,6 @@ def episode_success(spec: TaskSpec, traj: Trajectory) -> bool | None:
     if name.startswith("lunarlander"):
         return traj.ret >= 200.0  # Gymnasium's "solved" threshold
     return None
-
-
-@dataclass(frozen=True)
-class EvalResult:
-    """Evaluation of a policy over a set of episodes with fixed reset seeds."""
-
-    task: str
-    episodes: int
-    seed: int
-    return_mean: float
-    return_std: float
-    return_ci95: float  # half-width of the 95% normal-approximation interval of the mean
-    return_min: float
-    length_mean: float
-    cost_mean: float  # total task cost per episode
-    success_rate: float | None
-    imitation_error: float | None  # on the learner's own states: disagreement (discrete) / L2 (cont.)
-    expert_labels: int  # expert queries spent measuring imitation_error (not training labels)
-    expert_return: float | None = None
-    random_return: float | None = None
-    normalized_score: float | None = None  # 0 = random, 1 = expert
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def _imitation_error(spec: TaskSpec, trajs: list[Trajectory]) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -50,3 +50,52 @@ class Batch:
     acts: torch.Tensor
     weights: torch.Tensor | None = None  # (B,) optional per-sample weights
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- result records
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Evaluation of a policy over a set of episodes with fixed reset seeds."""
+
+    task: str
+    episodes: int
+    seed: int
+    return_mean: float
+    return_std: float
+    return_ci95: float  # half-width of the 95% normal-approximation interval of the mean
+    return_min: float
+    length_mean: float
+    cost_mean: float  # total task cost per episode
+    success_rate: float | None
+    imitation_error: float | None  # on the learner's own states: disagreement (discrete) / L2 (cont.)
+    expert_labels: int  # expert queries spent measuring imitation_error (not training labels)
+    expert_return: float | None = None
+    random_return: float | None = None
+    normalized_score: float | None = None  # 0 = random, 1 = expert
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BCResult:
+    """What one :func:`fit` call did."""
+
+    steps: int
+    epochs: float  # passes over the dataset (fractional: the budget is in steps)
+    final_loss: float  # mean loss over the last logging window
+    samples_per_s: float  # training-loop throughput (minibatch samples per second)
+    wall_s: float  # whole call, setup included
+    history: tuple[dict[str, float], ...]  # one averaged record per logging window
+
+
+@dataclass(frozen=True)
+class LabelCounts:
+    """Snapshot of what the expert has been asked so far."""
+
+    labels: int  # states labelled (each row of a query counts once)
+    queries: int  # calls to the expert
+    expert_steps: int  # steps where the expert's action was executed
+    context_switches: int  # learner -> expert hand-overs

@@ -22,7 +22,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from mimetic.errors import ConfigError, DataError
 from mimetic.protocols import TrainablePolicy
-from mimetic.types import Batch
+from mimetic.types import Batch, BCResult
 
 LOSSES = ("auto", "mse", "nll")
 LR_SCHEDULES = ("cosine", "constant")
@@ -62,7 +62,7 @@ class BCConfig:
     lr: float = 1e-3
     """AdamW learning rate (the peak, when a schedule decays it)."""
 
-    lr_schedule: str = "cosine"
+    lr_schedule: Literal["cosine", "constant"] = "cosine"
     """Learning-rate schedule over the steps: cosine (decays to 0) or constant."""
 
     weight_decay: float = 0.0
@@ -71,7 +71,7 @@ class BCConfig:
     grad_clip: float = 10.0
     """Clip the global gradient norm to this value; 0 disables clipping."""
 
-    loss: str = "auto"
+    loss: Literal["auto", "mse", "nll"] = "auto"
     """Check the policy's loss: auto (whatever the policy defines), mse or nll. For MLP policies the
     loss follows the head: mse = deterministic head, nll = categorical or gaussian head."""
 
@@ -96,18 +96,6 @@ class BCConfig:
             raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
-
-
-@dataclass(frozen=True)
-class BCResult:
-    """What one :func:`fit` call did."""
-
-    steps: int
-    epochs: float  # passes over the dataset (fractional: the budget is in steps)
-    final_loss: float  # mean loss over the last logging window
-    samples_per_s: float  # training-loop throughput (minibatch samples per second)
-    wall_s: float  # whole call, setup included
-    history: tuple[dict[str, float], ...]  # one averaged record per logging window
 
 
 Callback = Callable[[int, dict[str, float]], None]
@@ -180,7 +168,7 @@ def _batch_source(
     Hook for time-windowed policies (action chunking, diffusion): those would read
     ``dataset.windows(...)`` into (N, T, ...) tensors here and sample them the same way.
     """
-    window = int(getattr(policy, "window", 1))
+    window = int(policy.window)
     if window != 1:
         raise ConfigError(f"BC for policies with window {window} needs windowed batches, not implemented yet")
     obs_np, acts_np = dataset.transitions()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -46,18 +46,18 @@ class MLPConfig:
     hidden: tuple[int, ...] = (256, 256)
     """Hidden layer widths; an empty tuple gives a linear policy."""
 
-    activation: str = "tanh"
+    activation: Literal["relu", "tanh", "gelu", "silu", "elu"] = "tanh"
     """Hidden activation: relu, tanh, gelu, silu or elu (tanh imitated the smooth experts best)."""
 
     ensemble: int = 1
     """Independently initialised members trained together on the same batches; the policy acts on
     their average (mean probabilities / mean actions), and their spread measures novelty."""
 
-    head: str = "auto"
+    head: Literal["auto", "categorical", "deterministic", "gaussian"] = "auto"
     """Action head: categorical (discrete), deterministic (continuous, MSE loss), gaussian
     (continuous, NLL loss) or auto (categorical for discrete tasks, deterministic otherwise)."""
 
-    gaussian_std: str = "state"
+    gaussian_std: Literal["state", "param"] = "state"
     """Gaussian head only: log-std predicted from the state ("state") or one learned vector ("param")."""
 
     log_std_min: float = -5.0
