@@ -66,5 +66,9 @@ class Gate(Protocol):
     """Decides per step who acts and whom to label (DAgger family)."""
 
     def __call__(self, obs: np.ndarray, learner_acts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """-> (expert_acts (B,) bool, query_expert (B,) bool)."""
+        """-> (expert_acts (B,) bool, query_expert (B,) bool); an acting expert is always queried."""
+        ...
+
+    def reset(self, mask: np.ndarray) -> None:
+        """Forget per-env state (who is in control) where ``mask`` (B,) is True: a new episode."""
         ...

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from mimetic.envs.base import BatchedTask, TaskSpec
 from mimetic.errors import ConfigError
 from mimetic.oracle import LabelBudget
-from mimetic.protocols import Expert, Policy
+from mimetic.protocols import Expert, Gate, Policy
 from mimetic.types import EvalResult, Trajectory
 
 
@@ -45,13 +45,15 @@ class _Buffers:
     """Per-env episode buffers, written with one fancy-indexed assignment per step."""
 
     obs: np.ndarray  # (B, T+1, *O)
-    acts: np.ndarray  # (B, T, *A)
+    acts: np.ndarray  # (B, T, *A) executed actions
     rewards: np.ndarray  # (B, T)
     costs: np.ndarray  # (B, T)
-    labels: np.ndarray | None  # (B, T, *A)
+    labels: np.ndarray  # (B, T, *A) expert labels where labeled
+    labeled: np.ndarray  # (B, T) bool
+    expert_acted: np.ndarray  # (B, T) bool
 
     @classmethod
-    def make(cls, spec: TaskSpec, n: int, labels: bool) -> _Buffers:
+    def make(cls, spec: TaskSpec, n: int) -> _Buffers:
         t = spec.max_steps
         a_shape = () if spec.discrete else spec.action_space.shape
         a_type = np.int64 if spec.discrete else np.float32
@@ -60,11 +62,13 @@ class _Buffers:
             acts=np.zeros((n, t, *a_shape), a_type),
             rewards=np.zeros((n, t), np.float64),
             costs=np.zeros((n, t), np.float64),
-            labels=np.zeros((n, t, *a_shape), a_type) if labels else None,
+            labels=np.zeros((n, t, *a_shape), a_type),
+            labeled=np.zeros((n, t), bool),
+            expert_acted=np.zeros((n, t), bool),
         )
 
-    def episode(self, j: int, length: int, *, terminated: bool, truncated: bool, seed: int) -> Trajectory:
-        labels = None if self.labels is None else self.labels[j, :length].copy()
+    def episode(self, j: int, length: int, *, terminated: bool, truncated: bool, seed: int,
+                labeled: bool) -> Trajectory:
         return Trajectory(
             obs=self.obs[j, : length + 1].copy(),
             acts=self.acts[j, :length].copy(),
@@ -72,10 +76,28 @@ class _Buffers:
             terminated=terminated,
             truncated=truncated,
             costs=self.costs[j, :length].copy(),
-            labels=labels,
-            labeled=None if labels is None else np.ones(length, bool),
+            labels=self.labels[j, :length].copy() if labeled else None,
+            labeled=self.labeled[j, :length].copy() if labeled else None,
+            expert_acted=self.expert_acted[j, :length].copy() if labeled else None,
             seed=seed,
         )
+
+
+def _who_acts(policy: Policy | None, gate: Gate | None, labeler: LabelBudget | None, obs: np.ndarray,
+              active: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Learner actions (or None) and the (B,) masks "expert acts" and "query the expert"."""
+    learner = policy.act(obs) if policy is not None else None
+    n = len(obs)
+    if policy is None:
+        take = np.ones(n, bool)
+        query = take
+    elif gate is not None:
+        take, query = gate(obs, learner)
+        query = query | take  # an expert that acts is an expert that was asked
+    else:
+        take = np.zeros(n, bool)
+        query = np.full(n, labeler is not None)
+    return learner, take & active, query & active
 
 
 def rollout(
@@ -85,44 +107,54 @@ def rollout(
     episodes: int,
     seed: int = 0,
     labeler: LabelBudget | None = None,
+    gate: Gate | None = None,
     on_frame: Callable[[np.ndarray], None] | None = None,
     progress: bool = False,
 ) -> list[Trajectory]:
-    """Run ``episodes`` episodes of ``policy`` on ``task``; returns them in episode order.
+    """Run ``episodes`` episodes on ``task``; returns them in episode order.
 
-    With ``labeler`` the expert labels every visited state of a running episode (counted by the
-    budget; idle envs are never queried) and the labels are stored in ``Trajectory.labels``. With
-    ``policy=None`` the expert drives: its labels are the executed actions. ``on_frame`` receives
-    env 0's frames during its first episode.
+    Who acts: the learner ``policy``; the expert (``policy=None``); or, per step and env, whoever
+    ``gate`` picks (DAgger's mixture, HG-DAgger's human, ThriftyDAgger's novelty/risk switch).
+    Who is labelled: with ``labeler`` and no gate, every visited state; with a gate, the states it
+    queries. Every label goes through ``labeler`` (counted; idle envs are never queried) and lands in
+    ``Trajectory.labels`` with the ``labeled`` and ``expert_acted`` masks. When the label budget
+    cannot cover a step, the rollout stops cleanly: running episodes are returned cut short
+    (``truncated``), so the returned list can be shorter than ``episodes``.
+    ``on_frame`` receives env 0's frames during its first episode.
     """
     if episodes < 1:
         raise ConfigError(f"episodes must be >= 1, got {episodes}")
-    if policy is None and labeler is None:
-        raise ConfigError("rollout needs a policy or an expert (labeler) to drive")
-    n = task.num_envs
-    spec = task.spec
-    buf = _Buffers.make(spec, n, labels=labeler is not None)
+    if labeler is None and (policy is None or gate is not None):
+        raise ConfigError("rollout needs a labeler (LabelBudget) when the expert drives or a gate decides")
+    n, spec = task.num_envs, task.spec
+    buf = _Buffers.make(spec, n)
     ep_of_env = np.arange(n)  # episode each env runs; >= episodes means an idle filler env
     t_env = np.zeros(n, np.int64)
+    prev_take = np.zeros(n, bool)  # who acted at the previous step (for context switches)
     next_ep = n
     obs = task.reset(seeds=seed + ep_of_env)  # (B, *O)
-    if policy is not None:
-        policy.reset(np.ones(n, bool))
+    for agent in (policy, gate):
+        if agent is not None:
+            agent.reset(np.ones(n, bool))
     out: dict[int, Trajectory] = {}
     rows = np.arange(n)
     bar = tqdm(total=episodes, desc=f"rollout {spec.name}", unit="ep", disable=not progress, leave=False)
     while len(out) < episodes:
         active = ep_of_env < episodes
         buf.obs[rows, t_env] = obs
-        if labeler is not None:
-            labels = buf.labels[rows, t_env]  # (B, *A) zeros: a valid action for idle envs
-            labels[active] = labeler.label(obs[active])
-            buf.labels[rows, t_env] = labels
-        if policy is None:
-            acts = labels
-            labeler.count_control(expert_steps=int(active.sum()), switches=0)
-        else:
-            acts = policy.act(obs)
+        learner, take, query = _who_acts(policy, gate, labeler, obs, active)
+        if query.any():
+            assert labeler is not None
+            if labeler.remaining is not None and labeler.remaining < int(query.sum()):
+                _cut_short(buf, out, ep_of_env, t_env, active, seed=seed)
+                break
+            buf.labels[rows[query], t_env[query]] = labeler.label(obs[query])
+            buf.labeled[rows[query], t_env[query]] = True
+            labeler.count_control(expert_steps=int(take.sum()), switches=int((take & ~prev_take).sum()))
+        labels = buf.labels[rows, t_env]  # (B, *A)
+        acts = labels if learner is None else np.where(take.reshape(-1, *[1] * (labels.ndim - 1)), labels, learner)
+        buf.expert_acted[rows, t_env] = take
+        prev_take = take
         if on_frame is not None and ep_of_env[0] == 0:
             on_frame(task.render(0))
         step = task.step(acts)
@@ -134,8 +166,9 @@ def rollout(
         for j in np.flatnonzero(done & active):
             buf.obs[j, t_env[j]] = step.obs[j]
             ep = int(ep_of_env[j])
-            out[ep] = buf.episode(j, int(t_env[j]), terminated=bool(step.terminated[j]),
-                                  truncated=bool(step.truncated[j]) and not step.terminated[j], seed=seed + ep)
+            out[ep] = buf.episode(j, int(t_env[j]), terminated=bool(step.terminated[j]), seed=seed + ep,
+                                  truncated=bool(step.truncated[j]) and not step.terminated[j],
+                                  labeled=labeler is not None)
             bar.update(1)
         if on_frame is not None and done[0] and ep_of_env[0] == 0:
             on_frame(task.render(0))  # the final frame of the recorded episode
@@ -146,11 +179,21 @@ def rollout(
             ep_of_env[idx] = next_ep + np.arange(len(idx))
             next_ep += len(idx)
             t_env[idx] = 0
+            prev_take = prev_take & ~done
             obs = task.reset(seeds=seed + ep_of_env, mask=done)
-            if policy is not None:
-                policy.reset(done)
+            for agent in (policy, gate):
+                if agent is not None:
+                    agent.reset(done)
     bar.close()
-    return [out[k] for k in range(episodes)]
+    return [out[k] for k in sorted(out)]
+
+
+def _cut_short(buf: _Buffers, out: dict[int, Trajectory], ep_of_env: np.ndarray, t_env: np.ndarray,
+               active: np.ndarray, *, seed: int) -> None:
+    """Budget spent: keep each running episode's steps so far as a truncated trajectory."""
+    for j in np.flatnonzero(active & (t_env > 0)):
+        ep = int(ep_of_env[j])
+        out[ep] = buf.episode(j, int(t_env[j]), terminated=False, truncated=True, seed=seed + ep, labeled=True)
 
 
 def collect(task: BatchedTask, expert: Expert, *, episodes: int, seed: int = 0,
