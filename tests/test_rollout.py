@@ -3,7 +3,7 @@ import pytest
 
 from fakes import ConstPolicy, CounterTask, right_expert
 from mimetic.errors import BudgetExhausted, ConfigError
-from mimetic.oracle import LabelBudget
+from mimetic.oracle import AlwaysQuery, BetaGate, LabelBudget, beta_at
 from mimetic.rollout import collect, evaluate, rollout
 
 
@@ -61,3 +61,60 @@ def test_evaluate_imitation_error_and_normalized_score():
     assert good.imitation_error == 0.0
     assert good.normalized_score == pytest.approx(1.0)
     assert res.return_ci95 > 0 and res.success_rate is None
+
+
+class _EveryOtherStep:
+    """Expert acts on even steps of each episode, is queried on every step."""
+
+    def __init__(self):
+        self.t = None
+
+    def __call__(self, obs, learner_acts):
+        take = self.t % 2 == 0
+        self.t = self.t + 1
+        return take, np.ones(len(obs), bool)
+
+    def reset(self, mask):
+        if self.t is None:
+            self.t = np.zeros(len(mask), np.int64)
+        self.t[mask] = 0
+
+
+def test_gate_mixes_actions_and_counts_switches():
+    budget = LabelBudget(right_expert)
+    trajs = rollout(CounterTask(num_envs=2, max_steps=6), ConstPolicy(0), episodes=2, seed=0,
+                    labeler=budget, gate=_EveryOtherStep())
+    for t in trajs:
+        np.testing.assert_array_equal(t.expert_acted, np.arange(len(t)) % 2 == 0)
+        np.testing.assert_array_equal(t.acts, np.where(t.expert_acted, 1, 0))  # expert right, learner left
+        assert t.labeled.all() and (t.labels == 1).all()
+    steps = sum(len(t) for t in trajs)
+    assert budget.labels == steps
+    assert budget.expert_steps == sum(int(t.expert_acted.sum()) for t in trajs)
+    assert budget.context_switches == budget.expert_steps  # each expert step follows a learner step
+
+
+def test_budget_cut_returns_partial_episodes_truncated():
+    budget = LabelBudget(right_expert, limit=5)
+    trajs = rollout(CounterTask(num_envs=2, max_steps=6), ConstPolicy(0), episodes=4, seed=0,
+                    labeler=budget, gate=AlwaysQuery())
+    assert budget.labels <= 5
+    assert sum(int(t.labeled.sum()) for t in trajs) == budget.labels
+    assert any(t.truncated and not t.terminated for t in trajs)
+    assert len(trajs) < 4
+
+
+def test_beta_gate_and_schedules():
+    gate = BetaGate(0.3, rng=np.random.default_rng(0))
+    take, query = gate(np.zeros((10_000, 2)), np.zeros(10_000))
+    assert query.all() and abs(take.mean() - 0.3) < 0.02
+    assert [beta_at("exponential", i, p=0.5) for i in range(3)] == [1.0, 0.5, 0.25]
+    assert [beta_at("one-then-zero", i) for i in range(3)] == [1.0, 0.0, 0.0]
+    assert beta_at("constant", 5, beta0=0.7) == 0.7
+    assert beta_at("linear", 5, rounds=10) == 0.5
+    with pytest.raises(ConfigError):
+        BetaGate(-0.1, rng=np.random.default_rng(0))
+    with pytest.raises(ConfigError):
+        beta_at("bogus", 0)
+    with pytest.raises(ConfigError):
+        beta_at("constant", 0, beta0=-1)
