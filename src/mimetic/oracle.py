@@ -26,6 +26,13 @@ class LabelBudget:
         self.queries = 0
         self.expert_steps = 0
         self.context_switches = 0
+        self.exhausted = False  # set once a request could not be covered
+
+    def can_cover(self, n: int) -> bool:
+        """Whether ``n`` more labels fit; a False answer marks the budget exhausted."""
+        fits = self.limit is None or self.labels + n <= self.limit
+        self.exhausted |= not fits
+        return fits
 
     @property
     def remaining(self) -> int | None:

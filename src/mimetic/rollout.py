@@ -145,7 +145,7 @@ def rollout(
         learner, take, query = _who_acts(policy, gate, labeler, obs, active)
         if query.any():
             assert labeler is not None
-            if labeler.remaining is not None and labeler.remaining < int(query.sum()):
+            if not labeler.can_cover(int(query.sum())):
                 _cut_short(buf, out, ep_of_env, t_env, active, seed=seed)
                 break
             buf.labels[rows[query], t_env[query]] = labeler.label(obs[query])

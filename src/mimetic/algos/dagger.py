@@ -1,0 +1,208 @@
+"""DAgger (Ross, Gordon & Bagnell 2011) and the gate-defined members of its family.
+
+Algorithm 3.1 of the paper, top to bottom:
+
+    D <- {} ; pi_hat_1 <- any policy
+    for i = 1..N:
+        pi_i = beta_i pi* + (1 - beta_i) pi_hat_i        # BetaGate: who acts, per step
+        run pi_i, let the expert label every visited state   # rollout(..., labeler=budget, gate=...)
+        D <- D u {(s, pi*(s))}                             # aggregate, never replace
+        pi_hat_{i+1} <- train on D                        # bc.fit, warm or from scratch
+
+HG-DAgger and ThriftyDAgger are the same loop with a different gate: the expert labels only the
+states it was handed (``Trajectory.labeled``), and only those join D. Every label is counted by one
+:class:`LabelBudget`; when it is spent the round in progress stops cleanly, the policy is trained
+on what was gathered, and the result says so.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+import numpy as np
+import torch
+
+from mimetic.algos import bc
+from mimetic.data import Dataset
+from mimetic.envs.base import BatchedTask
+from mimetic.errors import ConfigError
+from mimetic.oracle import BetaGate, LabelBudget, beta_at
+from mimetic.protocols import Expert, Gate, TrainablePolicy
+from mimetic.rollout import evaluate
+from mimetic.types import BCResult, EvalResult
+
+GateFactory = Callable[[int, np.random.Generator], Gate]  # (round index, rng) -> the round's gate
+
+
+@dataclass(frozen=True)
+class DAggerConfig:
+    """Options of the DAgger loop (the BC step inside each round has its own BCConfig)."""
+
+    rounds: int = 10
+    """Data-collection rounds (the first one, with beta = 1, is the expert's demonstrations)."""
+
+    episodes_per_round: int = 2
+    """Episodes rolled out (and labelled) per round."""
+
+    beta_schedule: Literal["one-then-zero", "exponential", "constant", "linear"] = "one-then-zero"
+    """Mixing of expert into the executed policy: 1 in round 0 then 0; beta0 * p^i; beta0; or 1 - i/rounds."""
+
+    beta0: float = 1.0
+    """Initial beta for the constant and exponential schedules."""
+
+    beta_p: float = 0.5
+    """Decay p of the exponential schedule."""
+
+    warm_start: bool = True
+    """Continue training from the previous round's weights (otherwise retrain from the initial weights)."""
+
+    label_budget: int | None = None
+    """Stop cleanly once the expert has labelled this many states (None: no limit)."""
+
+    eval_episodes: int = 20
+    """Evaluation episodes after each round (not counted as labels or training time; 0: skip)."""
+
+    seed: int = 0
+    """Seed of rollouts, beta coin flips and BC minibatches."""
+
+    def __post_init__(self) -> None:
+        for name in ("rounds", "episodes_per_round"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.label_budget is not None and self.label_budget < 1:
+            raise ConfigError(f"label_budget must be >= 1 (or None), got {self.label_budget}")
+        if self.eval_episodes < 0:
+            raise ConfigError(f"eval_episodes must be >= 0, got {self.eval_episodes}")
+        if self.beta0 < 0 or self.beta0 > 1 or not 0 <= self.beta_p <= 1:
+            raise ConfigError(f"beta0 and beta_p must be in [0, 1], got {self.beta0} and {self.beta_p}")
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """What one round gathered and how the policy trained on everything so far did."""
+
+    round: int
+    beta: float | None  # None for gates that are not a beta mixture
+    labels: int  # cumulative expert labels
+    expert_steps: int  # cumulative steps the expert drove
+    context_switches: int  # cumulative learner -> expert hand-overs
+    transitions: int  # training samples in the aggregated dataset
+    train_wall_s: float  # cumulative rollout + training time (evaluation excluded)
+    return_mean: float | None
+    normalized_score: float | None
+    success_rate: float | None
+    cost_mean: float | None
+
+
+@dataclass(frozen=True)
+class DAggerResult:
+    rounds: tuple[RoundRecord, ...]
+    labels: int
+    expert_steps: int
+    context_switches: int
+    wall_s: float  # training wall time (rollouts + fits), evaluation excluded
+    budget_spent: bool  # True when the label budget stopped the run
+
+
+def fit(
+    task: BatchedTask,
+    expert: Expert,
+    policy: TrainablePolicy,
+    config: DAggerConfig = DAggerConfig(),
+    *,
+    bc_config: bc.BCConfig = bc.BCConfig(steps=1000),
+    gate: GateFactory | None = None,
+    eval_task: BatchedTask | None = None,
+    dataset: Dataset | None = None,
+    callback: Callable[[RoundRecord], None] | None = None,
+    progress: bool = False,
+) -> DAggerResult:
+    """Run the DAgger loop on ``task`` and train ``policy`` in place.
+
+    ``gate`` builds each round's gate (default: DAgger's beta mixture per ``config``); ``dataset``
+    seeds the aggregate with earlier data (e.g. demonstrations). ``eval_task`` (default ``task``)
+    measures each round's policy against the expert and a random policy.
+    """
+    budget = LabelBudget(expert, limit=config.label_budget)
+    rng = np.random.default_rng(config.seed)
+    data = Dataset.empty(task.spec) if dataset is None else dataset
+    initial = copy.deepcopy(policy.state_dict()) if isinstance(policy, torch.nn.Module) else None
+    reference = _references(eval_task or task, expert, config)
+    records: list[RoundRecord] = []
+    wall = 0.0
+    spent = False
+    for i in range(config.rounds):
+        start = time.perf_counter()
+        beta = None if gate is not None else beta_at(config.beta_schedule, i, beta0=config.beta0,
+                                                     p=config.beta_p, rounds=config.rounds)
+        round_gate = gate(i, rng) if gate is not None else BetaGate(beta, rng=rng)
+        seed = config.seed * 1_000_003 + i * config.episodes_per_round  # fresh start states each round
+        trajs = _rollout(task, policy, i, seed=seed, budget=budget, gate=round_gate, config=config)
+        spent = budget.exhausted or budget.remaining == 0
+        if trajs:
+            data.extend(trajs, targets="labels")  # aggregate: D <- D u D_i
+        if data.n_transitions == 0:
+            raise ConfigError("the label budget ran out before the expert labelled any state")
+        if not config.warm_start and initial is not None:
+            policy.load_state_dict(initial)  # type: ignore[attr-defined]
+        _train(policy, data, bc_config, seed=config.seed * 7919 + i)
+        wall += time.perf_counter() - start
+        record = _record(i, beta, budget, data, wall, _evaluate(eval_task or task, policy, config, reference))
+        records.append(record)
+        if callback is not None:
+            callback(record)
+        if spent:
+            break
+    counts = budget.counts()
+    return DAggerResult(rounds=tuple(records), labels=counts.labels, expert_steps=counts.expert_steps,
+                        context_switches=counts.context_switches, wall_s=wall, budget_spent=spent)
+
+
+def _rollout(task: BatchedTask, policy: TrainablePolicy, i: int, *, seed: int, budget: LabelBudget,
+             gate: Gate, config: DAggerConfig) -> list:
+    from mimetic.rollout import rollout
+
+    if budget.remaining == 0:
+        return []
+    return rollout(task, policy, episodes=config.episodes_per_round, seed=seed, labeler=budget, gate=gate)
+
+
+def _train(policy: TrainablePolicy, data: Dataset, config: bc.BCConfig, *, seed: int) -> BCResult:
+    from dataclasses import replace
+
+    return bc.fit(policy, data, replace(config, seed=seed))
+
+
+def _references(task: BatchedTask, expert: Expert, config: DAggerConfig) -> tuple[float, float] | None:
+    if config.eval_episodes == 0:
+        return None
+    from mimetic.rollout import reference_results
+
+    exp, rnd = reference_results(task, expert, episodes=config.eval_episodes, seed=10_000)
+    return exp.return_mean, rnd.return_mean
+
+
+def _evaluate(task: BatchedTask, policy: TrainablePolicy, config: DAggerConfig,
+              reference: tuple[float, float] | None) -> EvalResult | None:
+    if reference is None:
+        return None
+    from mimetic.rollout import with_reference
+
+    res = evaluate(task, policy, episodes=config.eval_episodes, seed=10_000, reference=False)
+    return with_reference(res, expert_return=reference[0], random_return=reference[1])
+
+
+def _record(i: int, beta: float | None, budget: LabelBudget, data: Dataset, wall: float,
+            res: EvalResult | None) -> RoundRecord:
+    counts = budget.counts()
+    return RoundRecord(
+        round=i, beta=beta, labels=counts.labels, expert_steps=counts.expert_steps,
+        context_switches=counts.context_switches, transitions=data.n_transitions, train_wall_s=wall,
+        return_mean=None if res is None else res.return_mean,
+        normalized_score=None if res is None else res.normalized_score,
+        success_rate=None if res is None else res.success_rate,
+        cost_mean=None if res is None else res.cost_mean,
+    )
