@@ -99,3 +99,4 @@ class LabelCounts:
     queries: int  # calls to the expert
     expert_steps: int  # steps where the expert's action was executed
     context_switches: int  # learner -> expert hand-overs
+    watched: int = 0  # states a simulated human looked at to decide whether to intervene (not labels)

@@ -29,12 +29,22 @@ from mimetic.algos import bc
 from mimetic.data import Dataset
 from mimetic.envs.base import BatchedTask
 from mimetic.errors import ConfigError
-from mimetic.oracle import BetaGate, LabelBudget, beta_at
+from mimetic.oracle import BetaGate, LabelBudget, SimulatedHuman, ThriftyGate, beta_at, quantile_threshold
 from mimetic.protocols import Expert, Gate, TrainablePolicy
 from mimetic.rollout import evaluate
 from mimetic.types import BCResult, EvalResult
 
-GateFactory = Callable[[int, np.random.Generator], Gate]  # (round index, rng) -> the round's gate
+@dataclass(frozen=True)
+class RoundContext:
+    """What a gate factory may use to build a round's gate."""
+
+    round: int
+    rng: np.random.Generator
+    budget: LabelBudget
+    data: Dataset  # everything aggregated so far
+
+
+GateFactory = Callable[[RoundContext], Gate]
 
 
 @dataclass(frozen=True)
@@ -138,7 +148,7 @@ def fit(
         start = time.perf_counter()
         beta = None if gate is not None else beta_at(config.beta_schedule, i, beta0=config.beta0,
                                                      p=config.beta_p, rounds=config.rounds)
-        round_gate = gate(i, rng) if gate is not None else BetaGate(beta, rng=rng)
+        round_gate = gate(RoundContext(i, rng, budget, data)) if gate is not None else BetaGate(beta, rng=rng)
         seed = config.seed * 1_000_003 + i * config.episodes_per_round  # fresh start states each round
         trajs = _rollout(task, policy, i, seed=seed, budget=budget, gate=round_gate, config=config)
         spent = budget.exhausted or budget.remaining == 0
@@ -206,3 +216,55 @@ def _record(i: int, beta: float | None, budget: LabelBudget, data: Dataset, wall
         success_rate=None if res is None else res.success_rate,
         cost_mean=None if res is None else res.cost_mean,
     )
+
+
+# ----------------------------------------------------------------------------- family members
+# HG-DAgger and ThriftyDAgger: round 0 is the expert's demonstrations (beta = 1, as in both
+# papers' initial BC policy); later rounds hand control to the expert only when their gate says so.
+
+
+class HGDAggerGates:
+    """Gate factory for HG-DAgger (Kelly et al. 2019) with a :class:`SimulatedHuman` (or, for a
+    task that renders, a live human at the keyboard: ``human=KeyboardHuman(...)``)."""
+
+    def __init__(self, *, discrete: bool, deviation: float, risk_fn: Callable[[np.ndarray], np.ndarray] | None = None,
+                 risk: float = np.inf, doubt_fn: Callable[[np.ndarray], np.ndarray] | None = None,
+                 human: Gate | None = None) -> None:
+        self.options = dict(discrete=discrete, deviation=deviation, risk_fn=risk_fn, risk=risk, doubt_fn=doubt_fn)
+        self.human = human
+
+    def __call__(self, ctx: RoundContext) -> Gate:
+        if ctx.round == 0:
+            return BetaGate(1.0, rng=ctx.rng)
+        if self.human is None:
+            self.human = SimulatedHuman(ctx.budget, **self.options)
+        return self.human
+
+    def tau(self) -> float | None:
+        return self.human.tau() if isinstance(self.human, SimulatedHuman) else None
+
+
+class ThriftyGates:
+    """Gate factory for ThriftyDAgger (Hoque et al. 2021): novelty = the learner ensemble's
+    disagreement, with the threshold re-set each round to the (1 - switch_rate) quantile of the
+    novelty over the aggregated states, so roughly ``switch_rate`` of familiar states ask for help;
+    ``risk_fn``/``risk`` add the risk condition where a task has a risk estimate."""
+
+    def __init__(self, policy: TrainablePolicy, *, discrete: bool, switch_rate: float = 0.1,
+                 risk_fn: Callable[[np.ndarray], np.ndarray] | None = None, risk: float = np.inf) -> None:
+        if not hasattr(policy, "disagreement") or getattr(getattr(policy, "config", None), "ensemble", 1) < 2:
+            raise ConfigError("ThriftyDAgger needs an ensemble policy for novelty (e.g. MLPConfig(ensemble=5))")
+        quantile_threshold(np.zeros(2), rate=switch_rate)  # validates the rate with one clear line
+        self.policy, self.discrete, self.switch_rate = policy, discrete, switch_rate
+        self.risk_fn, self.risk = risk_fn, risk
+        self.thresholds: list[float] = []  # novelty threshold of each round
+
+    def __call__(self, ctx: RoundContext) -> Gate:
+        if ctx.round == 0:
+            return BetaGate(1.0, rng=ctx.rng)
+        obs, _ = ctx.data.transitions()
+        novelty = self.policy.disagreement(obs)  # type: ignore[attr-defined]
+        threshold = quantile_threshold(novelty, rate=self.switch_rate)
+        self.thresholds.append(threshold)
+        return ThriftyGate(discrete=self.discrete, novelty_fn=self.policy.disagreement,  # type: ignore[attr-defined]
+                           novelty=threshold, risk_fn=self.risk_fn, risk=self.risk, labeler=ctx.budget)
