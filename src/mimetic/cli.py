@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_args(bc, BCConfig, title="behavioral cloning")
     add_config_args(bc, MLPConfig, title="policy network")
 
+    _add_interactive_parsers(algos)
+
     p = sub.add_parser("eval", help="evaluate a trained policy")
     p.add_argument("--policy", required=True, help="run directory, or its checkpoint/ folder")
     _add_common_task(p, required=False, default_from="the checkpoint's")
@@ -96,6 +98,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="run directory (default: runs/quickstart-<task>-<time>)")
     p.add_argument("--eval-episodes", type=int, default=50, help="evaluation episodes (default: 50)")
     return parser
+
+
+INTERACTIVE = {
+    "dagger": "DAgger: the expert labels every state the learner visits (Ross et al. 2011)",
+    "hg-dagger": "HG-DAgger: a (simulated or live) human takes over when unsafe; only its segments are kept",
+    "thrifty-dagger": "ThriftyDAgger: the expert is asked only where the learner's ensemble is unsure",
+}
+
+
+def _add_interactive_parsers(algos: argparse._SubParsersAction) -> None:
+    from mimetic.algos.bc import BCConfig
+    from mimetic.algos.dagger import DAggerConfig
+    from mimetic.policies.mlp import MLPConfig
+
+    for name, text in INTERACTIVE.items():
+        p = algos.add_parser(name, help=text, description=text)
+        _add_common_task(p, required=True, default_from="the task's own")
+        p.add_argument("--demos", default=None, help="optional Minari dataset to start the aggregate from")
+        p.add_argument("--out", default=None, help=f"run directory (default: runs/{name}-<task>-<time>)")
+        p.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard events")
+        if name == "hg-dagger":
+            p.add_argument("--deviation", type=float, default=None,
+                           help="simulated human takes over when the learner's action is this far from its own "
+                                "(default: 0.5 for discrete tasks (any disagreement), 0.2 otherwise)")
+            p.add_argument("--risk", type=float, default=None,
+                           help="and when the task's risk exceeds this (driving: |lateral error| in m; default 1.0)")
+            p.add_argument("--human", choices=["simulated", "keyboard"], default="simulated",
+                           help="who intervenes: a simulated human, or you at the keyboard in a window "
+                                "(driving: hold an arrow key to take over and steer)")
+        if name == "thrifty-dagger":
+            p.add_argument("--switch-rate", type=float, default=0.1,
+                           help="target fraction of familiar states that ask for help (default: 0.1)")
+        add_config_args(p, DAggerConfig, title="interactive loop")
+        add_config_args(p, BCConfig, title="behavioral cloning in each round")
+        add_config_args(p, MLPConfig, title="policy network")
+        # A round refits warm on the aggregate: far fewer steps than BC from scratch.
+        p.set_defaults(steps=500, hidden=(64, 64), ensemble=5 if name != "dagger" else 1,
+                       num_envs=None)
 
 
 def _version() -> str:
@@ -125,6 +165,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     handler = {"tasks": commands.tasks, "collect": commands.collect, "train": commands.train,
                "eval": commands.evaluate, "quickstart": commands.quickstart}[args.command]
+    if args.command == "train" and args.algo in INTERACTIVE:
+        from mimetic import commands_dagger
+
+        handler = commands_dagger.train
     try:
         handler(args)
     except MimeticError as e:

@@ -54,3 +54,52 @@ def test_retrain_from_scratch_restores_initial_weights_each_round():
 def test_bad_config_is_one_line(bad):
     with pytest.raises(ConfigError):
         dagger.DAggerConfig(**bad)
+
+
+def test_simulated_human_takes_over_on_deviation_and_hands_back_when_calm():
+    from mimetic.oracle import LabelBudget, SimulatedHuman
+
+    expert = lambda obs: np.zeros((len(obs), 1), np.float32)  # noqa: E731
+    budget = LabelBudget(expert)
+    human = SimulatedHuman(budget, discrete=False, deviation=0.5, release=0.5, calm_steps=2,
+                           doubt_fn=lambda obs: np.full(len(obs), 0.25))
+    human.reset(np.ones(2, bool))
+    obs = np.zeros((2, 3), np.float32)
+    far, near = np.array([[1.0], [0.0]]), np.array([[0.1], [0.0]])
+    assert human(obs, far)[0].tolist() == [True, False]  # env 0 strays: take over
+    assert human(obs, near)[0].tolist() == [True, False]  # calm 1 step
+    assert human(obs, near)[0].tolist() == [False, False]  # calm 2 steps: hand back
+    assert budget.labels == 0 and budget.watched == 6  # watching is not labelling
+    assert human.doubts == [0.25] and human.tau() == 0.25
+
+
+def test_hg_dagger_keeps_only_expert_driven_steps():
+    task = make_task("driving", num_envs=2, max_steps=200)
+    pol = MLPPolicy.for_spec(task.spec, MLPConfig(hidden=(32, 32), ensemble=3), seed=0)
+    gates = dagger.HGDAggerGates(discrete=False, deviation=0.05, doubt_fn=pol.disagreement)
+    res = dagger.fit(task, make_expert("driving"), pol,
+                     dagger.DAggerConfig(rounds=3, episodes_per_round=2, eval_episodes=0), bc_config=FAST, gate=gates)
+    assert res.labels == res.expert_steps == res.rounds[-1].transitions
+    assert res.labels < 3 * 2 * 200  # the learner drove part of rounds 1-2
+    assert res.context_switches > 2 and gates.tau() is not None
+
+
+def test_thrifty_asks_for_fewer_labels_than_dagger_on_pendulum():
+    task = make_task("pendulum", num_envs=4)
+    cfg = dagger.DAggerConfig(rounds=4, episodes_per_round=4, eval_episodes=0)
+    labels = {}
+    for mode in ("dagger", "thrifty"):
+        pol = MLPPolicy.for_spec(task.spec, MLPConfig(hidden=(32, 32), ensemble=4), seed=0)
+        gate = dagger.ThriftyGates(pol, discrete=False, switch_rate=0.1) if mode == "thrifty" else None
+        labels[mode] = dagger.fit(task, make_expert("pendulum"), pol, cfg, bc_config=FAST, gate=gate).labels
+    assert labels["dagger"] == 4 * 4 * 200
+    assert labels["thrifty"] < 0.6 * labels["dagger"]
+
+
+def test_thrifty_needs_an_ensemble_and_a_valid_rate():
+    task = make_task("pendulum")
+    with pytest.raises(ConfigError, match="ensemble"):
+        dagger.ThriftyGates(_policy(task), discrete=False)
+    ens = MLPPolicy.for_spec(task.spec, MLPConfig(hidden=(8,), ensemble=2))
+    with pytest.raises(ConfigError, match="switch rate"):
+        dagger.ThriftyGates(ens, discrete=False, switch_rate=1.5)

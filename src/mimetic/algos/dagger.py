@@ -24,6 +24,7 @@ from typing import Callable, Literal
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from mimetic.algos import bc
 from mimetic.data import Dataset
@@ -144,6 +145,7 @@ def fit(
     records: list[RoundRecord] = []
     wall = 0.0
     spent = False
+    bar = tqdm(total=config.rounds, desc="rounds", unit="round", disable=not progress)
     for i in range(config.rounds):
         start = time.perf_counter()
         beta = None if gate is not None else beta_at(config.beta_schedule, i, beta0=config.beta0,
@@ -154,18 +156,23 @@ def fit(
         spent = budget.exhausted or budget.remaining == 0
         if trajs:
             data.extend(trajs, targets="labels")  # aggregate: D <- D u D_i
-        if data.n_transitions == 0:
+        if data.n_transitions > 0:
+            if not config.warm_start and initial is not None:
+                policy.load_state_dict(initial)  # type: ignore[attr-defined]
+            _train(policy, data, bc_config, seed=config.seed * 7919 + i)
+        elif spent:
             raise ConfigError("the label budget ran out before the expert labelled any state")
-        if not config.warm_start and initial is not None:
-            policy.load_state_dict(initial)  # type: ignore[attr-defined]
-        _train(policy, data, bc_config, seed=config.seed * 7919 + i)
+        # else: nothing labelled yet (a live human who has not stepped in); the learner is unchanged
         wall += time.perf_counter() - start
         record = _record(i, beta, budget, data, wall, _evaluate(eval_task or task, policy, config, reference))
         records.append(record)
+        bar.update(1)
+        bar.set_postfix(labels=record.labels, score=record.normalized_score, refresh=False)
         if callback is not None:
             callback(record)
         if spent:
             break
+    bar.close()
     counts = budget.counts()
     return DAggerResult(rounds=tuple(records), labels=counts.labels, expert_steps=counts.expert_steps,
                         context_switches=counts.context_switches, wall_s=wall, budget_spent=spent)
@@ -234,6 +241,8 @@ class HGDAggerGates:
         self.human = human
 
     def __call__(self, ctx: RoundContext) -> Gate:
+        if self.human is not None and not isinstance(self.human, SimulatedHuman):
+            return self.human  # a live human decides from the first round on
         if ctx.round == 0:
             return BetaGate(1.0, rng=ctx.rng)
         if self.human is None:

@@ -1,0 +1,110 @@
+"""``mimetic train dagger | hg-dagger | thrifty-dagger``: the interactive loop from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from mimetic.cli import print_table
+from mimetic.cliutil import config_from_args
+from mimetic.commands import _check_positive, _jsonable, _task_and_expert
+from mimetic.errors import ConfigError
+
+
+def risk_function(task_name: str) -> Callable[[np.ndarray], np.ndarray] | None:
+    """A simple, observable risk for built-in tasks (what a watching human would judge by)."""
+    if task_name == "driving":
+        from mimetic.envs.driving import E_SCALE
+
+        return lambda obs: np.abs(obs[:, 0]) * E_SCALE  # metres from the centreline
+    if task_name == "cartpole":
+        return lambda obs: np.abs(obs[:, 2]) / 0.2095  # pole angle as a fraction of the failure angle
+    return None
+
+
+def _gate(args: argparse.Namespace, task: Any, policy: Any, expert: Any) -> tuple[Any, Any]:
+    """The gate factory for the chosen algorithm, and the expert the budget should ask."""
+    from mimetic.algos.dagger import HGDAggerGates, ThriftyGates
+
+    spec = task.spec
+    if args.algo == "dagger":
+        return None, expert
+    if args.algo == "thrifty-dagger":
+        return ThriftyGates(policy, discrete=spec.discrete, switch_rate=args.switch_rate), expert
+    if args.human == "keyboard":
+        from mimetic.human import KeyboardHuman
+
+        human = KeyboardHuman(task)  # the person at the keyboard is the expert: their actions are the labels
+        return HGDAggerGates(discrete=spec.discrete, deviation=1.0, human=human), human.expert
+    deviation = args.deviation if args.deviation is not None else (0.5 if spec.discrete else 0.2)
+    risk_fn = risk_function(spec.name)
+    risk = args.risk if args.risk is not None else 1.0
+    if deviation <= 0 or risk <= 0:
+        raise ConfigError(f"--deviation and --risk must be > 0, got {deviation} and {risk}")
+    doubt = policy.disagreement if policy.config.ensemble > 1 else None
+    return HGDAggerGates(discrete=spec.discrete, deviation=deviation, risk_fn=risk_fn, risk=risk,
+                         doubt_fn=doubt), expert
+
+
+def _load_demos(path: str | None, task: Any) -> Any:
+    if path is None:
+        return None
+    from mimetic.data import load_minari
+
+    ds = load_minari(path)
+    ds.validate(task.spec)
+    return ds
+
+
+def train(args: argparse.Namespace) -> None:
+    from mimetic.algos import bc, dagger
+    from mimetic.policies import MLPConfig, MLPPolicy, save_policy
+    from mimetic.runs import RunDir, default_run_dir
+
+    cfg = config_from_args(dagger.DAggerConfig, args)
+    bc_cfg = config_from_args(bc.BCConfig, args)
+    mlp_cfg = config_from_args(MLPConfig, args)
+    num_envs = args.num_envs if args.num_envs is not None else cfg.episodes_per_round
+    _check_positive(num_envs=num_envs)
+    if args.algo == "hg-dagger" and args.human == "keyboard":
+        num_envs = 1  # one window, one car
+    task, expert = _task_and_expert(args.task, expert_arg=args.expert, num_envs=num_envs,
+                                    max_steps=args.max_steps, need_expert=True)
+    eval_task, _ = _task_and_expert(args.task, expert_arg=args.expert, num_envs=16, max_steps=args.max_steps,
+                                    need_expert=False)
+    policy = MLPPolicy.for_spec(task.spec, mlp_cfg, seed=cfg.seed)
+    demos = _load_demos(args.demos, task)
+    gate, asked = _gate(args, task, policy, expert)
+    out = Path(args.out) if args.out else default_run_dir(args.algo, task.spec.name)
+    config = {"command": f"train {args.algo}", "task": task.spec.name, "max_steps": task.spec.max_steps,
+              "loop": cfg, "bc": bc_cfg, "policy": mlp_cfg, "demos": args.demos,
+              "gate": {k: getattr(args, k) for k in ("deviation", "risk", "human", "switch_rate") if hasattr(args, k)}}
+    with RunDir(out, config=_jsonable(config), tensorboard=not args.no_tensorboard) as run:
+        res = dagger.fit(task, asked, policy, cfg, bc_config=bc_cfg, gate=gate, eval_task=eval_task,
+                         dataset=demos, progress=True,
+                         callback=lambda r: run.log(r.round, _numbers(dataclasses.asdict(r)), prefix="round/"))
+        tau = gate.tau() if hasattr(gate, "tau") else None
+        summary = {**_jsonable(dataclasses.asdict(res)), "doubt_tau": tau}
+        run.write_json("result.json", summary)
+        save_policy(policy, run.path / "checkpoint", extra={"task": task.spec.name, "algo": args.algo,
+                                                            "max_steps": task.spec.max_steps})
+    _print_rounds(res)
+    extra = f"; HG-DAgger doubt threshold tau = {tau:.4g}" if tau is not None else ""
+    stop = " (label budget spent)" if res.budget_spent else ""
+    print(f"{res.labels} expert labels, {res.expert_steps} expert-driven steps, {res.context_switches} "
+          f"context switches, {res.wall_s:.1f} s training{stop}{extra}; run saved to {out}")
+
+
+def _numbers(d: dict) -> dict:
+    return {k: v for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def _print_rounds(res: Any) -> None:
+    rows = [[r.round, r.beta, r.labels, r.expert_steps, r.context_switches, r.return_mean, r.normalized_score,
+             r.cost_mean, r.train_wall_s] for r in res.rounds]
+    print_table(rows, ["round", "beta", "labels", "expert steps", "switches", "return", "expert-normalized",
+                       "cost/episode", "train s"])

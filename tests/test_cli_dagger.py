@@ -1,0 +1,59 @@
+"""`mimetic train dagger | hg-dagger | thrifty-dagger`: smoke runs and one-line errors."""
+
+import json
+
+import pytest
+
+from test_cli import _assert_one_error_line, _run, _tree
+
+SMALL = ["--rounds", "2", "--episodes-per-round", "2", "--steps", "50", "--eval-episodes", "2",
+         "--no-tensorboard", "--hidden", "16"]
+
+
+@pytest.mark.parametrize(("algo", "task", "extra"), [
+    ("dagger", "cartpole", ["--beta-schedule", "exponential", "--beta-p", "0.5"]),
+    ("hg-dagger", "driving", ["--ensemble", "2", "--deviation", "0.05"]),
+    ("thrifty-dagger", "pendulum", ["--ensemble", "2", "--switch-rate", "0.2"]),
+])
+def test_interactive_training_writes_a_run(tmp_path, capsys, algo, task, extra):
+    out = tmp_path / "run"
+    assert _run(["train", algo, "--task", task, "--out", out, *SMALL, *extra]) == 0
+    printed = capsys.readouterr().out
+    assert "expert labels" in printed and "round" in printed
+    result = json.loads((out / "result.json").read_text())
+    assert len(result["rounds"]) == 2 and result["labels"] == result["rounds"][-1]["labels"] > 0
+    assert (out / "checkpoint" / "policy.safetensors").exists()
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["round/labels"] for r in records] == [r["labels"] for r in result["rounds"]]
+    assert _run(["eval", "--policy", out, "--episodes", "2", "--num-envs", "2"]) == 0
+
+
+def test_label_budget_is_reported(tmp_path, capsys):
+    assert _run(["train", "dagger", "--task", "pendulum", "--out", tmp_path / "r", *SMALL[:-2],
+                 "--label-budget", "500", "--rounds", "5"]) == 0
+    assert "label budget spent" in capsys.readouterr().out
+    assert json.loads((tmp_path / "r" / "result.json").read_text())["labels"] <= 500
+
+
+BAD = {
+    "zero budget": (["train", "dagger", "--task", "cartpole", "--label-budget", "0"], "--label-budget must be >= 1"),
+    "negative beta": (["train", "dagger", "--task", "cartpole", "--beta0", "-0.5"], "must be in [0, 1]"),
+    "bad schedule": (["train", "dagger", "--task", "cartpole", "--beta-schedule", "cubic"], "invalid choice"),
+    "thrifty without ensemble": (["train", "thrifty-dagger", "--task", "pendulum", "--ensemble", "1"],
+                                 "needs an ensemble"),
+    "bad switch rate": (["train", "thrifty-dagger", "--task", "pendulum", "--switch-rate", "0"],
+                        "switch rate must be in (0, 1)"),
+    "bad deviation": (["train", "hg-dagger", "--task", "driving", "--deviation", "-1"], "--deviation and --risk"),
+    "unknown task": (["train", "dagger", "--task", "nope"], "unknown task 'nope'"),
+    "zero rounds": (["train", "dagger", "--task", "cartpole", "--rounds", "0"], "--rounds must be >= 1"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_is_one_error_line(tmp_path, capsys, case):
+    argv, expected = BAD[case]
+    before = _tree(tmp_path)
+    assert _run([*argv, "--out", tmp_path / "r", "--eval-episodes", "0"]) == 2
+    line = _assert_one_error_line(capsys.readouterr().err)
+    assert expected in line, line
+    assert _tree(tmp_path) == before
