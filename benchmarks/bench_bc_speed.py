@@ -13,6 +13,13 @@ What is measured, per case and seed, interleaved in one invocation:
   lr 1e-3, no gradient clipping, and exactly the peer's number of gradient steps
   (epochs * (N // 32)). Samples/s = steps * 32 / wall time of the whole ``fit`` call (setup
   included, as the peer's train_s includes its loader setup).
+* mimetic, batch 256 (``mimetic-b256``): the same 32x32 tanh network and heads as the matched run
+  and the same number of epochs as the peer, but mimetic's own batch size, 256, so
+  epochs * (N // 256) gradient steps (ragged batch dropped as above), Adam at ``--b256-lr`` with
+  the ``--b256-schedule`` schedule (one setting for every case and seed), no clipping. The issue's
+  "same" list is task, demos, network size and epochs; batch size and learning rate are free, and
+  quality must be equal (expert level on at least as many seeds as the peer). Samples/s =
+  steps * 256 / wall time of the whole ``fit`` call.
 * mimetic, library defaults (``MLPConfig()``, ``BCConfig(seed=S)``), for information only: a
   different network, batch and step count, so its samples/s is not comparable to the peer's.
 
@@ -27,10 +34,14 @@ oversubscribe the cores as soon as anything else runs, and both libraries then s
 erratic factors. ``--threads 1 2`` adds the pairing at 2 threads (torch's default here, the
 setting of the peer's published results).
 
-Run (from the repository root, about 4 minutes at 1 thread on a quiet 2-core machine):
+Run (from the repository root, about 6 minutes at 1 thread on a quiet 2-core machine):
 
-    python benchmarks/bench_bc_speed.py [--seeds 0 1 2] [--cases cartpole pendulum pendulum-100]
-                                        [--threads 1 [2]] [--json out.json]
+    python benchmarks/bench_bc_speed.py [--seeds 0 1 2 3 4 5] [--cases cartpole pendulum pendulum-100]
+                                        [--threads 1 [2]] [--who peer matched defaults b256]
+                                        [--b256-lr 1e-2] [--b256-schedule cosine] [--json out.json]
+
+``--who b256 --seeds 10 11 12 --b256-lr ...`` is the learning-rate check behind the b256 default,
+on seeds that the reported runs (0-5) do not use.
 
 The peer venv and harness default to /work/.venv-imitation/bin/python and
 /work/shared/peers/imitation_lib/run_peer.py (override: --peer-python, --peer-script).
@@ -52,7 +63,7 @@ from typing import Any
 
 import torch
 
-from mimetic.algos.bc import BCConfig, fit
+from mimetic.algos.bc import LR_SCHEDULES, BCConfig, fit
 from mimetic.data import Dataset
 from mimetic.envs import make_expert, make_task
 from mimetic.policies import MLPConfig, MLPPolicy
@@ -60,11 +71,17 @@ from mimetic.rollout import collect, evaluate
 
 PEER_PYTHON = Path(os.environ.get("MIMETIC_PEER_PYTHON", "/work/.venv-imitation/bin/python"))
 PEER_SCRIPT = Path(os.environ.get("MIMETIC_PEER_SCRIPT", "/work/shared/peers/imitation_lib/run_peer.py"))
-BATCH = 32
+BATCH = 32  # the peer's batch (imitation's BC default) and the matched run's
+BIG_BATCH = 256  # mimetic's own batch size (BCConfig's default) in the b256 run
 EVAL_EPISODES = 50
 EVAL_SEED = 10_000
 EXPERT_LEVEL = 0.95
 DEFAULT_THREADS = torch.get_num_threads()
+WHO = ("peer", "matched", "b256", "defaults")
+# The batch-256 run's one learning-rate setting, picked by the check on seeds 10-12 (RESULTS.md):
+# most expert-level seeds over the three cases, ties to the smallest lr.
+B256_LR = 1e-2
+B256_SCHEDULE = "cosine"
 
 
 @dataclass(frozen=True)
@@ -90,7 +107,7 @@ class Run:
     """One timed training run of either library and the evaluation of its result."""
 
     case: str
-    who: str  # "peer", "mimetic-matched", "mimetic-defaults"
+    who: str  # "peer", "mimetic-matched", "mimetic-b256", "mimetic-defaults"
     seed: int
     threads: int
     samples: int
@@ -152,11 +169,21 @@ def evaluate_policy(case: Case, policy: MLPPolicy) -> tuple[float, bool]:
     return res.return_mean, bool(score >= EXPERT_LEVEL)
 
 
-def train_and_eval(case: Case, who: str, seed: int, threads: int, *, defaults: bool) -> Run:
-    """Train mimetic BC (matched or library defaults) at ``threads`` threads, time it, evaluate."""
+def b256_bc_config(case: Case, n_transitions: int, seed: int, *, lr: float, schedule: str) -> BCConfig:
+    """The peer's epochs at batch 256: epochs * (N // 256) steps, one lr setting for every case."""
+    steps = case.epochs * (n_transitions // BIG_BATCH)
+    return BCConfig(steps=steps, batch_size=BIG_BATCH, lr=lr, lr_schedule=schedule, grad_clip=0.0,
+                    weight_decay=0.0, seed=seed, log_every=max(steps, 1))
+
+
+def train_and_eval(case: Case, who: str, seed: int, threads: int, *, b256: tuple[float, str]) -> Run:
+    """Train mimetic BC (matched, b256 or library defaults) at ``threads`` threads, time it, evaluate."""
     ds = demos(case, seed)
-    if defaults:
+    if who == "mimetic-defaults":
         mlp, bc = MLPConfig(), BCConfig(seed=seed)
+    elif who == "mimetic-b256":
+        lr, schedule = b256
+        mlp, bc = matched_policy_config(case), b256_bc_config(case, ds.n_transitions, seed, lr=lr, schedule=schedule)
     else:
         mlp, bc = matched_policy_config(case), matched_bc_config(case, ds.n_transitions, seed)
     policy = MLPPolicy.for_spec(make_task(case.task).spec, mlp, seed=seed)
@@ -176,13 +203,14 @@ def train_and_eval(case: Case, who: str, seed: int, threads: int, *, defaults: b
 # --------------------------------------------------------------------------- schedule
 
 
-def runs_for(case: Case, seed: int, threads: int, *, with_defaults: bool, peer: dict[str, Any]) -> list[Run]:
+def runs_for(case: Case, seed: int, threads: int, *, who: list[str], with_defaults: bool,
+             b256: tuple[float, str], peer: dict[str, Any]) -> list[Run]:
     """One seed of one case at ``threads`` torch threads for both libraries: the peer first on
     even seeds and last on odd ones, so a slow phase of the shared machine is not always one-sided."""
-    ours = [lambda: train_and_eval(case, "mimetic-matched", seed, threads, defaults=False)]
-    if with_defaults:
-        ours.append(lambda: train_and_eval(case, "mimetic-defaults", seed, threads, defaults=True))
-    theirs = [lambda: run_peer(case, seed, threads=threads, **peer)]
+    names = ["matched", "b256"] + (["defaults"] if with_defaults else [])
+    ours = [lambda name=name: train_and_eval(case, f"mimetic-{name}", seed, threads, b256=b256)
+            for name in names if name in who]
+    theirs = [lambda: run_peer(case, seed, threads=threads, **peer)] if "peer" in who else []
     out = []
     for job in theirs + ours if seed % 2 == 0 else ours + theirs:
         run = job()
@@ -202,8 +230,8 @@ def _fmt_returns(runs: list[Run]) -> str:
 
 def summary_rows(runs: list[Run], cases: list[Case]) -> list[str]:
     """Markdown rows: per case and variant, median samples/s, paired ratio to the peer, returns."""
-    lines = ["| case | run | threads | samples/s (median) | min-max | ratio vs peer (median of per-seed) "
-             "| eval return per seed | at expert level |",
+    lines = [("| case | run | threads | samples/s (median) | min-max | ratio vs peer (median of per-seed, min-max) "
+              "| eval return per seed | at expert level |"),
              "|---|---|---|---|---|---|---|---|"]
     for case in cases:
         peer = {(r.seed, r.threads): r for r in runs if r.case == case.key and r.who == "peer"}
@@ -216,6 +244,8 @@ def summary_rows(runs: list[Run], cases: list[Case]) -> list[str]:
             ratios = [r.samples_per_s / peer[r.seed, r.threads].samples_per_s for r in rs
                       if (r.seed, r.threads) in peer]
             ratio = "-" if who == "peer" or not ratios else f"{statistics.median(ratios):.1f}x"
+            if ratios and who != "peer":
+                ratio += f" ({min(ratios):.1f}-{max(ratios):.1f})"
             if who == "mimetic-defaults":
                 ratio += " (not comparable)"
             ok = sum(r.expert_level for r in rs)
@@ -225,24 +255,31 @@ def summary_rows(runs: list[Run], cases: list[Case]) -> list[str]:
     return lines
 
 
-def machine() -> dict[str, Any]:
+def machine(b256: tuple[float, str]) -> dict[str, Any]:
     return {"nproc": os.cpu_count(), "torch": torch.__version__, "torch_default_threads": DEFAULT_THREADS,
             "python": platform.python_version(), "loadavg_start": os.getloadavg(),
-            "mimetic_defaults": f"{MLPConfig()} {BCConfig()}"}
+            "mimetic_defaults": f"{MLPConfig()} {BCConfig()}",
+            "b256": {"batch_size": BIG_BATCH, "lr": b256[0], "lr_schedule": b256[1]}}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5])
     p.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
     p.add_argument("--peer-python", type=Path, default=PEER_PYTHON)
     p.add_argument("--peer-script", type=Path, default=PEER_SCRIPT)
     p.add_argument("--threads", type=int, nargs="+", default=[1],
                    help="torch threads, the same for both libraries (the peer's --threads); 1 is the fair "
                         "setting on a shared 2-core machine, 2 is torch's default there")
+    p.add_argument("--who", nargs="+", choices=WHO, default=list(WHO),
+                   help="which runs to make (b256 alone, on other seeds, is the learning-rate check)")
+    p.add_argument("--b256-lr", type=float, default=B256_LR, help="peak Adam lr of the batch-256 run")
+    p.add_argument("--b256-schedule", choices=LR_SCHEDULES, default=B256_SCHEDULE,
+                   help="lr schedule of the batch-256 run")
     p.add_argument("--json", type=Path, default=None, help="also write every run as JSON here")
     a = p.parse_args(argv)
-    info = machine()
+    b256 = (a.b256_lr, a.b256_schedule)
+    info = machine(b256)
     print(f"machine: {info}", flush=True)
     cases = [CASES[k] for k in a.cases]
     peer = {"python": a.peer_python, "script": a.peer_script}
@@ -252,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         for threads in a.threads:
             seen_tasks: set[str] = set()
             for case in cases:
-                runs += runs_for(case, seed, threads, with_defaults=case.task not in seen_tasks, peer=peer)
+                runs += runs_for(case, seed, threads, who=a.who, with_defaults=case.task not in seen_tasks,
+                                 b256=b256, peer=peer)
                 seen_tasks.add(case.task)
     info.update(loadavg_end=os.getloadavg(), total_s=round(time.perf_counter() - t0, 1))
     print(f"\nmachine: {info}\n")

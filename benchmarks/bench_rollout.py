@@ -1,15 +1,18 @@
 """Rollout throughput: mimetic's batched rollout loop against a per-env Gymnasium loop, in one run.
 
-For each task (cartpole, pendulum, driving) and each driver (the scripted expert, and an
-``MLPPolicy`` of the library's default architecture, briefly trained by BC, acting
-deterministically, which is what evaluation runs), the script measures
-environment steps per second of:
+For each task (cartpole, pendulum, driving) and each driver (the scripted expert; an
+``MLPPolicy`` of the library's default architecture, 256x256 tanh; and one of the peer's size,
+32x32 tanh like imitation's FeedForward32Policy; each policy trained by BC at the library's
+default budget, 3000 steps, so that nearly all its episodes run to the horizon as in evaluation
+of a good policy, and acting deterministically), the script measures environment steps per
+second of:
 
 * ``gym loop``: ``gymnasium.make(<id>)`` (CartPole-v1, Pendulum-v1, and for driving mimetic's own
   single-env ``mimetic/Driving-v0``, the only Gymnasium version of that task), stepped one env at a
   time, the same expert / policy called on each single observation (``driver(obs[None])[0]``);
 * ``mimetic B=...``: ``collect(task, expert, ...)`` (expert driving, labels counted by the budget)
-  or ``rollout(task, policy, ...)`` on ``make_task(name, num_envs=B)`` for B in {1, 16, 64, 256}.
+  or ``rollout(task, policy, ...)`` on ``make_task(name, num_envs=B)`` for B in {1, 16, 64, 256,
+  1024}.
 
 Each gym-loop and B=1 run covers at least ``--steps`` env steps, each B>1 run at least
 ``--batched-steps`` (whole waves of B episodes), so no timed run is shorter than about 0.1 s.
@@ -20,9 +23,9 @@ repeat measures every configuration once, in alternating order; the table gives 
 repeats and the ratio to the gym loop as the median of per-repeat (adjacent-in-time) ratios.
 Environment construction is not timed. Target: batched rollouts >= 20x the per-env gym loop.
 
-Run (from the repository root, about 3 minutes on a quiet 2-core machine):
+Run (from the repository root, about 5 minutes on a quiet 2-core machine):
 
-    python benchmarks/bench_rollout.py [--tasks cartpole pendulum driving] [--batches 1 16 64 256]
+    python benchmarks/bench_rollout.py [--tasks cartpole pendulum driving] [--batches 1 16 64 256 1024]
                                        [--repeats 5] [--steps 20000] [--batched-steps 200000]
                                        [--threads 1] [--json out.json]
 """
@@ -55,6 +58,8 @@ from mimetic.rollout import collect, rollout
 
 GYM_IDS = {"cartpole": "CartPole-v1", "pendulum": "Pendulum-v1", "driving": "mimetic/Driving-v0"}
 TARGET_RATIO = 20.0
+# Policy drivers: the library default (MLPConfig(), 256x256 tanh) and the peer's network size.
+POLICY_SIZES = {"policy 256x256": MLPConfig(), "policy 32x32": MLPConfig(hidden=(32, 32), activation="tanh")}
 
 Act = Callable[[np.ndarray], np.ndarray]  # batched driver: obs (B, O) -> actions (B,) or (B, A)
 
@@ -64,7 +69,7 @@ class Measurement:
     """One timed rollout: who drove, which loop, how many env steps in how long."""
 
     task: str
-    driver: str  # "expert" or "policy"
+    driver: str  # "expert" or a key of POLICY_SIZES
     loop: str  # "gym" or "mimetic"
     num_envs: int
     repeat: int
@@ -115,12 +120,14 @@ def mimetic_loop(task_name: str, num_envs: int, *, driver: str, policy: Policy |
 # --------------------------------------------------------------------------- setup
 
 
-def trained_policy(task_name: str, *, steps: int) -> MLPPolicy:
-    """A default-architecture MLP briefly cloned from 10 expert episodes, so it acts like the
-    expert (episode lengths comparable to evaluation); its weights do not change its speed."""
+def trained_policy(task_name: str, config: MLPConfig, *, steps: int) -> MLPPolicy:
+    """An MLP of ``config``'s size cloned from 10 expert episodes, so it acts like the expert
+    (episode lengths comparable to evaluation); its weights do not change its speed per step. On
+    driving, 500 steps left the policies drifting off the road after 80-210 steps on average
+    (compounding error), which leaves most of a batch idle while its longest episode finishes."""
     task = make_task(task_name, num_envs=10)
     trajs = collect(task, make_expert(task_name), episodes=10, seed=1000)
-    policy = MLPPolicy.for_spec(task.spec, MLPConfig(), seed=0)
+    policy = MLPPolicy.for_spec(task.spec, config, seed=0)
     fit(policy, Dataset.from_trajectories(trajs, spec=task.spec), BCConfig(steps=steps, seed=0))
     return policy
 
@@ -155,8 +162,10 @@ def measure_round(task_name: str, driver: str, act: Act, policy: Policy | None, 
 def run_task(task_name: str, *, batches: list[int], repeats: int, target_steps: int, batched_steps: int,
              bc_steps: int) -> list[Measurement]:
     expert = make_expert(task_name)
-    policy = trained_policy(task_name, steps=bc_steps)
-    drivers: list[tuple[str, Act, Policy | None]] = [("expert", expert, None), ("policy", policy.act, policy)]
+    drivers: list[tuple[str, Act, Policy | None]] = [("expert", expert, None)]
+    for name, config in POLICY_SIZES.items():
+        policy = trained_policy(task_name, config, steps=bc_steps)
+        drivers.append((name, policy.act, policy))
     out: list[Measurement] = []
     for driver, act, pol in drivers:
         for r in range(repeats):
@@ -171,8 +180,8 @@ def run_task(task_name: str, *, batches: list[int], repeats: int, target_steps: 
 
 def summary_rows(ms: list[Measurement]) -> list[str]:
     """Markdown: per (task, driver, loop, B) median steps/s and the paired ratio to the gym loop."""
-    lines = ["| task | driver | loop | envs | env steps per run | mean ep. length | env-steps/s (median) "
-             "| min-max | vs gym loop (median of per-repeat) | >= 20x |",
+    lines = [("| task | driver | loop | envs | env steps per run | mean ep. length | env-steps/s (median) "
+              "| min-max | vs gym loop (median of per-repeat) | >= 20x |"),
              "|---|---|---|---|---|---|---|---|---|---|"]
     keys = list(dict.fromkeys((m.task, m.driver, m.loop, m.num_envs) for m in ms))
     for task, driver, loop, b in keys:
@@ -192,17 +201,17 @@ def summary_rows(ms: list[Measurement]) -> list[str]:
 def machine(threads: int) -> dict[str, Any]:
     return {"nproc": os.cpu_count(), "torch": torch.__version__, "torch_threads": threads,
             "gymnasium": gym.__version__, "numpy": np.__version__, "python": platform.python_version(),
-            "policy": str(MLPConfig()), "loadavg_start": os.getloadavg()}
+            "policies": {k: str(v) for k, v in POLICY_SIZES.items()}, "loadavg_start": os.getloadavg()}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--tasks", nargs="+", choices=list(GYM_IDS), default=list(GYM_IDS))
-    p.add_argument("--batches", type=int, nargs="+", default=[1, 16, 64, 256])
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 16, 64, 256, 1024])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--steps", type=int, default=20_000, help="env steps (at least) per gym-loop and B=1 run")
     p.add_argument("--batched-steps", type=int, default=200_000, help="env steps (at least) per B>1 run")
-    p.add_argument("--bc-steps", type=int, default=500, help="BC steps for the policy that drives")
+    p.add_argument("--bc-steps", type=int, default=3000, help="BC steps for the policies that drive")
     p.add_argument("--threads", type=int, default=1, help="torch threads (policy forward passes)")
     p.add_argument("--json", type=Path, default=None, help="also write every measurement as JSON here")
     a = p.parse_args(argv)
