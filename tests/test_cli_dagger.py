@@ -14,6 +14,7 @@ SMALL = ["--rounds", "2", "--episodes-per-round", "2", "--steps", "50", "--eval-
     ("dagger", "cartpole", ["--beta-schedule", "exponential", "--beta-p", "0.5"]),
     ("hg-dagger", "driving", ["--ensemble", "2", "--deviation", "0.05"]),
     ("thrifty-dagger", "pendulum", ["--ensemble", "2", "--switch-rate", "0.2"]),
+    ("thrifty-dagger", "cartpole", ["--ensemble", "2", "--learn-risk"]),
 ])
 def test_interactive_training_writes_a_run(tmp_path, capsys, algo, task, extra):
     out = tmp_path / "run"

@@ -130,6 +130,9 @@ def _add_interactive_parsers(algos: argparse._SubParsersAction) -> None:
         if name == "thrifty-dagger":
             p.add_argument("--switch-rate", type=float, default=0.1,
                            help="target fraction of familiar states that ask for help (default: 0.1)")
+            p.add_argument("--learn-risk", action="store_true",
+                           help="also hand over where a learned failure-risk estimate is high (tasks whose "
+                                "episodes end on failure: cartpole, driving)")
         add_config_args(p, DAggerConfig, title="interactive loop")
         add_config_args(p, BCConfig, title="behavioral cloning in each round")
         add_config_args(p, MLPConfig, title="policy network")

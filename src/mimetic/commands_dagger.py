@@ -34,7 +34,8 @@ def _gate(args: argparse.Namespace, task: Any, policy: Any, expert: Any) -> tupl
     if args.algo == "dagger":
         return None, expert
     if args.algo == "thrifty-dagger":
-        return ThriftyGates(policy, discrete=spec.discrete, switch_rate=args.switch_rate), expert
+        return ThriftyGates(policy, discrete=spec.discrete, switch_rate=args.switch_rate,
+                            learn_risk=args.learn_risk), expert
     if args.human == "keyboard":
         from mimetic.human import KeyboardHuman
 
@@ -82,7 +83,8 @@ def train(args: argparse.Namespace) -> None:
     out = Path(args.out) if args.out else default_run_dir(args.algo, task.spec.name)
     config = {"command": f"train {args.algo}", "task": task.spec.name, "max_steps": task.spec.max_steps,
               "loop": cfg, "bc": bc_cfg, "policy": mlp_cfg, "demos": args.demos,
-              "gate": {k: getattr(args, k) for k in ("deviation", "risk", "human", "switch_rate") if hasattr(args, k)}}
+              "gate": {k: getattr(args, k) for k in ("deviation", "risk", "human", "switch_rate", "learn_risk")
+                       if hasattr(args, k)}}
     with RunDir(out, config=_jsonable(config), tensorboard=not args.no_tensorboard) as run:
         res = dagger.fit(task, asked, policy, cfg, bc_config=bc_cfg, gate=gate, eval_task=eval_task,
                          dataset=demos, progress=True,

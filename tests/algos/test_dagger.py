@@ -103,3 +103,20 @@ def test_thrifty_needs_an_ensemble_and_a_valid_rate():
     ens = MLPPolicy.for_spec(task.spec, MLPConfig(hidden=(8,), ensemble=2))
     with pytest.raises(ConfigError, match="switch rate"):
         dagger.ThriftyGates(ens, discrete=False, switch_rate=1.5)
+
+
+def test_failure_risk_learns_where_episodes_fail():
+    from mimetic.types import Trajectory
+
+    def episode(x0: float, terminated: bool) -> Trajectory:
+        xs = np.linspace(x0, x0 + 1.0, 21, dtype=np.float32)[:, None]  # (T+1, 1)
+        return Trajectory(obs=xs, acts=np.zeros((20, 1), np.float32), rewards=np.zeros(20),
+                          terminated=terminated, truncated=not terminated)
+
+    risk = dagger.FailureRisk(1, gamma=0.8, steps=400)
+    risk.fit([episode(0.0, False), episode(5.0, True)] * 4)
+    safe, late, early = risk(np.array([[0.5], [5.95], [5.0]], np.float32))
+    assert late > 0.5 > safe  # just before the failure vs a state of a successful episode
+    assert late > early  # discounting: the failure is far from the start of the failed episode
+    with pytest.raises(ConfigError):
+        dagger.FailureRisk(1, gamma=1.5)

@@ -253,6 +253,48 @@ class HGDAggerGates:
         return self.human.tau() if isinstance(self.human, SimulatedHuman) else None
 
 
+class FailureRisk:
+    """ThriftyDAgger's risk estimate: the learned chance of failing soon from a state.
+
+    The paper learns Q_R(s, a), the discounted probability of reaching the goal, by Bellman
+    backups and uses risk = 1 - Q_R(s, pi(s)). Here the same quantity for the policy that was
+    actually running is regressed directly from outcomes (a Monte Carlo target): every state of
+    an episode that ended in failure (``terminated``) gets gamma^(steps until the end), every
+    other state 0. Tasks whose episodes terminate on success (lunarlander) should not use it.
+    """
+
+    def __init__(self, obs_dim: int, *, gamma: float = 0.9, hidden: int = 64, steps: int = 300, seed: int = 0) -> None:
+        if not 0.0 < gamma < 1.0:
+            raise ConfigError(f"risk discount gamma must be in (0, 1), got {gamma}")
+        self.gamma, self.steps, self.seed = gamma, steps, seed
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.net = torch.nn.Sequential(torch.nn.Linear(obs_dim, hidden), torch.nn.Tanh(),
+                                           torch.nn.Linear(hidden, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, 1))
+        self.mean, self.std = torch.zeros(obs_dim), torch.ones(obs_dim)
+
+    def fit(self, episodes: list) -> None:
+        obs = np.concatenate([t.obs[:-1] for t in episodes]).astype(np.float32)  # (N, O)
+        target = np.concatenate([self.gamma ** np.arange(len(t))[::-1] * float(t.terminated)
+                                 for t in episodes]).astype(np.float32)  # (N,)
+        x, y = torch.from_numpy(obs), torch.from_numpy(target)
+        self.mean, self.std = x.mean(0), x.std(0).clamp_min(1e-6)
+        opt = torch.optim.Adam(self.net.parameters(), lr=3e-3)
+        gen = torch.Generator().manual_seed(self.seed)
+        for _ in range(self.steps):
+            idx = torch.randint(len(x), (min(256, len(x)),), generator=gen)
+            pred = torch.sigmoid(self.net((x[idx] - self.mean) / self.std)).squeeze(-1)
+            loss = torch.nn.functional.binary_cross_entropy(pred, y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            x = (torch.from_numpy(np.asarray(obs, np.float32)) - self.mean) / self.std
+            return torch.sigmoid(self.net(x)).squeeze(-1).numpy()  # (B,)
+
+
 class ThriftyGates:
     """Gate factory for ThriftyDAgger (Hoque et al. 2021): novelty = the learner ensemble's
     disagreement, with the threshold re-set each round to the (1 - switch_rate) quantile of the
@@ -260,13 +302,17 @@ class ThriftyGates:
     ``risk_fn``/``risk`` add the risk condition where a task has a risk estimate."""
 
     def __init__(self, policy: TrainablePolicy, *, discrete: bool, switch_rate: float = 0.1,
-                 risk_fn: Callable[[np.ndarray], np.ndarray] | None = None, risk: float = np.inf) -> None:
+                 risk_fn: Callable[[np.ndarray], np.ndarray] | None = None, risk: float = np.inf,
+                 learn_risk: bool = False, risk_rate: float | None = None) -> None:
         if not hasattr(policy, "disagreement") or getattr(getattr(policy, "config", None), "ensemble", 1) < 2:
             raise ConfigError("ThriftyDAgger needs an ensemble policy for novelty (e.g. MLPConfig(ensemble=5))")
         quantile_threshold(np.zeros(2), rate=switch_rate)  # validates the rate with one clear line
         self.policy, self.discrete, self.switch_rate = policy, discrete, switch_rate
         self.risk_fn, self.risk = risk_fn, risk
+        self.learn_risk = learn_risk
+        self.risk_rate = switch_rate if risk_rate is None else risk_rate
         self.thresholds: list[float] = []  # novelty threshold of each round
+        self.risk_thresholds: list[float] = []  # learned-risk threshold of each round
 
     def __call__(self, ctx: RoundContext) -> Gate:
         if ctx.round == 0:
@@ -275,5 +321,13 @@ class ThriftyGates:
         novelty = self.policy.disagreement(obs)  # type: ignore[attr-defined]
         threshold = quantile_threshold(novelty, rate=self.switch_rate)
         self.thresholds.append(threshold)
+        risk_fn, risk = self.risk_fn, self.risk
+        episodes = list(ctx.data.episodes()) if self.learn_risk else []
+        if episodes and any(t.terminated for t in episodes):
+            model = FailureRisk(obs.shape[1], seed=ctx.round)
+            model.fit(episodes)
+            risk_fn = model
+            risk = max(quantile_threshold(model(obs), rate=self.risk_rate), 0.05)  # never on near-zero risk
+            self.risk_thresholds.append(risk)
         return ThriftyGate(discrete=self.discrete, novelty_fn=self.policy.disagreement,  # type: ignore[attr-defined]
-                           novelty=threshold, risk_fn=self.risk_fn, risk=self.risk, labeler=ctx.budget)
+                           novelty=threshold, risk_fn=risk_fn, risk=risk, labeler=ctx.budget)

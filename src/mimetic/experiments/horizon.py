@@ -1,0 +1,422 @@
+"""``mimetic experiment horizon``: compounding error of BC vs DAgger as the horizon T grows.
+
+The theory (Ross & Bagnell 2010, Thm 2.1; Ross, Gordon & Bagnell 2011, Thm 3.2): a cloned policy
+with error eps on the expert's own states can pay up to ``T^2 eps`` over T steps, because one
+mistake leads to states the expert never showed; DAgger, trained on the learner's own states, pays
+``T eps`` (plus the expert's own cost). On the ``driving`` task (see its module docstring for why
+BC drifts there) this experiment measures, for each horizon T and training seed:
+
+1. **budget**: ``labels`` expert labels at every T (``scale_labels``: ``labels * T / max(T)``),
+   identical for BC and DAgger, spent to the last label (both count through one LabelBudget).
+   A fixed budget keeps BC's training error eps about constant across T -- the expert's state
+   distribution does not depend on T here -- which is the regime the bounds compare;
+2. **BC**: the expert drives ``ceil(labels / T)`` episodes of length T; one BC fit;
+3. **DAgger**: round 0 = the expert's demonstrations (beta = 1), then the learner drives (beta = 0)
+   and the expert labels every visited state, ``dagger_rounds`` rounds of ``labels / rounds``
+   labels each (more if learner episodes crash early), one warm-started BC refit per round;
+4. **evaluation** at horizon T on held-out reset seeds: total cost per episode (``Step.costs``:
+   |lateral error| + off-road + crash penalties), success rate, imitation error on the learner's
+   own states; the expert on the same seeds;
+5. the log-log slope of mean cost vs T (``np.polyfit`` on logs) for the expert, BC and DAgger.
+
+Outputs (``out_dir``, written as a whole or not at all): ``horizon.json``, ``horizon.md``,
+``horizon.png``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from mimetic.algos import bc, dagger
+from mimetic.data import Dataset
+from mimetic.envs import make_expert, make_task
+from mimetic.errors import ConfigError
+from mimetic.oracle import LabelBudget
+from mimetic.policies import MLPConfig, MLPPolicy
+from mimetic.protocols import Expert
+from mimetic.rollout import collect, evaluate, summarize
+from mimetic.runs import (
+    check_new_run_dir,
+    json_line,
+    make_parents,
+    remove_dirs,
+    share_mode,
+)
+from mimetic.types import EvalResult
+
+TASK = "driving"
+METHODS = ("expert", "bc", "dagger")
+FILES = ("horizon.json", "horizon.md", "horizon.png")
+
+
+@dataclass(frozen=True)
+class HorizonConfig:
+    """Options of the horizon experiment (BC vs DAgger cost as the horizon grows, driving task)."""
+
+    horizons: tuple[int, ...] = (50, 100, 200, 400, 800, 1600)
+    """Horizons T (steps per episode) to train and evaluate at; at least two distinct values."""
+
+    seeds: tuple[int, ...] = (0, 1, 2)
+    """Training seeds: each seeds the demonstrations, network initialisation, minibatches and DAgger."""
+
+    labels: int = 8000
+    """Expert labels per training run at each horizon, the same for BC and DAgger; must cover at
+    least one episode per DAgger round at the longest horizon (labels >= dagger_rounds * max T)."""
+
+    scale_labels: bool = False
+    """Scale the budget with the horizon (labels * T / max T at horizon T, i.e. the same number of
+    episodes at every T) instead of the same number of labels at every T."""
+
+    dagger_rounds: int = 5
+    """DAgger rounds the budget is planned for: round 0 is the expert's demonstrations, then the
+    learner drives; each round gets labels / dagger_rounds labels (more rounds happen when learner
+    episodes crash early, until the budget is spent)."""
+
+    bc_steps: int = 5000
+    """Gradient steps of the BC fit (default: the same total as DAgger's rounds)."""
+
+    dagger_steps: int = 1000
+    """Gradient steps of DAgger's refit after each round."""
+
+    warm_start: bool = True
+    """DAgger refits continue from the previous round's weights (otherwise from the initial ones)."""
+
+    hidden: tuple[int, ...] = (64, 64)
+    """Hidden layer widths of the MLP policy (tanh) used by both BC and DAgger."""
+
+    batch_size: int = 256
+    """Minibatch size of every BC fit (BC and DAgger's refits)."""
+
+    eval_episodes: int = 128
+    """Evaluation episodes per policy and horizon, on held-out reset seeds (BC's cost at long
+    horizons comes from rare crashes, so a few dozen episodes measure it poorly)."""
+
+    eval_seed: int = 10_000
+    """Reset seed of the first evaluation episode (episode k starts from eval_seed + k)."""
+
+    def __post_init__(self) -> None:
+        # A CLI or JSON may hand in lists; keep the frozen config hashable and the horizons sorted.
+        object.__setattr__(self, "horizons", tuple(sorted(int(t) for t in self.horizons)))
+        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if len(set(self.horizons)) < 2 or len(set(self.horizons)) != len(self.horizons) or self.horizons[0] < 2:
+            raise ConfigError(f"horizons must be at least two distinct values >= 2 (a slope needs two), "
+                              f"got {self.horizons}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
+            raise ConfigError(f"seeds must be one or more distinct values >= 0, got {self.seeds}")
+        for name in ("bc_steps", "dagger_steps", "batch_size", "eval_episodes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.dagger_rounds < 2:
+            raise ConfigError(f"dagger_rounds must be >= 2 (round 0 only repeats BC's demonstrations), "
+                              f"got {self.dagger_rounds}")
+        if self.labels < self.dagger_rounds * self.horizons[-1]:
+            need = self.dagger_rounds * self.horizons[-1]
+            raise ConfigError(f"labels must be >= dagger_rounds * max horizon = {need} (one episode per DAgger "
+                              f"round), got {self.labels}")
+        if any(h < 1 for h in self.hidden):
+            raise ConfigError(f"hidden layer widths must be >= 1, got {self.hidden}")
+        if self.eval_seed < 0:
+            raise ConfigError(f"eval_seed must be >= 0, got {self.eval_seed}")
+
+    def labels_at(self, horizon: int) -> int:
+        """The label budget of one training run (BC or DAgger) at ``horizon``."""
+        return self.labels * horizon // self.horizons[-1] if self.scale_labels else self.labels
+
+
+@dataclass(frozen=True)
+class HorizonRow:
+    """One trained (or expert) policy evaluated at one horizon."""
+
+    horizon: int
+    method: str  # "expert", "bc" or "dagger"
+    seed: int | None  # None for the expert (deterministic; evaluated once per horizon)
+    labels: int  # expert labels spent on training (0 for the expert itself)
+    cost_mean: float  # total cost per evaluation episode
+    cost_ci95: float  # half-width of the 95% interval of cost_mean over evaluation episodes
+    cost_per_step: float  # cost_mean / horizon
+    success_rate: float  # fraction of evaluation episodes that reach the horizon without crashing
+    imitation_error: float | None  # |learner - expert| steering (rad) on the learner's own states
+    rounds: int | None  # DAgger rounds run (None otherwise)
+    train_s: float  # wall time of data collection and training
+
+
+@dataclass(frozen=True)
+class HorizonSummary:
+    """One horizon, averaged over seeds (``*_sd``: standard deviation over seeds)."""
+
+    horizon: int
+    labels: int
+    bc_labels: float
+    dagger_labels: float
+    expert_cost: float
+    bc_cost: float
+    bc_cost_sd: float
+    dagger_cost: float
+    dagger_cost_sd: float
+    expert_cost_per_step: float
+    bc_cost_per_step: float
+    dagger_cost_per_step: float
+    expert_success: float
+    bc_success: float
+    dagger_success: float
+    bc_imitation_error: float
+    dagger_imitation_error: float
+    dagger_rounds: float
+
+
+@dataclass(frozen=True)
+class HorizonResult:
+    config: HorizonConfig
+    rows: tuple[HorizonRow, ...]
+    table: tuple[HorizonSummary, ...]
+    slopes: dict[str, float]  # method -> log-log slope of mean cost vs horizon
+    wall_s: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"experiment": "horizon", "task": TASK, "config": asdict(self.config),
+                "slopes": dict(self.slopes), "table": [asdict(r) for r in self.table],
+                "rows": [asdict(r) for r in self.rows], "wall_s": self.wall_s}
+
+
+def run_horizon(config: HorizonConfig, *, out_dir: Path | None = None, progress: bool = False) -> HorizonResult:
+    """Train and evaluate BC and DAgger at every horizon and seed of ``config``; fit the slopes.
+
+    With ``out_dir`` (absent or an empty folder, checked before any work), write horizon.json,
+    horizon.md and horizon.png there, all or nothing.
+    """
+    if out_dir is not None:
+        check_new_run_dir(out_dir)
+    start = time.perf_counter()
+    expert = make_expert(TASK)
+    rows: list[HorizonRow] = []
+    pairs = [(t, s) for t in config.horizons for s in config.seeds]
+    with tqdm(pairs, desc="horizon", unit="run", disable=not progress) as bar:
+        for horizon, seed in bar:
+            bar.set_postfix(T=horizon, seed=seed, refresh=False)
+            if seed == config.seeds[0]:
+                rows.append(_expert_row(config, horizon, expert))
+            rows.append(_bc_row(config, horizon, seed, expert))
+            rows.append(_dagger_row(config, horizon, seed, expert))
+    table = tuple(_summarize(config, rows, t) for t in config.horizons)
+    result = HorizonResult(config=config, rows=tuple(rows), table=table, slopes=_slopes(table),
+                           wall_s=time.perf_counter() - start)
+    if out_dir is not None:
+        write_outputs(result, Path(out_dir))
+    return result
+
+
+# ----------------------------------------------------------------------------- one run each
+
+
+def _policy(config: HorizonConfig, horizon: int, seed: int) -> MLPPolicy:
+    spec = make_task(TASK, max_steps=horizon).spec
+    return MLPPolicy.for_spec(spec, MLPConfig(hidden=config.hidden), seed=seed)
+
+
+def _bc_config(config: HorizonConfig, *, steps: int, seed: int) -> bc.BCConfig:
+    return bc.BCConfig(steps=steps, batch_size=config.batch_size, seed=seed)
+
+
+def _train_seed(seed: int) -> int:
+    # The reset seeds DAgger's rounds start from (dagger.fit: seed * 1_000_003 + i * episodes), so
+    # BC's demonstrations start where DAgger's rounds do; far from the evaluation seeds.
+    return seed * 1_000_003
+
+
+def _bc_row(config: HorizonConfig, horizon: int, seed: int, expert: Expert) -> HorizonRow:
+    start = time.perf_counter()
+    budget = LabelBudget(expert, limit=config.labels_at(horizon))
+    # One env: a batched rollout stops when the next step's labels don't all fit, so a budget that is
+    # not a whole number of episodes would be left partly unspent; one env spends it to the last label.
+    task = make_task(TASK, num_envs=1, max_steps=horizon)
+    demos = collect(task, expert, episodes=math.ceil(config.labels_at(horizon) / horizon),
+                    seed=_train_seed(seed), budget=budget)
+    policy = _policy(config, horizon, seed)
+    bc.fit(policy, Dataset.from_trajectories(demos, spec=task.spec),
+           _bc_config(config, steps=config.bc_steps, seed=seed))
+    train_s = time.perf_counter() - start
+    res = _evaluate(config, horizon, policy, expert)
+    return _row(horizon, "bc", seed, res, labels=budget.labels, rounds=None, train_s=train_s)
+
+
+def _dagger_row(config: HorizonConfig, horizon: int, seed: int, expert: Expert) -> HorizonRow:
+    start = time.perf_counter()
+    labels = config.labels_at(horizon)
+    dcfg = dagger.DAggerConfig(
+        # rounds: a cap never reached (each round spends >= 1 label), so only the budget stops
+        # DAgger and it spends exactly what BC got, even when learner episodes crash early
+        rounds=labels,
+        episodes_per_round=math.ceil(labels / (config.dagger_rounds * horizon)),
+        beta_schedule="one-then-zero",  # round 0 = expert demonstrations, then the learner drives
+        warm_start=config.warm_start,
+        label_budget=labels,
+        eval_episodes=0,
+        seed=seed,
+    )
+    policy = _policy(config, horizon, seed)
+    task = make_task(TASK, num_envs=1, max_steps=horizon)  # one env: spends the budget exactly
+    out = dagger.fit(task, expert, policy, dcfg, bc_config=_bc_config(config, steps=config.dagger_steps, seed=seed))
+    train_s = time.perf_counter() - start
+    res = _evaluate(config, horizon, policy, expert)
+    return _row(horizon, "dagger", seed, res, labels=out.labels, rounds=len(out.rounds), train_s=train_s)
+
+
+def _expert_row(config: HorizonConfig, horizon: int, expert: Expert) -> HorizonRow:
+    task = _eval_task(config, horizon)
+    trajs = collect(task, expert, episodes=config.eval_episodes, seed=config.eval_seed)
+    res = summarize(task.spec, trajs, seed=config.eval_seed)
+    return _row(horizon, "expert", None, replace(res, imitation_error=None), labels=0, rounds=None, train_s=0.0)
+
+
+def _eval_task(config: HorizonConfig, horizon: int) -> Any:
+    return make_task(TASK, num_envs=min(config.eval_episodes, 64), max_steps=horizon)
+
+
+def _evaluate(config: HorizonConfig, horizon: int, policy: MLPPolicy, expert: Expert) -> EvalResult:
+    return evaluate(_eval_task(config, horizon), policy, episodes=config.eval_episodes, seed=config.eval_seed,
+                    expert=expert, reference=False)
+
+
+def _row(horizon: int, method: str, seed: int | None, res: EvalResult, *, labels: int, rounds: int | None,
+         train_s: float) -> HorizonRow:
+    assert res.success_rate is not None, "driving defines success"
+    return HorizonRow(horizon=horizon, method=method, seed=seed, labels=labels, cost_mean=res.cost_mean,
+                      cost_ci95=res.return_ci95,  # cost = -reward on driving: same interval width
+                      cost_per_step=res.cost_mean / horizon, success_rate=res.success_rate,
+                      imitation_error=res.imitation_error, rounds=rounds, train_s=train_s)
+
+
+# ----------------------------------------------------------------------------- aggregation
+
+
+def _summarize(config: HorizonConfig, rows: list[HorizonRow], horizon: int) -> HorizonSummary:
+    def pick(method: str) -> list[HorizonRow]:
+        return [r for r in rows if r.horizon == horizon and r.method == method]
+
+    def mean(method: str, field: str) -> float:
+        return float(np.mean([getattr(r, field) for r in pick(method)]))
+
+    def sd(method: str) -> float:
+        return float(np.std([r.cost_mean for r in pick(method)]))
+
+    return HorizonSummary(
+        horizon=horizon, labels=config.labels_at(horizon),
+        bc_labels=mean("bc", "labels"), dagger_labels=mean("dagger", "labels"),
+        expert_cost=mean("expert", "cost_mean"), bc_cost=mean("bc", "cost_mean"), bc_cost_sd=sd("bc"),
+        dagger_cost=mean("dagger", "cost_mean"), dagger_cost_sd=sd("dagger"),
+        expert_cost_per_step=mean("expert", "cost_per_step"), bc_cost_per_step=mean("bc", "cost_per_step"),
+        dagger_cost_per_step=mean("dagger", "cost_per_step"),
+        expert_success=mean("expert", "success_rate"), bc_success=mean("bc", "success_rate"),
+        dagger_success=mean("dagger", "success_rate"),
+        bc_imitation_error=mean("bc", "imitation_error"), dagger_imitation_error=mean("dagger", "imitation_error"),
+        dagger_rounds=mean("dagger", "rounds"),
+    )
+
+
+def _slopes(table: tuple[HorizonSummary, ...]) -> dict[str, float]:
+    """Least-squares slope of log(mean cost) on log(T): cost ~ T^slope (1: linear, 2: quadratic)."""
+    log_t = np.log([r.horizon for r in table])
+    out = {}
+    for method in METHODS:
+        cost = np.array([getattr(r, f"{method}_cost") for r in table])
+        # every step costs |e| > 0, so a mean cost is positive; guard anyway rather than log(0)
+        out[method] = float(np.polyfit(log_t, np.log(cost), 1)[0]) if np.all(cost > 0) else float("nan")
+    return out
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+def markdown(result: HorizonResult) -> str:
+    """The table and slopes as markdown (horizon.md)."""
+    c, s = result.config, result.slopes
+    budget = "labels * T / max T" if c.scale_labels else f"{c.labels} labels at every T"
+    setup = (f"Budget: {budget}, the same for BC and DAgger. Seeds {list(c.seeds)}; {c.eval_episodes} "
+             f"evaluation episodes per policy from reset seed {c.eval_seed}; MLP {list(c.hidden)}; BC "
+             f"{c.bc_steps} steps; DAgger {c.dagger_rounds} planned rounds x {c.dagger_steps} steps, warm start "
+             f"{c.warm_start}.")
+    cost = ("Cost: total per episode (|lateral error| m per step, +1 per off-road step, crash penalty); "
+            "mean over seeds ± standard deviation over seeds.")
+    header = ("| T | labels (BC / DAgger) | expert cost | BC cost | DAgger cost | expert / step | BC / step "
+              "| DAgger / step | BC success | DAgger success | BC imit. err | DAgger imit. err | DAgger rounds |")
+    lines = ["# BC vs DAgger: cost vs horizon (driving)", "", setup, "", cost, "", header,
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in result.table:
+        lines.append(
+            f"| {r.horizon} | {r.bc_labels:g} / {r.dagger_labels:g} | {r.expert_cost:.2f} | {r.bc_cost:.2f} ± "
+            f"{r.bc_cost_sd:.2f} | {r.dagger_cost:.2f} ± {r.dagger_cost_sd:.2f} | {r.expert_cost_per_step:.4f} | "
+            f"{r.bc_cost_per_step:.4f} | {r.dagger_cost_per_step:.4f} | {r.bc_success:.2f} | {r.dagger_success:.2f} | "
+            f"{r.bc_imitation_error:.4f} | {r.dagger_imitation_error:.4f} | {r.dagger_rounds:.1f} |")
+    slopes = (f"Log-log slopes of mean cost vs T: expert {s['expert']:.2f}, BC {s['bc']:.2f}, "
+              f"DAgger {s['dagger']:.2f} (theory: BC up to 2, T^2 eps; DAgger 1, T eps).")
+    lines += ["", slopes, ""]
+    return "\n".join(lines)
+
+
+def plot_png(result: HorizonResult) -> bytes:
+    """Cost vs T on log-log axes: per-seed points, mean lines, slope-1 and slope-2 guides."""
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
+
+    fig = Figure(figsize=(7, 5), dpi=120)
+    ax = fig.add_subplot()
+    t = np.array([r.horizon for r in result.table], float)
+    colours = {"expert": "black", "bc": "tab:red", "dagger": "tab:blue"}
+    names = {"expert": "expert", "bc": "BC", "dagger": "DAgger"}
+    for m in METHODS:
+        pts = [(r.horizon, r.cost_mean) for r in result.rows if r.method == m]
+        ax.scatter(*zip(*pts), s=14, alpha=0.45, color=colours[m])
+        mean = [getattr(r, f"{m}_cost") for r in result.table]
+        ax.plot(t, mean, "-o", color=colours[m], label=f"{names[m]} (slope {result.slopes[m]:.2f})")
+    anchor = result.table[0].expert_cost  # guides start at the expert's cost at the shortest T
+    for k, style in ((1, ":"), (2, "--")):
+        ax.plot(t, anchor * (t / t[0]) ** k, style, color="grey", label=f"slope {k} guide")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(t, labels=[f"{x:g}" for x in t])
+    ax.set_xticks([], minor=True)
+    ax.set_xlabel("horizon T (steps)")
+    ax.set_ylabel("total cost per episode")
+    s = result.slopes
+    ax.set_title(f"driving: cost vs horizon, equal labels (slopes: expert {s['expert']:.2f}, "
+                 f"BC {s['bc']:.2f}, DAgger {s['dagger']:.2f})", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def write_outputs(result: HorizonResult, out_dir: Path) -> None:
+    """horizon.json, horizon.md and horizon.png, rendered first, then written into a hidden temporary
+    sibling folder renamed to ``out_dir``: a failure at any point leaves no partial output."""
+    payload = {
+        "horizon.json": (json_line(result.as_dict(), indent=2) + "\n").encode(),
+        "horizon.md": markdown(result).encode(),
+        "horizon.png": plot_png(result),
+    }
+    out_dir = check_new_run_dir(out_dir)
+    created = make_parents(out_dir)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp"))
+    try:
+        share_mode(tmp, directory=True)
+        for name, data in payload.items():
+            (tmp / name).write_bytes(data)
+        if out_dir.exists():
+            out_dir.rmdir()  # checked empty above; os.replace cannot replace a directory otherwise
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        remove_dirs(created)
+        raise

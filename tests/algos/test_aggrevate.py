@@ -1,0 +1,139 @@
+"""AggreVaTe: correct cost-to-go labels, every expert action counted, learns, rejects tasks it cannot use."""
+
+import numpy as np
+import pytest
+
+from mimetic.algos import aggrevate, bc
+from mimetic.envs import make_expert, make_task
+from mimetic.errors import ConfigError, TaskError
+from mimetic.oracle import LabelBudget
+from mimetic.policies import MLPConfig, MLPPolicy
+from mimetic.rollout import evaluate
+
+
+class CountingExpert:
+    """The real expert, counting every state it is asked about (behind the LabelBudget's back)."""
+
+    def __init__(self, name):
+        self.expert, self.rows = make_expert(name), 0
+
+    def __call__(self, obs):
+        self.rows += len(obs)
+        return self.expert(obs)
+
+
+def _policy(task, seed=0):
+    return MLPPolicy.for_spec(task.spec, MLPConfig(hidden=(32, 32)), seed=seed)
+
+
+def _manual_cost_to_go(state, action, horizon):
+    """The same quantity, one env, step by step: -(rewards of `action`, then the expert)."""
+    task, expert = make_task("cartpole", num_envs=1), make_expert("cartpole")
+    obs, total, act = task.set_state(state[None]), 0.0, np.array([action])
+    for _ in range(horizon):
+        step = task.step(act)
+        total += step.rewards[0]
+        if step.terminated[0] or step.truncated[0]:
+            break
+        obs, act = step.obs, expert(step.obs)
+    return -total
+
+
+def test_cost_to_go_near_failure_prefers_the_saving_action():
+    # pole at 0.17 rad (limit 0.21) falling right: pushing left (0) drops it, pushing right (1) saves it
+    state = np.array([0.0, 0.0, 0.17, 0.6, 100.0])
+    task = make_task("cartpole", num_envs=3)  # 2 pairs in 3 envs: one idle env pads the batch
+    budget = LabelBudget(make_expert("cartpole"))
+    q, complete = aggrevate.cost_to_go(task, budget, np.stack([state, state]), np.array([0, 1]), horizon=30)
+    assert complete.all()
+    assert q[0] == _manual_cost_to_go(state, 0, 30) == -3.0  # falls within 3 steps
+    assert q[1] == _manual_cost_to_go(state, 1, 30) == -30.0  # balanced for the whole horizon
+    # the expert acted after the explored action: 2 steps in one rollout, 29 in the other; one
+    # take-over per rollout
+    assert (budget.labels, budget.expert_steps, budget.context_switches) == (2 + 29, 2 + 29, 2)
+
+
+def test_cost_to_go_stops_cleanly_when_the_budget_runs_out():
+    state = np.array([0.0, 0.0, 0.0, 0.0, 0.0])
+    budget = LabelBudget(make_expert("cartpole"), limit=10)
+    q, complete = aggrevate.cost_to_go(make_task("cartpole", num_envs=2), budget, np.stack([state, state]),
+                                       np.array([0, 1]), horizon=50)
+    assert not complete.any() and budget.exhausted and budget.labels <= 10
+
+
+def test_continuous_candidates_start_with_the_learner_and_stay_in_bounds():
+    spec = make_task("pendulum").spec
+    learner = np.array([[1.5], [-0.2]], np.float32)
+    cands = aggrevate.candidate_actions(spec, learner, k=6, std=0.5, rng=np.random.default_rng(0))
+    assert cands.shape == (2, 6, 1) and cands.dtype == np.float32
+    assert np.array_equal(cands[:, 0], learner)
+    assert cands.min() >= -2.0 and cands.max() <= 2.0 and len(np.unique(cands[0])) == 6
+
+
+def test_every_expert_action_is_a_counted_label():
+    task = make_task("cartpole", num_envs=8)
+    expert = CountingExpert("cartpole")
+    cfg = aggrevate.AggreVaTeConfig(iterations=2, episodes_per_iteration=8, ctg_horizon=20, eval_episodes=0,
+                                    beta_schedule="constant", beta0=0.5)
+    res = aggrevate.fit(task, expert, _policy(task), cfg, bc_config=bc.BCConfig(steps=20))
+    # the expert acts in the roll-in (beta = 0.5) and in every cost-to-go rollout: each action is
+    # one label and one expert step, and nothing reaches the expert around the budget
+    assert expert.rows == res.labels == res.expert_steps > 0
+    assert res.rounds[0].labels > 8 * 2 * 19 * 0.5  # far more than the roll-ins alone could ask
+
+
+def test_aggrevate_learns_cartpole():
+    task = make_task("cartpole", num_envs=32)
+    cfg = aggrevate.AggreVaTeConfig(iterations=4, episodes_per_iteration=32, ctg_horizon=50, eval_episodes=20)
+    rounds = []
+    policy = _policy(task)
+    eval_task = make_task("cartpole", num_envs=20)
+    res = aggrevate.fit(task, make_expert("cartpole"), policy, cfg, bc_config=bc.BCConfig(steps=1000),
+                        eval_task=eval_task, callback=rounds.append)
+    assert rounds == list(res.rounds) and len(res.rounds) == 4
+    assert [r.transitions for r in res.rounds] == [32, 64, 96, 128]  # aggregated, one state per roll-in
+    assert res.rounds[0].normalized_score < 0.2
+    best = max(r.return_mean for r in res.rounds)
+    assert best >= 0.95 * 500
+    # Algorithm 1 returns the best policy on validation: the restored weights score it again
+    assert evaluate(eval_task, policy, episodes=20, seed=10_000).return_mean == best
+
+
+def test_aggrevate_continuous_regresses_towards_cheaper_actions_on_pendulum():
+    task = make_task("pendulum", num_envs=64)
+    expert = CountingExpert("pendulum")
+    cfg = aggrevate.AggreVaTeConfig(iterations=5, episodes_per_iteration=64, candidates=8, ctg_horizon=20,
+                                    expert_candidate=True, eval_episodes=10)
+    res = aggrevate.fit(task, expert, _policy(task), cfg, bc_config=bc.BCConfig(steps=500),
+                        eval_task=make_task("pendulum", num_envs=10))
+    assert expert.rows - 10 * 200 == res.labels  # the expert's candidate action is a label too
+    assert res.labels > res.expert_steps  # ... but not an expert step
+    scores = [r.normalized_score for r in res.rounds]
+    assert scores[0] < 0.2 and max(scores) >= 0.8
+
+
+def test_label_budget_stops_aggrevate_cleanly():
+    task = make_task("cartpole", num_envs=16)
+    res = aggrevate.fit(task, make_expert("cartpole"), _policy(task),
+                        aggrevate.AggreVaTeConfig(iterations=10, episodes_per_iteration=16, ctg_horizon=20,
+                                                  label_budget=700, eval_episodes=0),
+                        bc_config=bc.BCConfig(steps=50))
+    assert res.budget_spent and res.labels <= 700 and len(res.rounds) < 10
+
+
+def test_task_without_state_is_rejected_before_any_work():
+    expert = CountingExpert("lunarlander")
+    task = make_task("lunarlander", num_envs=1)
+    with pytest.raises(TaskError, match="AggreVaTe needs a task that can save and restore its state "
+                                        r"\(get_state/set_state\); 'lunarlander' cannot"):
+        aggrevate.fit(task, expert, _policy(task), aggrevate.AggreVaTeConfig(eval_episodes=5))
+    assert expert.rows == 0
+
+
+@pytest.mark.parametrize("bad", [dict(iterations=0), dict(episodes_per_iteration=0), dict(candidates=1),
+                                 dict(explore_std=0.0), dict(ctg_horizon=0), dict(beta_schedule="cosine"),
+                                 dict(beta0=1.5), dict(beta_p=-0.1), dict(label_budget=0),
+                                 dict(eval_episodes=-1)])
+def test_bad_config_is_one_line(bad):
+    with pytest.raises(ConfigError):
+        aggrevate.AggreVaTeConfig(**bad)

@@ -1,0 +1,89 @@
+"""The horizon experiment: equal label budgets for BC and DAgger, finite slopes, all-or-nothing outputs."""
+
+import json
+import math
+
+import pytest
+
+from mimetic.errors import ConfigError
+from mimetic.experiments import horizon
+from mimetic.experiments.horizon import HorizonConfig, run_horizon
+
+# Tiny but complete: two horizons, one seed, two DAgger rounds, a few gradient steps.
+TINY = HorizonConfig(horizons=(50, 200), seeds=(0,), labels=500, dagger_rounds=2, bc_steps=100,
+                     dagger_steps=50, hidden=(16,), eval_episodes=4)
+
+
+def test_tiny_run_writes_table_plot_and_equal_label_counts(tmp_path):
+    out = tmp_path / "horizon"
+    result = run_horizon(TINY, out_dir=out, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == ["horizon.json", "horizon.md", "horizon.png"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
+    data = json.loads((out / "horizon.json").read_text())
+    assert data["config"]["horizons"] == [50, 200] and set(data["slopes"]) == {"expert", "bc", "dagger"}
+    assert all(math.isfinite(v) for v in data["slopes"].values())
+    keys = {"horizon", "labels", "bc_labels", "dagger_labels", "expert_cost", "bc_cost", "dagger_cost",
+            "bc_cost_per_step", "bc_success", "dagger_success", "bc_imitation_error", "dagger_imitation_error"}
+    assert [r["horizon"] for r in data["table"]] == [50, 200] and all(keys <= set(r) for r in data["table"])
+    for t in (50, 200):
+        runs = {r["method"]: r for r in data["rows"] if r["horizon"] == t}
+        assert set(runs) == {"expert", "bc", "dagger"}
+        assert runs["bc"]["labels"] == runs["dagger"]["labels"] == 500  # the budget, spent exactly by both
+        assert runs["dagger"]["rounds"] >= 2
+        assert runs["expert"]["success_rate"] == 1.0 and runs["expert"]["imitation_error"] is None
+    assert (out / "horizon.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = (out / "horizon.md").read_text()
+    assert "| 200 | 500 / 500 |" in md and f"BC {result.slopes['bc']:.2f}" in md
+    assert result.table[0].expert_cost < result.table[1].expert_cost  # the expert's cost grows with T
+
+
+def test_scaled_budget_gives_labels_proportional_to_the_horizon():
+    config = HorizonConfig(horizons=(100, 400), labels=1600, scale_labels=True, dagger_rounds=2)
+    assert [config.labels_at(t) for t in config.horizons] == [400, 1600]
+    assert HorizonConfig(horizons=(400, 100)).horizons == (100, 400)  # sorted
+
+
+@pytest.mark.parametrize("options", [
+    {"horizons": (100,)},
+    {"horizons": (100, 100)},
+    {"horizons": (1, 100)},
+    {"seeds": ()},
+    {"seeds": (-1,)},
+    {"labels": 100},
+    {"dagger_rounds": 1},
+    {"bc_steps": 0},
+    {"eval_episodes": 0},
+    {"hidden": (0,)},
+])
+def test_bad_config_raises_one_line_config_error(options):
+    with pytest.raises(ConfigError) as info:
+        HorizonConfig(**options)
+    assert "\n" not in str(info.value)
+
+
+def test_non_empty_out_dir_fails_before_any_work(tmp_path, monkeypatch):
+    (tmp_path / "old.txt").write_text("x")
+    monkeypatch.setattr(horizon, "_bc_row", lambda *a, **k: pytest.fail("trained despite a bad out_dir"))
+    with pytest.raises(ConfigError, match="not empty"):
+        run_horizon(TINY, out_dir=tmp_path)
+
+
+@pytest.mark.parametrize("where", ["training", "plotting", "renaming"])
+def test_failure_mid_run_leaves_no_partial_output(tmp_path, monkeypatch, where):
+    calls = []
+
+    def boom(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError("boom")
+
+    if where == "training":  # the second horizon's DAgger run fails after the first horizon finished
+        real = horizon._dagger_row
+        monkeypatch.setattr(horizon, "_dagger_row", lambda c, t, *a: boom() if t == 200 else real(c, t, *a))
+    elif where == "plotting":  # everything trained; rendering the plot fails
+        monkeypatch.setattr(horizon, "plot_png", boom)
+    else:  # files written into the temporary folder; moving it into place fails
+        monkeypatch.setattr(horizon.os, "replace", boom)
+    out = tmp_path / "nested" / "horizon"
+    with pytest.raises(RuntimeError, match="boom"):
+        run_horizon(TINY, out_dir=out)
+    assert calls and list(tmp_path.iterdir()) == []  # neither files, nor temporary or parent folders
