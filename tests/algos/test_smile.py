@@ -30,10 +30,10 @@ def _policy(task, seed=0):
 
 @pytest.mark.parametrize("n,alpha", [(1, 0.3), (5, 0.3), (12, 0.1), (3, 1.0)])
 def test_smile_weights_sum_to_one(n, alpha):
-    expert_w, learned = smile_w = smile.smile_weights(n, alpha)
-    assert expert_w == pytest.approx((1 - alpha) ** n)
+    expert_w, learned = smile.smile_weights(n, alpha)
+    assert expert_w == pytest.approx((1 - alpha) ** n) and len(learned) == n
     assert expert_w + learned.sum() == pytest.approx(1.0)
-    assert learned == pytest.approx(alpha * (1 - alpha) ** np.arange(n)) and len(smile_w[1]) == n
+    assert learned == pytest.approx(alpha * (1 - alpha) ** np.arange(n))
 
 
 def test_smile_mixes_new_policies_without_aggregating_and_drops_the_expert():
@@ -51,9 +51,9 @@ def test_smile_mixes_new_policies_without_aggregating_and_drops_the_expert():
     assert expert.rows - 10 * 500 == res.labels  # counted (10 evaluation reference episodes aside)
     assert res.rounds[0].transitions == res.rounds[0].expert_steps == 500  # round 1: the expert drives
     mix = res.policy
-    assert isinstance(mix, MixturePolicy) and len(mix.members) == 3 and mix.members[0] is policy
-    assert expert not in mix.members and all(isinstance(m, MLPPolicy) for m in mix.members)
-    assert len({id(m) for m in mix.members}) == 3  # a new policy each round
+    assert isinstance(mix, MixturePolicy) and len(mix.policies) == 3 and mix.policies[0] is policy
+    assert expert not in mix.policies and all(isinstance(m, MLPPolicy) for m in mix.policies)
+    assert len({id(m) for m in mix.policies}) == 3  # a new policy each round
     assert mix.weights.sum() == pytest.approx(1.0)
     assert mix.weights == pytest.approx(np.array([0.5, 0.25, 0.125]) / 0.875)  # renormalised
     assert res.rounds[-1].normalized_score >= 0.95
@@ -65,7 +65,7 @@ def test_smile_episode_mixing_and_budget():
                     smile.SMILeConfig(iterations=5, episodes_per_iteration=2, mixing="episode", label_budget=1500,
                                       eval_episodes=0), bc_config=FAST)
     assert res.budget_spent and res.labels <= 1500 and res.policy.mixing == "episode"
-    assert len(res.policy.members) == len(res.rounds) == 2
+    assert len(res.policy.policies) == len(res.rounds) == 2
 
 
 def test_forward_training_trains_one_member_per_segment_in_order():
@@ -75,7 +75,7 @@ def test_forward_training_trains_one_member_per_segment_in_order():
     res = smile.fit_forward(task, expert, _policy(task), cfg, bc_config=FAST,
                             eval_task=make_task("cartpole", num_envs=10, max_steps=100))
     pol = res.policy
-    assert isinstance(pol, TimeIndexedPolicy) and len(pol.members) == len(res.rounds) == 4
+    assert isinstance(pol, TimeIndexedPolicy) and len(pol.policies) == len(res.rounds) == 4
     # each segment's rollouts stop at its end: the expert labels (and drives) only segment k's 25
     # steps of each of the 2 episodes; the earlier members drive up to it
     assert [r.transitions for r in res.rounds] == [50, 50, 50, 50]
@@ -89,7 +89,7 @@ def test_forward_training_with_too_few_episodes_keeps_segments_it_cannot_reach_u
     res = smile.fit_forward(task, make_expert("cartpole"), _policy(task),
                             smile.ForwardConfig(segment_length=20, episodes_per_segment=1, label_budget=30,
                                                 eval_episodes=0), bc_config=FAST)
-    assert res.budget_spent and res.labels == 30 and len(res.policy.members) == 2
+    assert res.budget_spent and res.labels == 30 and len(res.policy.policies) == 2
     assert [r.transitions for r in res.rounds] == [20, 10]
 
 
@@ -111,4 +111,4 @@ def test_forward_segment_count_covers_the_horizon():
     res = smile.fit_forward(task, make_expert("cartpole"), _policy(task),
                             smile.ForwardConfig(segment_length=30, episodes_per_segment=1, eval_episodes=0),
                             bc_config=bc.BCConfig(steps=20))
-    assert len(res.policy.members) == 4 and [r.transitions for r in res.rounds][-1] <= 10
+    assert len(res.policy.policies) == 4 and [r.transitions for r in res.rounds][-1] <= 10

@@ -79,9 +79,9 @@ def test_save_load_round_trip(tmp_path, build):
     pol = build(_mlps(3))
     save_policy(pol, tmp_path / "ckpt")
     back = load_policy(tmp_path / "ckpt", expect_task="pendulum")
-    assert type(back) is type(pol) and len(back.members) == 3
+    assert type(back) is type(pol) and len(back.policies) == 3
     obs = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32)
-    for a, b in zip(pol.members, back.members):
+    for a, b in zip(pol.policies, back.policies):
         assert np.array_equal(a.act(obs), b.act(obs))
     pol.reset(np.ones(16, bool))
     back.reset(np.ones(16, bool))

@@ -38,8 +38,9 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -63,7 +64,7 @@ class AggreVaTeConfig:
     iterations: int = 10
     """Data-collection iterations; the policy is retrained on all data after each."""
 
-    episodes_per_iteration: int = 16
+    episodes_per_iteration: int = 32
     """Roll-ins per iteration, each giving one explored state (m in Algorithm 1)."""
 
     candidates: int = 8
@@ -77,7 +78,8 @@ class AggreVaTeConfig:
     """Continuous tasks: also explore the expert's own action at each state (one more label each)."""
 
     ctg_horizon: int | None = 50
-    """Steps summed into each cost-to-go, the explored action's included (None: to the episode's end)."""
+    """Steps summed into each cost-to-go, the explored action's included (None: to the episode's end).
+    Each explored action costs up to ctg_horizon - 1 labels, so this sets AggreVaTe's label bill."""
 
     beta_schedule: Literal["constant", "exponential", "one-then-zero", "linear"] = "constant"
     """Expert share of the roll-in policy: beta0; beta0 * p^i; 1 then 0; or 1 - i/iterations."""
@@ -249,7 +251,10 @@ def _roll_in_batch(task: BatchedTask, policy: Policy, budget: LabelBudget, *, n:
         done = step.terminated | step.truncated  # (B,)
         length[done & waiting] = t + 1
         ended |= done & waiting
-        obs = step.obs if not done.any() else task.reset(seeds=seeds, mask=done)  # never step a done env
+        obs = step.obs
+        if done.any():  # never step a done env: restart it (whatever it does next is not used)
+            obs = task.reset(seeds=seeds, mask=done)
+            policy.reset(done)
     ok = (np.arange(b) < n) & ~waiting  # reached their target, or ended (budget: the rest dropped)
     when = np.where(ended, rng.integers(0, np.maximum(length, 1)), target)  # (B,) redraw t in [0, L)
     return hist_s[when[ok], np.flatnonzero(ok)], hist_o[when[ok], np.flatnonzero(ok)]

@@ -2,10 +2,13 @@
 
 from mimetic.policies.checkpoint import load_policy, read_checkpoint_meta, register_policy, save_policy
 from mimetic.policies.mlp import MLPConfig, MLPPolicy
+from mimetic.policies.compose import MixturePolicy, TimeIndexedPolicy  # noqa: E402  (registers them)
 
 __all__ = [
     "MLPConfig",
     "MLPPolicy",
+    "MixturePolicy",
+    "TimeIndexedPolicy",
     "load_policy",
     "read_checkpoint_meta",
     "register_policy",

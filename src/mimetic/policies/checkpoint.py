@@ -59,7 +59,12 @@ def registered_kinds() -> tuple[str, ...]:
     return tuple(sorted(_REGISTRY))
 
 
-def _kind_of(policy: object) -> str:
+def policy_class(kind: str) -> type | None:
+    """The class registered for ``kind`` (None when unknown)."""
+    return _REGISTRY.get(kind)
+
+
+def kind_of(policy: object) -> str:
     for kind, cls in _REGISTRY.items():
         if type(policy) is cls:
             return kind
@@ -91,7 +96,7 @@ def save_policy(
     ``extra`` (JSON-able: training metadata, dataset name, ...) is stored under ``"extra"`` and
     comes back from :func:`read_checkpoint_meta`. Returns the directory.
     """
-    kind = _kind_of(policy)
+    kind = kind_of(policy)
     meta = {
         "format": FORMAT,
         "version": FORMAT_VERSION,

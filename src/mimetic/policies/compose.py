@@ -2,7 +2,7 @@
 (forward training), both from Ross & Bagnell 2010, "Efficient Reductions for Imitation Learning".
 
 Both are torch modules only so they can be checkpointed: their members are registered as
-submodules, so ``state_dict`` holds every member's tensors under a ``member{k}.`` prefix and
+submodules, so ``state_dict`` holds every member's tensors under a ``policy{k}.`` prefix and
 ``policy.json`` records each member's kind, config and spec (see :mod:`mimetic.policies.checkpoint`).
 Members need not be torch modules to act; they must be registered policies to be saved.
 """
@@ -25,14 +25,14 @@ MIXINGS = ("step", "episode")
 def _register_members(module: nn.Module, members: Sequence[Policy]) -> None:
     for k, member in enumerate(members):
         if isinstance(member, nn.Module):
-            module.add_module(f"member{k}", member)
+            module.add_module(f"policy{k}", member)
 
 
 def _members_config(members: Sequence[Policy]) -> list[dict[str, Any]]:
     """Each member's kind, config and spec, as ``policy.json`` stores a single policy."""
     out = []
     for member in members:
-        kind = checkpoint._kind_of(member)  # raises a one-line CheckpointError when unregistered
+        kind = checkpoint.kind_of(member)  # raises a one-line CheckpointError when unregistered
         out.append({"kind": kind, "config": member.checkpoint_config(),  # type: ignore[attr-defined]
                     "spec": member.checkpoint_spec()})  # type: ignore[attr-defined]
     return out
@@ -41,7 +41,7 @@ def _members_config(members: Sequence[Policy]) -> list[dict[str, Any]]:
 def _members_from_config(entries: Sequence[Mapping[str, Any]]) -> list[Policy]:
     members = []
     for entry in entries:
-        cls = checkpoint._REGISTRY.get(entry["kind"])
+        cls = checkpoint.policy_class(entry["kind"])
         if cls is None:
             raise CheckpointError(f"unknown member policy kind {entry['kind']!r}")
         members.append(cls.from_checkpoint(entry["config"], entry["spec"]))  # type: ignore[attr-defined]
@@ -53,7 +53,7 @@ def _same_task(members: Sequence[Policy]) -> dict[str, Any]:
     tasks = {s.get("task") for s in specs}
     if len(tasks) > 1:
         raise CheckpointError(f"cannot save members trained on different tasks: {sorted(map(str, tasks))}")
-    return {"task": tasks.pop(), "members": len(members)}
+    return {"task": tasks.pop(), "policies": len(members)}
 
 
 def _act_by(members: Sequence[Policy], choice: np.ndarray, obs: np.ndarray) -> np.ndarray:
@@ -84,27 +84,27 @@ class MixturePolicy(nn.Module):
     Draws come from a Generator seeded with ``seed``: the same seed replays the same choices.
     """
 
-    def __init__(self, members: Sequence[Policy], weights: Sequence[float], *,
+    def __init__(self, policies: Sequence[Policy], weights: Sequence[float], *,
                  mixing: Literal["step", "episode"] = "step", seed: int = 0) -> None:
         super().__init__()
         w = np.asarray(weights, np.float64)  # (K,)
-        if len(members) == 0 or w.shape != (len(members),):
-            raise ConfigError(f"a mixture needs one weight per member, got {len(members)} members "
+        if len(policies) == 0 or w.shape != (len(policies),):
+            raise ConfigError(f"a mixture needs one weight per policy, got {len(policies)} policies "
                               f"and {w.size} weights")
         if not (np.all(np.isfinite(w)) and np.all(w >= 0) and w.sum() > 0):
             raise ConfigError(f"mixture weights must be finite, >= 0 and not all 0, got {w.tolist()}")
         if mixing not in MIXINGS:
             raise ConfigError(f"mixing must be one of {', '.join(MIXINGS)}, got {mixing!r}")
-        self.members: list[Policy] = list(members)
+        self.policies: list[Policy] = list(policies)
         self.weights = w / w.sum()  # (K,) renormalised: they always sum to 1
         self.mixing, self.seed = mixing, seed
         self.rng = np.random.default_rng(seed)
         self.choice = np.zeros(0, np.int64)  # (B,) member acting in each env (episode mixing)
-        _register_members(self, self.members)
+        _register_members(self, self.policies)
 
     def draw(self, n: int) -> np.ndarray:
         """Member indices (n,) drawn by weight."""
-        return self.rng.choice(len(self.members), size=n, p=self.weights)
+        return self.rng.choice(len(self.policies), size=n, p=self.weights)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         n = len(obs)
@@ -114,11 +114,11 @@ class MixturePolicy(nn.Module):
             if len(self.choice) != n:  # acting before any reset: draw for every env
                 self.choice = self.draw(n)
             choice = self.choice
-        return _act_by(self.members, choice, obs)
+        return _act_by(self.policies, choice, obs)
 
     def reset(self, mask: np.ndarray) -> None:
         mask = np.asarray(mask, bool)
-        for member in self.members:
+        for member in self.policies:
             member.reset(mask)
         self.choice = _check_batch(self.choice, len(mask), np.int64)
         self.choice[mask] = self.draw(int(mask.sum()))
@@ -127,14 +127,14 @@ class MixturePolicy(nn.Module):
 
     def checkpoint_config(self) -> dict[str, Any]:
         return {"weights": self.weights.tolist(), "mixing": self.mixing, "seed": self.seed,
-                "members": _members_config(self.members)}
+                "policies": _members_config(self.policies)}
 
     def checkpoint_spec(self) -> dict[str, Any]:
-        return _same_task(self.members)
+        return _same_task(self.policies)
 
     @classmethod
     def from_checkpoint(cls, config: Mapping[str, Any], spec: Mapping[str, Any]) -> MixturePolicy:
-        return cls(_members_from_config(config["members"]), config["weights"], mixing=config["mixing"],
+        return cls(_members_from_config(config["policies"]), config["weights"], mixing=config["mixing"],
                    seed=int(config["seed"]))
 
 
@@ -147,31 +147,31 @@ class TimeIndexedPolicy(nn.Module):
     ``reset(mask)`` zeroes them. Past the last member's segment, the last member keeps acting.
     """
 
-    def __init__(self, members: Sequence[Policy], *, segment_length: int) -> None:
+    def __init__(self, policies: Sequence[Policy], *, segment_length: int) -> None:
         super().__init__()
-        if len(members) == 0:
+        if len(policies) == 0:
             raise ConfigError("a time-indexed policy needs at least one member")
         if segment_length < 1:
             raise ConfigError(f"segment_length must be >= 1, got {segment_length}")
-        self.members: list[Policy] = list(members)
+        self.policies: list[Policy] = list(policies)
         self.segment_length = segment_length
         self.steps = np.zeros(0, np.int64)  # (B,) steps taken in each env's episode
-        _register_members(self, self.members)
+        _register_members(self, self.policies)
 
     def segment(self, steps: np.ndarray) -> np.ndarray:
         """Index of the member acting at time ``steps`` (any shape)."""
-        return np.minimum(np.asarray(steps) // self.segment_length, len(self.members) - 1)
+        return np.minimum(np.asarray(steps) // self.segment_length, len(self.policies) - 1)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         n = len(obs)
         self.steps = _check_batch(self.steps, n, np.int64)
-        acts = _act_by(self.members, self.segment(self.steps), obs)  # (B, *A)
+        acts = _act_by(self.policies, self.segment(self.steps), obs)  # (B, *A)
         self.steps += 1
         return acts
 
     def reset(self, mask: np.ndarray) -> None:
         mask = np.asarray(mask, bool)
-        for member in self.members:
+        for member in self.policies:
             member.reset(mask)
         self.steps = _check_batch(self.steps, len(mask), np.int64)
         self.steps[mask] = 0
@@ -179,14 +179,14 @@ class TimeIndexedPolicy(nn.Module):
     # -- checkpointing ------------------------------------------------------------------------
 
     def checkpoint_config(self) -> dict[str, Any]:
-        return {"segment_length": self.segment_length, "members": _members_config(self.members)}
+        return {"segment_length": self.segment_length, "policies": _members_config(self.policies)}
 
     def checkpoint_spec(self) -> dict[str, Any]:
-        return _same_task(self.members)
+        return _same_task(self.policies)
 
     @classmethod
     def from_checkpoint(cls, config: Mapping[str, Any], spec: Mapping[str, Any]) -> TimeIndexedPolicy:
-        return cls(_members_from_config(config["members"]), segment_length=int(config["segment_length"]))
+        return cls(_members_from_config(config["policies"]), segment_length=int(config["segment_length"]))
 
 
 checkpoint.register_policy("mixture", MixturePolicy)
