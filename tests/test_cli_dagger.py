@@ -58,3 +58,28 @@ def test_bad_input_is_one_error_line(tmp_path, capsys, case):
     line = _assert_one_error_line(capsys.readouterr().err)
     assert expected in line, line
     assert _tree(tmp_path) == before
+
+
+REDUCTIONS = {
+    "aggrevate": ["--iterations", "2", "--episodes-per-iteration", "4", "--ctg-horizon", "10", "--num-envs", "8"],
+    "smile": ["--iterations", "2", "--episodes-per-iteration", "1"],
+    "forward": ["--segment-length", "100", "--episodes-per-segment", "1", "--max-steps", "200"],
+}
+
+
+@pytest.mark.parametrize("algo", list(REDUCTIONS))
+def test_reductions_write_an_evaluable_run(tmp_path, capsys, algo):
+    out = tmp_path / "run"
+    argv = ["train", algo, "--task", "cartpole", "--out", out, "--steps", "50", "--eval-episodes", "2",
+            "--no-tensorboard", "--hidden", "16", *REDUCTIONS[algo]]
+    assert _run(argv) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["labels"] > 0 and result["labels"] == result["rounds"][-1]["labels"]
+    assert _run(["eval", "--policy", out, "--episodes", "2", "--num-envs", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["episodes"] == 2
+
+
+def test_aggrevate_refuses_a_task_without_set_state(tmp_path, capsys):
+    assert _run(["train", "aggrevate", "--task", "lunarlander", "--out", tmp_path / "r"]) == 2
+    assert "get_state/set_state" in _assert_one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "r").exists()

@@ -104,18 +104,29 @@ INTERACTIVE = {
     "dagger": "DAgger: the expert labels every state the learner visits (Ross et al. 2011)",
     "hg-dagger": "HG-DAgger: a (simulated or live) human takes over when unsafe; only its segments are kept",
     "thrifty-dagger": "ThriftyDAgger: the expert is asked only where the learner's ensemble is unsure",
+    "aggrevate": "AggreVaTe: explore actions at learner states, learn from the expert's cost-to-go (needs set_state)",
+    "smile": "SMILe: a stochastic mixture of a new policy per iteration, the expert's share decaying",
+    "forward": "forward training: one policy per time segment, trained in order on the states it reaches",
 }
+
+
+def interactive_config(name: str) -> type:
+    """The loop config class of an interactive algorithm."""
+    from mimetic.algos import aggrevate, dagger, smile
+
+    return {"aggrevate": aggrevate.AggreVaTeConfig, "smile": smile.SMILeConfig,
+            "forward": smile.ForwardConfig}.get(name, dagger.DAggerConfig)
 
 
 def _add_interactive_parsers(algos: argparse._SubParsersAction) -> None:
     from mimetic.algos.bc import BCConfig
-    from mimetic.algos.dagger import DAggerConfig
     from mimetic.policies.mlp import MLPConfig
 
     for name, text in INTERACTIVE.items():
         p = algos.add_parser(name, help=text, description=text)
         _add_common_task(p, required=True, default_from="the task's own")
-        p.add_argument("--demos", default=None, help="optional Minari dataset to start the aggregate from")
+        if name in ("dagger", "hg-dagger", "thrifty-dagger"):
+            p.add_argument("--demos", default=None, help="optional Minari dataset to start the aggregate from")
         p.add_argument("--out", default=None, help=f"run directory (default: runs/{name}-<task>-<time>)")
         p.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard events")
         if name == "hg-dagger":
@@ -133,11 +144,11 @@ def _add_interactive_parsers(algos: argparse._SubParsersAction) -> None:
             p.add_argument("--learn-risk", action="store_true",
                            help="also hand over where a learned failure-risk estimate is high (tasks whose "
                                 "episodes end on failure: cartpole, driving)")
-        add_config_args(p, DAggerConfig, title="interactive loop")
+        add_config_args(p, interactive_config(name), title="interactive loop")
         add_config_args(p, BCConfig, title="behavioral cloning in each round")
         add_config_args(p, MLPConfig, title="policy network")
         # A round refits warm on the aggregate: far fewer steps than BC from scratch.
-        p.set_defaults(steps=500, hidden=(64, 64), ensemble=5 if name != "dagger" else 1,
+        p.set_defaults(steps=500, hidden=(64, 64), ensemble=5 if name in ("hg-dagger", "thrifty-dagger") else 1,
                        num_envs=None)
 
 

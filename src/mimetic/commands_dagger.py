@@ -1,4 +1,4 @@
-"""``mimetic train dagger | hg-dagger | thrifty-dagger``: the interactive loop from the command line."""
+"""``mimetic train dagger | hg-dagger | thrifty-dagger | aggrevate | smile | forward`` from the command line."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def _gate(args: argparse.Namespace, task: Any, policy: Any, expert: Any) -> tupl
     from mimetic.algos.dagger import HGDAggerGates, ThriftyGates
 
     spec = task.spec
-    if args.algo == "dagger":
+    if args.algo not in ("hg-dagger", "thrifty-dagger"):
         return None, expert
     if args.algo == "thrifty-dagger":
         return ThriftyGates(policy, discrete=spec.discrete, switch_rate=args.switch_rate,
@@ -61,15 +61,32 @@ def _load_demos(path: str | None, task: Any) -> Any:
     return ds
 
 
+def _fit_function(algo: str) -> Callable[..., Any]:
+    from mimetic.algos import aggrevate, dagger, smile
+
+    return {"aggrevate": aggrevate.fit, "smile": smile.fit, "forward": smile.fit_forward}.get(algo, dagger.fit)
+
+
+def _default_envs(algo: str, cfg: Any) -> int:
+    """Envs stepped together: one per episode of a round, or AggreVaTe's parallel cost-to-go rollouts."""
+    if algo == "aggrevate":
+        return 32
+    for name in ("episodes_per_round", "episodes_per_iteration", "episodes_per_segment"):
+        if hasattr(cfg, name):
+            return int(getattr(cfg, name))
+    return 16
+
+
 def train(args: argparse.Namespace) -> None:
-    from mimetic.algos import bc, dagger
+    from mimetic.algos import bc
+    from mimetic.cli import interactive_config
     from mimetic.policies import MLPConfig, MLPPolicy, save_policy
     from mimetic.runs import RunDir, default_run_dir
 
-    cfg = config_from_args(dagger.DAggerConfig, args)
+    cfg = config_from_args(interactive_config(args.algo), args)
     bc_cfg = config_from_args(bc.BCConfig, args)
     mlp_cfg = config_from_args(MLPConfig, args)
-    num_envs = args.num_envs if args.num_envs is not None else cfg.episodes_per_round
+    num_envs = args.num_envs if args.num_envs is not None else _default_envs(args.algo, cfg)
     _check_positive(num_envs=num_envs)
     if args.algo == "hg-dagger" and args.human == "keyboard":
         num_envs = 1  # one window, one car
@@ -78,22 +95,24 @@ def train(args: argparse.Namespace) -> None:
     eval_task, _ = _task_and_expert(args.task, expert_arg=args.expert, num_envs=16, max_steps=args.max_steps,
                                     need_expert=False)
     policy = MLPPolicy.for_spec(task.spec, mlp_cfg, seed=cfg.seed)
-    demos = _load_demos(args.demos, task)
+    demos = _load_demos(getattr(args, "demos", None), task)
     gate, asked = _gate(args, task, policy, expert)
     out = Path(args.out) if args.out else default_run_dir(args.algo, task.spec.name)
     config = {"command": f"train {args.algo}", "task": task.spec.name, "max_steps": task.spec.max_steps,
-              "loop": cfg, "bc": bc_cfg, "policy": mlp_cfg, "demos": args.demos,
+              "loop": cfg, "bc": bc_cfg, "policy": mlp_cfg, "demos": getattr(args, "demos", None),
               "gate": {k: getattr(args, k) for k in ("deviation", "risk", "human", "switch_rate", "learn_risk")
                        if hasattr(args, k)}}
     with RunDir(out, config=_jsonable(config), tensorboard=not args.no_tensorboard) as run:
-        res = dagger.fit(task, asked, policy, cfg, bc_config=bc_cfg, gate=gate, eval_task=eval_task,
-                         dataset=demos, progress=True,
-                         callback=lambda r: run.log(r.round, _numbers(dataclasses.asdict(r)), prefix="round/"))
+        log = lambda r: run.log(r.round, _numbers(dataclasses.asdict(r)), prefix="round/")  # noqa: E731
+        extra = {"gate": gate, "dataset": demos} if args.algo in ("dagger", "hg-dagger", "thrifty-dagger") else {}
+        res = _fit_function(args.algo)(task, asked, policy, cfg, bc_config=bc_cfg, eval_task=eval_task,
+                                       progress=True, callback=log, **extra)
         tau = gate.tau() if hasattr(gate, "tau") else None
-        summary = {**_jsonable(dataclasses.asdict(res)), "doubt_tau": tau}
-        run.write_json("result.json", summary)
-        save_policy(policy, run.path / "checkpoint", extra={"task": task.spec.name, "algo": args.algo,
-                                                            "max_steps": task.spec.max_steps})
+        result = {k: v for k, v in dataclasses.asdict(res).items() if k != "policy"}
+        run.write_json("result.json", {**_jsonable(result), "doubt_tau": tau})
+        final = getattr(res, "policy", None) or policy  # SMILe / forward: the mixture they built
+        save_policy(final, run.path / "checkpoint", extra={"task": task.spec.name, "algo": args.algo,
+                                                           "max_steps": task.spec.max_steps})
     _print_rounds(res)
     extra = f"; HG-DAgger doubt threshold tau = {tau:.4g}" if tau is not None else ""
     stop = " (label budget spent)" if res.budget_spent else ""
