@@ -83,3 +83,20 @@ def test_aggrevate_refuses_a_task_without_set_state(tmp_path, capsys):
     assert _run(["train", "aggrevate", "--task", "lunarlander", "--out", tmp_path / "r"]) == 2
     assert "get_state/set_state" in _assert_one_error_line(capsys.readouterr().err)
     assert not (tmp_path / "r").exists()
+
+
+def test_experiment_horizon_writes_table_and_plot(tmp_path, capsys):
+    out = tmp_path / "hz"
+    argv = ["experiment", "horizon", "--horizons", "50", "100", "--seeds", "0", "--labels", "300", "--dagger-rounds", "2",
+            "--bc-steps", "50", "--dagger-steps", "20", "--eval-episodes", "4", "--hidden", "8", "--out", out]
+    assert _run(argv) == 0
+    assert "Log-log slopes" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["horizon.json", "horizon.md", "horizon.png"]
+    table = json.loads((out / "horizon.json").read_text())["table"]
+    assert [r["horizon"] for r in table] == [50, 100]
+
+
+def test_experiment_horizon_bad_input(tmp_path, capsys):
+    assert _run(["experiment", "horizon", "--horizons", "0", "--out", tmp_path / "hz"]) == 2
+    _assert_one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "hz").exists()

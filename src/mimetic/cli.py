@@ -91,6 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--video", default=None, help="write a video (mp4/gif) of the first episode here")
     p.add_argument("--json", action="store_true", help="print the result as one JSON line")
 
+    from mimetic.experiments.horizon import HorizonConfig
+
+    p = sub.add_parser("experiment", help="experiments that show the theory on real runs")
+    exps = p.add_subparsers(dest="experiment", required=True, parser_class=_Parser)
+    h = exps.add_parser("horizon", help="compounding error: BC vs DAgger cost as the horizon grows (driving)",
+                        description="BC and DAgger trained with the same expert labels at each horizon on the "
+                                    "driving task; total cost vs horizon, log-log slopes, table and PNG plot.")
+    h.add_argument("--out", default=None, help="output folder (default: runs/experiment-horizon-<time>)")
+    add_config_args(h, HorizonConfig, title="experiment")
+
     p = sub.add_parser("quickstart", help="collect demos, train BC, evaluate against the expert")
     p.add_argument("--task", default="cartpole", help="task (default: cartpole)")
     p.add_argument("--episodes", type=int, default=10, help="expert demonstration episodes (default: 10)")
@@ -178,7 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     handler = {"tasks": commands.tasks, "collect": commands.collect, "train": commands.train,
-               "eval": commands.evaluate, "quickstart": commands.quickstart}[args.command]
+               "eval": commands.evaluate, "quickstart": commands.quickstart}.get(args.command)
+    if args.command == "experiment":
+        handler = commands.experiment
     if args.command == "train" and args.algo in INTERACTIVE:
         from mimetic import commands_dagger
 

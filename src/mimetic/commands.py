@@ -429,3 +429,14 @@ def quickstart(args: argparse.Namespace) -> None:
     print_table(rows, ["policy", "return", "success", "expert-normalized", "imitation error"])
     print(f"{summary['transitions']} demo transitions from {args.episodes} episodes; "
           f"BC trained {summary['train_s']:.1f} s; run saved to {summary['out']}")
+
+
+def experiment(args: argparse.Namespace) -> None:
+    from mimetic.experiments.horizon import HorizonConfig, markdown, run_horizon
+    from mimetic.runs import default_run_dir
+
+    config = config_from_args(HorizonConfig, args)
+    out = Path(args.out) if args.out else default_run_dir("experiment-horizon", "driving")
+    result = run_horizon(config, out_dir=out, progress=True)
+    print(markdown(result))
+    print(f"written to {out}: horizon.json, horizon.md, horizon.png ({result.wall_s:.0f} s)")
