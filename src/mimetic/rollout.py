@@ -283,3 +283,27 @@ def with_reference(res: EvalResult, *, expert_return: float, random_return: floa
     score = (res.return_mean - random_return) / denom if abs(denom) > 1e-9 else float("nan")
     return EvalResult(**{**res.as_dict(), "expert_return": expert_return, "random_return": random_return,
                          "normalized_score": float(score)})
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """Evaluates a policy on fixed reset seeds against the expert's and a random policy's returns
+    on the same seeds (measured once)."""
+
+    task: BatchedTask
+    episodes: int
+    expert_return: float
+    random_return: float
+    seed: int = 10_000
+
+    @classmethod
+    def make(cls, task: BatchedTask, expert: Expert, *, episodes: int, seed: int = 10_000) -> Scorer | None:
+        """None when ``episodes`` is 0 (evaluation off)."""
+        if episodes == 0:
+            return None
+        exp, rnd = reference_results(task, expert, episodes=episodes, seed=seed)
+        return cls(task, episodes, exp.return_mean, rnd.return_mean, seed)
+
+    def __call__(self, policy: Policy) -> EvalResult:
+        res = evaluate(self.task, policy, episodes=self.episodes, seed=self.seed, reference=False)
+        return with_reference(res, expert_return=self.expert_return, random_return=self.random_return)

@@ -47,14 +47,14 @@ import torch
 from tqdm.auto import tqdm
 
 from mimetic.algos import bc
-from mimetic.algos.dagger import DAggerResult, RoundRecord
+from mimetic.algos.dagger import DAggerResult, RoundRecord, round_record
 from mimetic.data.dataset import MIN_OBS_STD
 from mimetic.envs.base import BatchedTask, TaskSpec
 from mimetic.errors import ConfigError, TaskError
 from mimetic.oracle import BETA_SCHEDULES, LabelBudget, beta_at
 from mimetic.protocols import Expert, Policy, TrainablePolicy
-from mimetic.rollout import evaluate, reference_results, with_reference
-from mimetic.types import BCResult, EvalResult
+from mimetic.rollout import Scorer
+from mimetic.types import BCResult
 
 
 @dataclass(frozen=True)
@@ -414,41 +414,3 @@ def _train(policy: TrainablePolicy, data: CostData, config: bc.BCConfig, *, seed
 
 # ----------------------------------------------------------------------------- evaluation & records
 # Shared with smile.py (SMILe, forward training).
-
-
-@dataclass(frozen=True)
-class Scorer:
-    """Evaluates a policy on fixed reset seeds against the expert's and a random policy's returns
-    on the same seeds (measured once)."""
-
-    task: BatchedTask
-    episodes: int
-    expert_return: float
-    random_return: float
-    seed: int = 10_000
-
-    @classmethod
-    def make(cls, task: BatchedTask, expert: Expert, *, episodes: int, seed: int = 10_000) -> Scorer | None:
-        """None when ``episodes`` is 0 (evaluation off)."""
-        if episodes == 0:
-            return None
-        exp, rnd = reference_results(task, expert, episodes=episodes, seed=seed)
-        return cls(task, episodes, exp.return_mean, rnd.return_mean, seed)
-
-    def __call__(self, policy: Policy) -> EvalResult:
-        res = evaluate(self.task, policy, episodes=self.episodes, seed=self.seed, reference=False)
-        return with_reference(res, expert_return=self.expert_return, random_return=self.random_return)
-
-
-def round_record(i: int, beta: float | None, budget: LabelBudget, transitions: int, wall: float,
-                 res: EvalResult | None) -> RoundRecord:
-    """A :class:`RoundRecord` from the budget's counts so far and an optional evaluation."""
-    counts = budget.counts()
-    return RoundRecord(
-        round=i, beta=beta, labels=counts.labels, expert_steps=counts.expert_steps,
-        context_switches=counts.context_switches, transitions=transitions, train_wall_s=wall,
-        return_mean=None if res is None else res.return_mean,
-        normalized_score=None if res is None else res.normalized_score,
-        success_rate=None if res is None else res.success_rate,
-        cost_mean=None if res is None else res.cost_mean,
-    )

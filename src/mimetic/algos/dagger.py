@@ -32,7 +32,7 @@ from mimetic.envs.base import BatchedTask
 from mimetic.errors import ConfigError
 from mimetic.oracle import BetaGate, LabelBudget, SimulatedHuman, ThriftyGate, beta_at, quantile_threshold
 from mimetic.protocols import Expert, Gate, TrainablePolicy
-from mimetic.rollout import evaluate
+from mimetic.rollout import Scorer
 from mimetic.types import BCResult, EvalResult
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ def fit(
     rng = np.random.default_rng(config.seed)
     data = Dataset.empty(task.spec) if dataset is None else dataset
     initial = copy.deepcopy(policy.state_dict()) if isinstance(policy, torch.nn.Module) else None
-    reference = _references(eval_task or task, expert, config)
+    scorer = Scorer.make(eval_task or task, expert, episodes=config.eval_episodes)
     records: list[RoundRecord] = []
     wall = 0.0
     spent = False
@@ -164,7 +164,7 @@ def fit(
             raise ConfigError("the label budget ran out before the expert labelled any state")
         # else: nothing labelled yet (a live human who has not stepped in); the learner is unchanged
         wall += time.perf_counter() - start
-        record = _record(i, beta, budget, data, wall, _evaluate(eval_task or task, policy, config, reference))
+        record = round_record(i, beta, budget, data.n_transitions, wall, scorer(policy) if scorer else None)
         records.append(record)
         bar.update(1)
         bar.set_postfix(labels=record.labels, score=record.normalized_score, refresh=False)
@@ -193,31 +193,13 @@ def _train(policy: TrainablePolicy, data: Dataset, config: bc.BCConfig, *, seed:
     return bc.fit(policy, data, replace(config, seed=seed))
 
 
-def _references(task: BatchedTask, expert: Expert, config: DAggerConfig) -> tuple[float, float] | None:
-    if config.eval_episodes == 0:
-        return None
-    from mimetic.rollout import reference_results
-
-    exp, rnd = reference_results(task, expert, episodes=config.eval_episodes, seed=10_000)
-    return exp.return_mean, rnd.return_mean
-
-
-def _evaluate(task: BatchedTask, policy: TrainablePolicy, config: DAggerConfig,
-              reference: tuple[float, float] | None) -> EvalResult | None:
-    if reference is None:
-        return None
-    from mimetic.rollout import with_reference
-
-    res = evaluate(task, policy, episodes=config.eval_episodes, seed=10_000, reference=False)
-    return with_reference(res, expert_return=reference[0], random_return=reference[1])
-
-
-def _record(i: int, beta: float | None, budget: LabelBudget, data: Dataset, wall: float,
-            res: EvalResult | None) -> RoundRecord:
+def round_record(i: int, beta: float | None, budget: LabelBudget, transitions: int, wall: float,
+                 res: EvalResult | None) -> RoundRecord:
+    """A :class:`RoundRecord` from the budget's counts so far and an optional evaluation."""
     counts = budget.counts()
     return RoundRecord(
         round=i, beta=beta, labels=counts.labels, expert_steps=counts.expert_steps,
-        context_switches=counts.context_switches, transitions=data.n_transitions, train_wall_s=wall,
+        context_switches=counts.context_switches, transitions=transitions, train_wall_s=wall,
         return_mean=None if res is None else res.return_mean,
         normalized_score=None if res is None else res.normalized_score,
         success_rate=None if res is None else res.success_rate,

@@ -41,15 +41,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mimetic.algos import bc
-from mimetic.algos.aggrevate import Scorer, round_record
-from mimetic.algos.dagger import DAggerResult, RoundRecord
+from mimetic.algos.dagger import DAggerResult, RoundRecord, round_record
 from mimetic.data import Dataset
 from mimetic.envs.base import BatchedTask, Step
 from mimetic.errors import ConfigError
 from mimetic.oracle import BetaGate, LabelBudget
 from mimetic.policies.compose import MIXINGS, MixturePolicy, TimeIndexedPolicy
 from mimetic.protocols import Expert, Gate, TrainablePolicy
-from mimetic.rollout import rollout
+from mimetic.rollout import Scorer, rollout
 from mimetic.types import Trajectory
 
 
