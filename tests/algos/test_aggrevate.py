@@ -7,19 +7,11 @@ from mimetic.algos import aggrevate, bc
 from mimetic.envs import make_expert, make_task
 from mimetic.errors import ConfigError, TaskError
 from mimetic.oracle import LabelBudget
+from fakes import CountingExpert
 from mimetic.policies import MLPConfig, MLPPolicy
 from mimetic.rollout import evaluate
 
 
-class CountingExpert:
-    """The real expert, counting every state it is asked about (behind the LabelBudget's back)."""
-
-    def __init__(self, name):
-        self.expert, self.rows = make_expert(name), 0
-
-    def __call__(self, obs):
-        self.rows += len(obs)
-        return self.expert(obs)
 
 
 def _policy(task, seed=0):

@@ -9,19 +9,13 @@ import pytest
 from mimetic.algos import bc, smile
 from mimetic.envs import make_expert, make_task
 from mimetic.errors import ConfigError
+from fakes import CountingExpert
 from mimetic.policies import MLPConfig, MLPPolicy
 from mimetic.policies.compose import MixturePolicy, TimeIndexedPolicy
 
 FAST = bc.BCConfig(steps=200)
 
 
-class CountingExpert:
-    def __init__(self, name):
-        self.expert, self.rows = make_expert(name), 0
-
-    def __call__(self, obs):
-        self.rows += len(obs)
-        return self.expert(obs)
 
 
 def _policy(task, seed=0):
