@@ -220,14 +220,17 @@ class MLPPolicy(nn.Module):
         return out.mean(dim=0)
 
     def disagreement(self, obs: np.ndarray) -> np.ndarray:
-        """Ensemble spread per state (B,): variance of member actions (continuous, summed over
-        dimensions) or of member probabilities (discrete); zeros for a single network."""
+        """Ensemble spread per state (B,): variance of member actions in the task's action units
+        (continuous, summed over dimensions, so it compares with squared action distances) or of
+        member probabilities (discrete); zeros for a single network."""
         with torch.inference_mode():
             out = self.members(torch.from_numpy(np.asarray(obs, np.float32)))  # (K, B, out)
             if self.head == "categorical":
                 out = torch.softmax(out, dim=-1)
-            elif self.head == "gaussian":
-                out = self._mean_log_std(out)[0]
+            else:
+                if self.head == "gaussian":
+                    out = self._mean_log_std(out)[0]
+                out = out * self.act_half  # [-1, 1]-scaled -> task units
             return out.var(dim=0, unbiased=False).sum(dim=-1).numpy()  # (B,)
 
     def _mean_log_std(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
