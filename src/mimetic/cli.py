@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as one JSON line")
 
     from mimetic.experiments.horizon import HorizonConfig
+    from mimetic.experiments.labels import LabelsConfig
 
     p = sub.add_parser("experiment", help="experiments that show the theory on real runs")
     exps = p.add_subparsers(dest="experiment", required=True, parser_class=_Parser)
@@ -100,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
                                     "driving task; total cost vs horizon, log-log slopes, table and PNG plot.")
     h.add_argument("--out", default=None, help="output folder (default: runs/experiment-horizon-<time>)")
     add_config_args(h, HorizonConfig, title="experiment")
+    lab = exps.add_parser("labels", help="expert-normalized score vs expert labels spent, one curve per method",
+                          description="BC and the interactive methods (DAgger, HG-DAgger, ThriftyDAgger, SMILe, "
+                                      "forward training, AggreVaTe) on one task and label budget; score vs labels "
+                                      "per round, labels to reach the target, table and PNG plot.")
+    lab.add_argument("--out", default=None, help="output folder (default: runs/experiment-labels-<task>-<time>)")
+    add_config_args(lab, LabelsConfig, title="experiment")
 
     p = sub.add_parser("quickstart", help="collect demos, train BC, evaluate against the expert")
     p.add_argument("--task", default="cartpole", help="task (default: cartpole)")
@@ -144,7 +151,8 @@ def _add_interactive_parsers(algos: argparse._SubParsersAction) -> None:
                            help="simulated human takes over when the learner's action is this far from its own "
                                 "(default: 0.5 for discrete tasks (any disagreement), 0.2 otherwise)")
             p.add_argument("--risk", type=float, default=None,
-                           help="and when the task's risk exceeds this (driving: |lateral error| in m; default 1.0)")
+                           help="and when the task's risk exceeds this (driving: |lateral error| in m, default 1.0; "
+                                "cartpole: pole angle / failure angle, default 0.5)")
             p.add_argument("--human", choices=["simulated", "keyboard"], default="simulated",
                            help="who intervenes: a simulated human, or you at the keyboard in a window "
                                 "(driving: hold an arrow key to take over and steer)")

@@ -435,8 +435,22 @@ def experiment(args: argparse.Namespace) -> None:
     from mimetic.experiments.horizon import HorizonConfig, markdown, run_horizon
     from mimetic.runs import default_run_dir
 
+    if args.experiment == "labels":
+        _experiment_labels(args)
+        return
     config = config_from_args(HorizonConfig, args)
     out = Path(args.out) if args.out else default_run_dir("experiment-horizon", "driving")
     result = run_horizon(config, out_dir=out, progress=True)
     print(markdown(result))
     print(f"written to {out}: horizon.json, horizon.md, horizon.png ({result.wall_s:.0f} s)")
+
+
+def _experiment_labels(args: argparse.Namespace) -> None:
+    from mimetic.experiments.labels import FILES, LabelsConfig, markdown, run_labels
+    from mimetic.runs import default_run_dir
+
+    config = config_from_args(LabelsConfig, args)
+    out = Path(args.out) if args.out else default_run_dir("experiment-labels", config.task)
+    result = run_labels(config, out_dir=out, progress=True)
+    print(markdown(result))
+    print(f"written to {out}: {', '.join(FILES)} ({result.wall_s:.0f} s)")

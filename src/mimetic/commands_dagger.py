@@ -43,7 +43,8 @@ def _gate(args: argparse.Namespace, task: Any, policy: Any, expert: Any) -> tupl
         return HGDAggerGates(discrete=spec.discrete, deviation=1.0, human=human), human.expert
     deviation = args.deviation if args.deviation is not None else (0.5 if spec.discrete else 0.2)
     risk_fn = risk_function(spec.name)
-    risk = args.risk if args.risk is not None else 1.0
+    # default: 1 m off the centreline (driving), half the failure angle (cartpole, where 1.0 = failure)
+    risk = args.risk if args.risk is not None else (0.5 if spec.name == "cartpole" else 1.0)
     if deviation <= 0 or risk <= 0:
         raise ConfigError(f"--deviation and --risk must be > 0, got {deviation} and {risk}")
     doubt = policy.disagreement if policy.config.ensemble > 1 else None
