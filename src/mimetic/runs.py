@@ -119,6 +119,26 @@ def remove_dirs(created: list[Path]) -> None:
             break  # something else was put inside meanwhile: leave it and its parents
 
 
+def write_files_atomic(out_dir: str | Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` (name -> bytes, rendered beforehand) into a hidden temporary sibling folder
+    renamed to ``out_dir`` (absent or empty): a failure at any point leaves no partial output,
+    nor the parent folders created for it."""
+    out_dir = check_new_run_dir(out_dir)
+    created = make_parents(out_dir)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp"))
+    try:
+        share_mode(tmp, directory=True)
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        if out_dir.exists():
+            out_dir.rmdir()  # checked empty above; os.replace cannot replace a directory otherwise
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        remove_dirs(created)
+        raise
+
+
 def default_run_dir(kind: str, task: str, root: str | Path = "runs") -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = Path(root) / f"{kind}-{task.replace(':', '_').replace('/', '_')}-{stamp}"

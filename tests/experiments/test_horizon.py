@@ -6,6 +6,7 @@ import math
 import pytest
 
 from mimetic.errors import ConfigError
+from mimetic import runs
 from mimetic.experiments import horizon
 from mimetic.experiments.horizon import HorizonConfig, run_horizon
 
@@ -82,7 +83,7 @@ def test_failure_mid_run_leaves_no_partial_output(tmp_path, monkeypatch, where):
     elif where == "plotting":  # everything trained; rendering the plot fails
         monkeypatch.setattr(horizon, "plot_png", boom)
     else:  # files written into the temporary folder; moving it into place fails
-        monkeypatch.setattr(horizon.os, "replace", boom)
+        monkeypatch.setattr(runs.os, "replace", boom)  # the final rename, in runs.write_files_atomic
     out = tmp_path / "nested" / "horizon"
     with pytest.raises(RuntimeError, match="boom"):
         run_horizon(TINY, out_dir=out)

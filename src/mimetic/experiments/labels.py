@@ -26,9 +26,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -48,13 +45,7 @@ from mimetic.oracle import LabelBudget
 from mimetic.policies import MLPConfig, MLPPolicy
 from mimetic.protocols import Expert, Gate
 from mimetic.rollout import Scorer, collect
-from mimetic.runs import (
-    check_new_run_dir,
-    json_line,
-    make_parents,
-    remove_dirs,
-    share_mode,
-)
+from mimetic.runs import check_new_run_dir, json_line, write_files_atomic
 
 TASKS = ("cartpole", "pendulum", "driving")
 METHODS = ("bc", "dagger", "hg-dagger", "thrifty-dagger", "smile", "forward", "aggrevate")
@@ -530,17 +521,4 @@ def write_outputs(result: LabelsResult, out_dir: Path) -> None:
         "labels.md": markdown(result).encode(),
         "labels.png": plot_png(result),
     }
-    out_dir = check_new_run_dir(out_dir)
-    created = make_parents(out_dir)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp"))
-    try:
-        share_mode(tmp, directory=True)
-        for name, data in payload.items():
-            (tmp / name).write_bytes(data)
-        if out_dir.exists():
-            out_dir.rmdir()  # checked empty above; os.replace cannot replace a directory otherwise
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        remove_dirs(created)
-        raise
+    write_files_atomic(out_dir, payload)
