@@ -195,7 +195,7 @@ def make_gate(algo: str, policy: MLPPolicy, *, discrete: bool, switch_rate: floa
     if algo == "thrifty":
         return dagger.ThriftyGates(policy, discrete=discrete, switch_rate=switch_rate, learn_risk=learn_risk)
     # the CLI's observable risk (driving: metres off the centreline)
-    from mimetic.commands_dagger import risk_function
+    from mimetic.envs import risk_function
 
     return dagger.HGDAggerGates(discrete=discrete, deviation=HG_DEVIATION, risk_fn=risk_function("driving"),
                                 risk=HG_RISK_M, doubt_fn=policy.disagreement)

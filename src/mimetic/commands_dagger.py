@@ -7,23 +7,11 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 
 from mimetic.cli import print_table
 from mimetic.cliutil import config_from_args
 from mimetic.commands import _check_positive, _jsonable, _task_and_expert
 from mimetic.errors import ConfigError
-
-
-def risk_function(task_name: str) -> Callable[[np.ndarray], np.ndarray] | None:
-    """A simple, observable risk for built-in tasks (what a watching human would judge by)."""
-    if task_name == "driving":
-        from mimetic.envs.driving import E_SCALE
-
-        return lambda obs: np.abs(obs[:, 0]) * E_SCALE  # metres from the centreline
-    if task_name == "cartpole":
-        return lambda obs: np.abs(obs[:, 2]) / 0.2095  # pole angle as a fraction of the failure angle
-    return None
 
 
 def _gate(args: argparse.Namespace, task: Any, policy: Any, expert: Any) -> tuple[Any, Any]:
@@ -42,6 +30,8 @@ def _gate(args: argparse.Namespace, task: Any, policy: Any, expert: Any) -> tupl
         human = KeyboardHuman(task)  # the person at the keyboard is the expert: their actions are the labels
         return HGDAggerGates(discrete=spec.discrete, deviation=1.0, human=human), human.expert
     deviation = args.deviation if args.deviation is not None else (0.5 if spec.discrete else 0.2)
+    from mimetic.envs import risk_function
+
     risk_fn = risk_function(spec.name)
     # default: 1 m off the centreline (driving), half the failure angle (cartpole, where 1.0 = failure)
     risk = args.risk if args.risk is not None else (0.5 if spec.name == "cartpole" else 1.0)

@@ -10,7 +10,7 @@ import gymnasium as gym
 
 from mimetic.envs.base import BatchedTask, Step, TaskSpec
 from mimetic.envs.driving import DrivingEnv, DrivingTask, Track
-from mimetic.envs.experts import ScriptedExpert, as_expert, load_sb3_expert, make_expert
+from mimetic.envs.experts import ScriptedExpert, as_expert, load_sb3_expert, make_expert, risk_function
 from mimetic.envs.gym_adapter import GymTask
 from mimetic.envs.tasks import CartPoleTask, NumpyTask, PendulumTask, describe_tasks, make_task, task_names
 
@@ -44,6 +44,7 @@ __all__ = [
     "load_sb3_expert",
     "make_expert",
     "make_task",
+    "risk_function",
     "register_envs",
     "task_names",
 ]

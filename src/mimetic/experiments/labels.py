@@ -338,7 +338,7 @@ def _round_bc(config: LabelsConfig, seed: int) -> bc.BCConfig:
 
 
 def _dagger_family(config: LabelsConfig, method: str, seed: int, expert: Expert) -> tuple[DAggerResult, int]:
-    from mimetic.commands_dagger import risk_function
+    from mimetic.envs import risk_function
 
     task = make_task(config.task, num_envs=config.episodes_per_round)
     spec = task.spec
