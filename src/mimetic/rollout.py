@@ -307,3 +307,59 @@ class Scorer:
     def __call__(self, policy: Policy) -> EvalResult:
         res = evaluate(self.task, policy, episodes=self.episodes, seed=self.seed, reference=False)
         return with_reference(res, expert_return=self.expert_return, random_return=self.random_return)
+
+
+# ----------------------------------------------------------------------------- endless stepping (RL)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One batched step of a :class:`StepStream`, before the finished envs were reset."""
+
+    obs: np.ndarray  # (B, *O) where the actions were taken
+    next_obs: np.ndarray  # (B, *O) the true next observation (a finished episode's final one)
+    rewards: np.ndarray  # (B,) task rewards
+    terminated: np.ndarray  # (B,) bool
+    truncated: np.ndarray  # (B,) bool, only where not terminated
+
+
+class StepStream:
+    """Steps a task forever for on-policy RL (PPO, GAIL, AIRL): finished envs restart at once.
+
+    Episode ``k`` (counted over the whole stream) starts from reset seed ``seed + k``, as in
+    :func:`rollout`, so a run is reproducible whatever the order envs finish in. ``finished``
+    collects (return, length) of every completed episode; the caller drains it.
+    """
+
+    def __init__(self, task: BatchedTask, *, seed: int = 0) -> None:
+        self.task = task
+        n = task.num_envs
+        self.seed = seed
+        self._next_ep = n
+        self.obs = task.reset(seeds=seed + np.arange(n))  # (B, *O)
+        self._ret = np.zeros(n)
+        self._len = np.zeros(n, np.int64)
+        self.finished: list[tuple[float, int]] = []
+        self.episodes_started = n
+
+    def step(self, actions: np.ndarray) -> Transition:
+        """Act in every env; envs whose episode ended are reset (``self.obs`` holds their new start)."""
+        obs = self.obs
+        step = self.task.step(actions)
+        self._ret += step.rewards
+        self._len += 1
+        done = step.terminated | step.truncated
+        out = Transition(obs=obs, next_obs=step.obs, rewards=step.rewards, terminated=step.terminated,
+                         truncated=step.truncated & ~step.terminated)
+        self.obs = step.obs
+        if done.any():
+            idx = np.flatnonzero(done)
+            self.finished.extend(zip(self._ret[idx].tolist(), self._len[idx].tolist()))
+            self._ret[idx] = 0.0
+            self._len[idx] = 0
+            seeds = np.zeros(self.task.num_envs, np.int64)
+            seeds[idx] = self.seed + self._next_ep + np.arange(len(idx))
+            self._next_ep += len(idx)
+            self.episodes_started += len(idx)
+            self.obs = self.task.reset(seeds=seeds, mask=done).copy()
+        return out
