@@ -8,8 +8,8 @@ runs it, so results do not depend on how many envs run in parallel (for determin
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from tqdm.auto import tqdm

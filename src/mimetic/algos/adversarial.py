@@ -24,6 +24,7 @@ state, so a fixed horizon adds no bias either.
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -34,7 +35,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from mimetic.algos import ppo as ppo_mod
-from mimetic.algos.ppo import PPO, PPO_NET, ActorCritic, Callback, IterationRecord, PPOConfig, Rollout
+from mimetic.algos.ppo import (
+    PPO,
+    PPO_NET,
+    ActorCritic,
+    Callback,
+    IterationRecord,
+    PPOConfig,
+    Rollout,
+)
 from mimetic.data.dataset import Dataset
 from mimetic.envs.base import BatchedTask, TaskSpec
 from mimetic.errors import ConfigError, DataError
@@ -101,6 +110,10 @@ class AdversarialConfig:
             raise ConfigError("disc_steps, disc_warmup and bc_steps must be >= 0 and disc_batch >= 1")
         if self.grad_penalty < 0:
             raise ConfigError(f"grad_penalty must be >= 0, got {self.grad_penalty}")
+
+
+DEFAULT_ADVERSARIAL = AdversarialConfig()
+DEFAULT_PPO = PPOConfig()
 
 
 # ----------------------------------------------------------------------------- transitions
@@ -196,7 +209,7 @@ def learner_transitions(roll: Rollout, spec: TaskSpec, actor: MLPPolicy, *, abso
 
 def _mlp(sizes: tuple[int, ...], activation: str) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+    for fan_in, fan_out in itertools.pairwise(sizes):
         layers += [nn.Linear(fan_in, fan_out), ACTIVATIONS[activation]()]
     return nn.Sequential(*layers[:-1])  # no activation after the output layer
 
@@ -271,8 +284,8 @@ class AdversarialResult:
 class AdversarialTrainer:
     """PPO + discriminator state, so a run can be checkpointed and resumed between iterations."""
 
-    def __init__(self, task: BatchedTask, demos: Dataset, config: AdversarialConfig = AdversarialConfig(),
-                 ppo_config: PPOConfig = PPOConfig(), net: MLPConfig = PPO_NET) -> None:
+    def __init__(self, task: BatchedTask, demos: Dataset, config: AdversarialConfig = DEFAULT_ADVERSARIAL,
+                 ppo_config: PPOConfig = DEFAULT_PPO, net: MLPConfig = PPO_NET) -> None:
         self.task, self.config, self.spec = task, config, task.spec
         self.ppo = PPO(task, ppo_config, net)
         mean, std = demos.obs_stats()
@@ -397,8 +410,8 @@ class AdversarialTrainer:
 def fit(
     task: BatchedTask,
     demos: Dataset,
-    config: AdversarialConfig = AdversarialConfig(),
-    ppo_config: PPOConfig = PPOConfig(),
+    config: AdversarialConfig = DEFAULT_ADVERSARIAL,
+    ppo_config: PPOConfig = DEFAULT_PPO,
     *,
     net: MLPConfig = PPO_NET,
     callback: Callback | None = None,
@@ -446,5 +459,14 @@ def learned_reward(disc: Discriminator) -> Any:
     return reward_fn
 
 
-__all__ = ["AdversarialConfig", "AdversarialResult", "AdversarialTrainer", "Discriminator", "fit",
-           "learned_reward", "expert_transitions", "learner_transitions", "generator_reward"]
+__all__ = [
+    "AdversarialConfig",
+    "AdversarialResult",
+    "AdversarialTrainer",
+    "Discriminator",
+    "expert_transitions",
+    "fit",
+    "generator_reward",
+    "learned_reward",
+    "learner_transitions",
+]

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import numpy as np
 import torch
@@ -101,6 +101,8 @@ class PPOConfig:
         if self.ent_coef < 0 or self.vf_coef < 0:
             raise ConfigError(f"ent_coef and vf_coef must be >= 0, got {self.ent_coef}, {self.vf_coef}")
 
+
+DEFAULT_CONFIG = PPOConfig()
 
 PPO_NET = MLPConfig(hidden=(64, 64), activation="tanh")
 """The default actor/critic architecture (the critic copies the actor's hidden sizes)."""
@@ -236,7 +238,7 @@ class IterationRecord:
 class PPO:
     """The PPO learner: :meth:`collect` a rollout, compute rewards, :meth:`update`."""
 
-    def __init__(self, task: BatchedTask, config: PPOConfig = PPOConfig(), net: MLPConfig = PPO_NET) -> None:
+    def __init__(self, task: BatchedTask, config: PPOConfig = DEFAULT_CONFIG, net: MLPConfig = PPO_NET) -> None:
         self.task, self.config = task, config
         self.agent = ActorCritic(task.spec, net, init_log_std=config.init_log_std, seed=config.seed)
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=config.lr, eps=1e-5)
@@ -395,7 +397,7 @@ class PPOResult:
 
 def train(
     task: BatchedTask,
-    config: PPOConfig = PPOConfig(),
+    config: PPOConfig = DEFAULT_CONFIG,
     *,
     net: MLPConfig = PPO_NET,
     reward_fn: RewardFn | None = None,
