@@ -1,4 +1,4 @@
-"""Command-line interface: ``mimetic collect | train bc | eval | quickstart | tasks``.
+"""Command-line interface: ``mimetic collect | train <algo> | eval | experiment | quickstart | tasks``.
 
 Every command prints results as a small table; long work shows progress bars on stderr. Any
 :class:`MimeticError` ends the command with one ``error: ...`` line and exit code 2.
@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_args(bc, MLPConfig, title="policy network")
 
     _add_interactive_parsers(algos)
+    from mimetic.commands_rl import add_parsers as add_rl_parsers
+
+    add_rl_parsers(algos)
 
     p = sub.add_parser("eval", help="evaluate a trained policy")
     p.add_argument("--policy", required=True, help="run directory, or its checkpoint/ folder")
@@ -203,6 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mimetic import commands_dagger
 
         handler = commands_dagger.train
+    if args.command == "train" and args.algo in ("ppo", "gail", "airl"):
+        from mimetic import commands_rl
+
+        handler = commands_rl.train
     try:
         handler(args)
     except MimeticError as e:

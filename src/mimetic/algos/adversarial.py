@@ -27,6 +27,7 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -46,7 +47,7 @@ from mimetic.algos.ppo import (
 )
 from mimetic.data.dataset import Dataset
 from mimetic.envs.base import BatchedTask, TaskSpec
-from mimetic.errors import ConfigError, DataError
+from mimetic.errors import CheckpointError, ConfigError, DataError
 from mimetic.policies.mlp import ACTIVATIONS, MLPConfig, MLPPolicy
 
 REWARD_FORMS = ("positive", "logit", "negative")
@@ -386,6 +387,27 @@ class AdversarialTrainer:
                 r_abs = float(generator_reward(self.disc.logit(loop, loop.log_probs), self.config.reward)[0])
         return r[: roll.n].reshape(roll.rewards.shape), r_abs
 
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """PPO's resumable state plus the discriminator's (see :func:`mimetic.algos.ppo.save_state`)."""
+        tensors, meta = self.ppo.state()
+        tensors.update({f"disc.{k}": v for k, v in self.disc.state_dict().items()})
+        tensors.update(ppo_mod.optimizer_tensors(self.disc_opt, "disc_opt"))
+        tensors["rng.disc"] = self.rng.get_state()
+        return tensors, {**meta, "method": self.config.method, "wall_s": self.wall_s}
+
+    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        if meta.get("method") != self.config.method:
+            raise CheckpointError(f"the saved run is {meta.get('method')!r}, not {self.config.method!r}")
+        self.ppo.load_state(tensors, meta)
+        disc = {k[len("disc."):]: v for k, v in tensors.items() if k.startswith("disc.")}
+        try:
+            self.disc.load_state_dict(disc)
+        except RuntimeError as err:
+            raise CheckpointError(f"saved discriminator does not match this configuration: {str(err)[:200]}") from None
+        ppo_mod.load_optimizer(self.disc_opt, tensors, "disc_opt")
+        self.rng.set_state(tensors["rng.disc"])
+        self.wall_s = float(meta.get("wall_s", 0.0))
+
     def iterate(self) -> IterationRecord:
         """One collect / discriminator / reward / PPO-update iteration."""
         t0 = time.perf_counter()
@@ -443,6 +465,68 @@ def fit(
     ppo.policy.eval()
     return AdversarialResult(policy=ppo.policy, discriminator=trainer.disc, history=trainer.history,
                              env_steps=ppo.env_steps, wall_s=trainer.wall_s)
+
+
+REWARD_KIND = "mimetic-airl-reward"
+
+
+def save_reward(disc: Discriminator, directory: str | Path, *, task: str) -> Path:
+    """Export AIRL's learned reward g(s): ``reward.safetensors`` + ``reward.json`` (no pickle)."""
+    from safetensors.torch import save as save_safetensors
+
+    from mimetic.runs import json_line, write_files_atomic
+
+    if disc.method != "airl":
+        raise ConfigError("only AIRL learns a transferable reward; this discriminator is GAIL's")
+    tensors = {k: v.detach().contiguous().clone() for k, v in disc.state_dict().items()
+               if k.startswith(("g.", "obs_"))}
+    sizes = [m.in_features for m in disc.g if isinstance(m, nn.Linear)]
+    act = next((n for n, cls in ACTIVATIONS.items() for m in disc.g if type(m) is cls), "tanh")
+    meta = {"format": REWARD_KIND, "version": 1, "task": task, "obs_dim": int(disc.obs_mean.numel()),
+            "hidden": sizes[1:], "activation": act, "gamma": disc.gamma}
+    write_files_atomic(directory, {"reward.safetensors": save_safetensors(tensors),
+                                   "reward.json": (json_line(meta) + "\n").encode()})
+    return Path(directory)
+
+
+def load_reward(directory: str | Path, *, expect_task: str | None = None) -> Discriminator:
+    """A reward exported by :func:`save_reward`, as a Discriminator whose ``reward_g`` gives g(s)."""
+    import json
+
+    from safetensors import SafetensorError
+    from safetensors.torch import load as load_safetensors
+
+    path = Path(directory)
+    try:
+        meta = json.loads((path / "reward.json").read_text())
+        tensors = load_safetensors((path / "reward.safetensors").read_bytes())
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} has no reward.json + reward.safetensors (an AIRL run's reward/ folder)") from None
+    except (OSError, ValueError, SafetensorError) as err:
+        raise CheckpointError(f"corrupt reward in {path}: {err}") from None
+    if not isinstance(meta, dict) or meta.get("format") != REWARD_KIND:
+        raise CheckpointError(f"{path / 'reward.json'} is not a mimetic AIRL reward")
+    if expect_task is not None and meta.get("task") != expect_task:
+        raise CheckpointError(f"reward {path} was learned on task {meta.get('task')!r}, not {expect_task!r}")
+    obs_dim = int(meta["obs_dim"])
+    config = AdversarialConfig(method="airl", disc_hidden=tuple(meta["hidden"]), disc_activation=meta["activation"])
+    spec_like = _SpecDims(obs_dim=obs_dim, act_dim=1)
+    disc = Discriminator(spec_like, config, obs_mean=np.zeros(obs_dim), obs_std=np.ones(obs_dim),  # type: ignore[arg-type]
+                         gamma=float(meta["gamma"]), seed=0)
+    try:
+        disc.load_state_dict(tensors, strict=False)
+    except RuntimeError as err:
+        raise CheckpointError(f"reward {path} does not match its reward.json: {str(err)[:200]}") from None
+    missing = {k for k in disc.state_dict() if k.startswith(("g.", "obs_"))} - set(tensors)
+    if missing:
+        raise CheckpointError(f"reward {path} is missing tensors {sorted(missing)[:3]}")
+    return disc.eval()
+
+
+@dataclass(frozen=True)
+class _SpecDims:
+    obs_dim: int
+    act_dim: int
 
 
 def learned_reward(disc: Discriminator) -> Any:

@@ -23,13 +23,15 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from mimetic.envs.base import BatchedTask, TaskSpec
-from mimetic.errors import ConfigError
+from mimetic.errors import CheckpointError, ConfigError
 from mimetic.policies.mlp import ACTIVATIONS, MLPConfig, MLPPolicy
 from mimetic.rollout import StepStream
 
@@ -360,6 +362,37 @@ class PPO:
         return {"policy_loss": m[0], "value_loss": m[1], "entropy": m[2], "approx_kl": m[3],
                 "clip_frac": m[4], "lr": lr}
 
+    # -- resumable state (see save_state / load_state) ---------------------------------------
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Everything a later run needs to continue this one: tensors and JSON-able values.
+        Running episodes are not saved: a resumed run starts fresh episodes (new reset seeds)."""
+        tensors = {f"agent.{k}": v for k, v in self.agent.state_dict().items()}
+        tensors.update(optimizer_tensors(self.optimizer, "ppo_opt"))
+        tensors["rng.ppo"] = self.generator.get_state()
+        meta = {"env_steps": self.env_steps, "iteration": self.iteration,
+                "episodes_started": self.stream.episodes_started, "stream_seed": self.stream.seed,
+                "obs_stats": _stats_json(self.obs_stats), "ret_stats": _stats_json(self.ret_stats),
+                "running_return": self._ret.tolist(), "shuffle_rng": self.shuffle_rng.bit_generator.state}
+        return tensors, meta
+
+    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        agent = {k[len("agent."):]: v for k, v in tensors.items() if k.startswith("agent.")}
+        try:
+            self.agent.load_state_dict(agent)
+        except RuntimeError as err:
+            raise CheckpointError(f"saved PPO networks do not match this configuration: {str(err)[:200]}") from None
+        load_optimizer(self.optimizer, tensors, "ppo_opt")
+        self.generator.set_state(tensors["rng.ppo"])
+        self.env_steps, self.iteration = int(meta["env_steps"]), int(meta["iteration"])
+        self.obs_stats.load(_stats_from_json(meta["obs_stats"]))
+        self.ret_stats.load(_stats_from_json(meta["ret_stats"]))
+        if len(meta["running_return"]) == self.task.num_envs:
+            self._ret = np.asarray(meta["running_return"], np.float64)
+        self.shuffle_rng.bit_generator.state = meta["shuffle_rng"]
+        # fresh episodes, with reset seeds after every episode the saved run started
+        self.stream = StepStream(self.task, seed=int(meta["stream_seed"]) + int(meta["episodes_started"]))
+
     def refresh_normalizer(self, roll: Rollout) -> None:
         """Fold the rollout's observations into the running statistics and install them for the next
         iteration (never mid-iteration: old and new log-probs must see the same normalisation)."""
@@ -367,6 +400,63 @@ class PPO:
             return
         self.obs_stats.update(roll.obs.flatten(0, 1).numpy())
         self.policy.set_normalizer(self.obs_stats.mean, np.sqrt(self.obs_stats.var + 1e-8))
+
+
+def _stats_json(stats: RunningStats) -> dict[str, Any]:
+    return {"mean": stats.mean.tolist(), "var": stats.var.tolist(), "count": stats.count}
+
+
+def _stats_from_json(d: dict[str, Any]) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v, np.float64) for k, v in d.items()}
+
+
+def optimizer_tensors(opt: torch.optim.Optimizer, prefix: str) -> dict[str, torch.Tensor]:
+    """An Adam optimizer's per-parameter state as flat named tensors (safetensors has no nesting)."""
+    out: dict[str, torch.Tensor] = {}
+    params = [p for g in opt.param_groups for p in g["params"]]
+    for i, p in enumerate(params):
+        for k, v in opt.state.get(p, {}).items():
+            out[f"{prefix}.{i}.{k}"] = torch.as_tensor(v).detach().clone()
+    return out
+
+
+def load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], prefix: str) -> None:
+    params = [p for g in opt.param_groups for p in g["params"]]
+    for i, p in enumerate(params):
+        keys = [k for k in tensors if k.startswith(f"{prefix}.{i}.")]
+        if keys:
+            opt.state[p] = {k.rsplit(".", 1)[1]: tensors[k].clone() for k in keys}
+
+
+def save_state(directory: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    """Write ``state.safetensors`` + ``state.json`` into ``directory`` (created); atomic per file."""
+    from safetensors.torch import save as save_safetensors
+
+    from mimetic.runs import json_line, write_files_atomic
+
+    data = {k: v.detach().contiguous().clone() for k, v in tensors.items()}
+    write_files_atomic(directory, {"state.safetensors": save_safetensors(data),
+                                   "state.json": (json_line(meta) + "\n").encode()})
+
+
+def load_state(directory: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read what :func:`save_state` wrote; one-line CheckpointError when it is missing or corrupt."""
+    import json
+
+    from safetensors import SafetensorError
+    from safetensors.torch import load as load_safetensors
+
+    path = Path(directory)
+    try:
+        meta = json.loads((path / "state.json").read_text())
+        tensors = load_safetensors((path / "state.safetensors").read_bytes())
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} has no training state (state.json + state.safetensors) to resume from") from None
+    except (OSError, ValueError, SafetensorError) as err:
+        raise CheckpointError(f"corrupt training state in {path}: {err}") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"corrupt training state in {path}: state.json is not an object")
+    return tensors, meta
 
 
 def record(ppo: PPO, roll: Rollout, metrics: dict[str, float], *, wall_s: float,
