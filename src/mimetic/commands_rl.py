@@ -27,7 +27,7 @@ from mimetic.commands import (
 )
 from mimetic.errors import CheckpointError, ConfigError
 
-SKIP_NET = {"ensemble", "head", "gaussian_std"}  # PPO's actor fixes these
+SKIP_NET = {"ensemble", "head", "gaussian_std", "mixture_components"}  # PPO's actor fixes these
 
 
 def add_parsers(algos: argparse._SubParsersAction) -> None:
