@@ -23,9 +23,10 @@ Part ``thrifty`` (issue target 2). On pendulum and driving, for each seed, DAgge
 ThriftyDAgger with the same network (an ensemble of 5, which ThriftyDAgger's novelty needs; DAgger
 gets the same ensemble), the same BC refit and the same R rounds and episodes per round
 (``THRIFTY_SETUPS``). Both start with the same round-0 expert demonstrations (beta = 1), so the
-tables also give the labels beyond round 0. ThriftyDAgger: ``ThriftyGates(switch_rate=0.1)``,
-novelty only (``--parts select`` tried switch rates 0.1, 0.2 and 0.3 and the learned failure risk on
-driving; the risk model never fitted there, as no training episode ended in a crash).
+tables also give the labels beyond round 0. ThriftyDAgger: ``ThriftyGates(**THRIFTY_GATES[task])``,
+novelty only, picked per task by ``--parts select-thrifty`` on seeds 10-12 from ``SELECT_THRIFTY``
+(switch rates 0.1, 0.03, 0.01; the paper's switch-back threshold; calibration on the learner's own
+states).
 
 Target score: expert-normalized score >= 0.95 on pendulum. On driving the normalized score is
 nearly blind (a random policy crashes at a cost of about 1900 per episode, so 0.95 allows a cost
@@ -41,13 +42,15 @@ simulated human watches every state to decide (``LabelBudget.watched``); those a
 
 Part ``select``: the candidate grid behind the fixed configurations, on seeds 10-12 by default
 (rule: fewest seeds missing the target, then fewest labels at first reach summed over seeds,
-then least wall time).
+then least wall time). Part ``select-thrifty``: only its ThriftyDAgger grid (with DAgger on the
+same setting for reference).
 
 Run (from the repository root; ``dagger`` + ``thrifty`` take about 3.5 minutes on a 2-core
 machine, torch at 1 thread on both sides):
 
     python benchmarks/bench_dagger.py [--parts dagger thrifty] [--seeds 0 1 2] [--json out.json]
-    python benchmarks/bench_dagger.py --parts select            # seeds 10 11 12, about 2.5 minutes
+    python benchmarks/bench_dagger.py --parts select            # seeds 10 11 12
+    python benchmarks/bench_dagger.py --parts select-thrifty    # seeds 10 11 12, ThriftyDAgger grid only
 
 The peer venv and harness default to /work/.venv-imitation/bin/python and
 /work/shared/peers/imitation_lib/run_peer.py (override: --peer-python, --peer-script).
@@ -100,10 +103,12 @@ class Setup:
     lr: float
     hidden: tuple[int, ...]
     ensemble: int = 1
+    demo_labels: int | None = None  # cap on round 0's expert demonstration (DAggerConfig.demo_labels)
 
     def label(self) -> str:
         ens = f", ensemble {self.ensemble}" if self.ensemble > 1 else ""
-        return (f"{self.rounds} rounds x {self.episodes_per_round} ep, BC {self.bc_steps} steps lr {self.lr:g} "
+        demo = f", round 0 cut at {self.demo_labels} labels" if self.demo_labels else ""
+        return (f"{self.rounds} rounds x {self.episodes_per_round} ep{demo}, BC {self.bc_steps} steps lr {self.lr:g} "
                 f"(batch 256, cosine), MLP {'x'.join(map(str, self.hidden))} tanh{ens}")
 
 
@@ -116,7 +121,9 @@ THRIFTY_SETUPS = {
     "pendulum": replace(DAGGER_SETUPS["pendulum"], ensemble=5),
     "driving": Setup("driving", rounds=8, episodes_per_round=1, bc_steps=300, lr=1e-2, hidden=(64, 64), ensemble=5),
 }
-SWITCH_RATE, LEARN_RISK = 0.1, False  # picked by `--parts select` (learn_risk tied on labels)
+# ThriftyGates options per task, picked by `--parts select-thrifty` on seeds 10-12 (RESULTS.md gives the grid).
+THRIFTY_GATES: dict[str, dict[str, Any]] = {"pendulum": {"switch_rate": 0.03, "handback": "discrepancy"},
+                                             "driving": {"switch_rate": 0.01}}
 HG_DEVIATION, HG_RISK_M = 0.2, 1.0  # `mimetic train hg-dagger` defaults for a continuous task
 
 # Candidates of `--parts select` (the lead's quick-check settings are the first of each list).
@@ -130,7 +137,14 @@ SELECT_DAGGER = {
                  Setup("pendulum", 10, 2, 300, 1e-2, (64, 64)), Setup("pendulum", 10, 2, 300, 3e-3, (64, 64)),
                  Setup("pendulum", 10, 2, 200, 1e-2, (64, 64)), Setup("pendulum", 12, 2, 300, 3e-3, (32, 32))],
 }
-SELECT_THRIFTY = [(0.1, False), (0.1, True), (0.2, False), (0.3, False)]  # (switch_rate, learn_risk), driving
+# ThriftyGates candidates (both tasks): the library defaults first, then lower switch rates (the
+# paper's code defaults to 0.01), its switch-back threshold, and its calibration on the learner's states.
+SELECT_THRIFTY: list[dict[str, Any]] = [
+    {"switch_rate": 0.1}, {"switch_rate": 0.03}, {"switch_rate": 0.01},
+    {"switch_rate": 0.03, "handback": "discrepancy"}, {"switch_rate": 0.01, "handback": "discrepancy"},
+    {"switch_rate": 0.03, "calibrate": "learner", "handback": "discrepancy"},
+    {"switch_rate": 0.01, "calibrate": "learner", "handback": "discrepancy"},
+]
 
 
 # --------------------------------------------------------------------------- records
@@ -188,12 +202,11 @@ def run_peer(task: str, seed: int, *, rounds: int, python: Path, script: Path) -
 # --------------------------------------------------------------------------- mimetic
 
 
-def make_gate(algo: str, policy: MLPPolicy, *, discrete: bool, switch_rate: float = SWITCH_RATE,
-              learn_risk: bool = LEARN_RISK) -> Any:
+def make_gate(algo: str, policy: MLPPolicy, *, task: str, discrete: bool, **thrifty: Any) -> Any:
     if algo == "dagger":
         return None
     if algo == "thrifty":
-        return dagger.ThriftyGates(policy, discrete=discrete, switch_rate=switch_rate, learn_risk=learn_risk)
+        return dagger.ThriftyGates(policy, discrete=discrete, **(thrifty or THRIFTY_GATES[task]))
     # the CLI's observable risk (driving: metres off the centreline)
     from mimetic.envs import risk_function
 
@@ -206,19 +219,21 @@ def run_mimetic(setup: Setup, seed: int, *, algo: str = "dagger", **gate_options
     task = make_task(setup.task, num_envs=setup.episodes_per_round)
     eval_task = make_task(setup.task, num_envs=EVAL_ENVS)
     policy = MLPPolicy.for_spec(task.spec, MLPConfig(hidden=setup.hidden, ensemble=setup.ensemble), seed=seed)
-    gate = make_gate(algo, policy, discrete=task.spec.discrete, **gate_options)
+    gate = make_gate(algo, policy, task=setup.task, discrete=task.spec.discrete, **gate_options)
     cfg = dagger.DAggerConfig(rounds=setup.rounds, episodes_per_round=setup.episodes_per_round,
-                              eval_episodes=EVAL_EPISODES, seed=seed)
+                              demo_labels=setup.demo_labels, eval_episodes=EVAL_EPISODES, seed=seed)
     t0 = time.perf_counter()
     res = dagger.fit(task, make_expert(setup.task), policy, cfg,
                      bc_config=bc.BCConfig(steps=setup.bc_steps, lr=setup.lr), gate=gate, eval_task=eval_task)
     rows = tuple(Round(round=r.round, labels=r.labels, wall_s=r.train_wall_s, return_mean=float(r.return_mean),
                        score=float(r.normalized_score), cost=r.cost_mean, switches=r.context_switches)
                  for r in res.rounds)
-    extra: dict[str, Any] = {"setup": asdict(setup), "gate_options": gate_options, "expert_steps": res.expert_steps,
+    extra: dict[str, Any] = {"setup": asdict(setup), "gate_options": gate_options or THRIFTY_GATES.get(setup.task),
+                             "expert_steps": res.expert_steps, "watched": res.watched,
                              "process_wall_s": round(time.perf_counter() - t0, 2)}
     if algo == "thrifty":
-        extra.update(novelty_thresholds=gate.thresholds, risk_thresholds=gate.risk_thresholds)
+        extra.update(novelty_thresholds=gate.thresholds, handback_thresholds=gate.handbacks,
+                     risk_thresholds=gate.risk_thresholds)
     if algo == "hg-dagger":
         extra.update(tau=gate.tau(), interventions=len(gate.human.doubts) if gate.human else 0)
     return Run("mimetic", algo, setup.task, seed, rows, extra)
@@ -271,17 +286,18 @@ def part_thrifty(seeds: list[int]) -> list[Run]:
     return runs
 
 
-def part_select(seeds: list[int]) -> tuple[list[Run], list[str]]:
-    """The candidate grid; one line per candidate with its first-reach labels and wall per seed."""
+def part_select(seeds: list[int], *, dagger_grid: bool = True) -> tuple[list[Run], list[str]]:
+    """The candidate grid; one line per candidate with its first-reach labels and wall per seed.
+    ThriftyDAgger's candidates come after DAgger on the same setting, for reference."""
     runs: list[Run] = []
     lines = [("| task | candidate | first round at target, labels, wall s (per seed) | seeds missing | "
               "labels summed | wall s summed |"), "|---|---|---|---|---|---|"]
-    grid: list[tuple[str, Setup, dict[str, Any]]] = [
-        (task, s, {}) for task, cands in SELECT_DAGGER.items() for s in cands]
-    grid += [("driving", THRIFTY_SETUPS["driving"], {"switch_rate": sr, "learn_risk": lr}) for sr, lr in SELECT_THRIFTY]
+    grid: list[tuple[str, Setup, str, dict[str, Any]]] = [
+        (task, s, "dagger", {}) for task, cands in SELECT_DAGGER.items() for s in cands if dagger_grid]
+    grid += [(task, THRIFTY_SETUPS[task], algo, opts) for task in THRIFTY_SETUPS
+             for algo, opts in [("dagger", {})] + [("thrifty", o) for o in SELECT_THRIFTY]]
     ref = {"driving": expert_cost("driving")}
-    for task, setup, opts in grid:
-        algo = "thrifty" if opts else "dagger"
+    for task, setup, algo, opts in grid:
         ok = target_rule(task, ref.get(task))
         got = []
         for seed in seeds:
@@ -290,8 +306,8 @@ def part_select(seeds: list[int]) -> tuple[list[Run], list[str]]:
             got.append(first_at(runs[-1], ok))
         reached = [g for g in got if g is not None]
         cells = ", ".join(f"r{g.round} {g.labels} {g.wall_s:.2f}" if g else "never" for g in got)
-        name = setup.label() + (f"; thrifty switch_rate {opts['switch_rate']}, learn_risk {opts['learn_risk']}"
-                                if opts else "")
+        name = setup.label() + (f"; thrifty {', '.join(f'{k} {v}' for k, v in opts.items())}"
+                                if algo == "thrifty" else "; DAgger")
         lines.append(f"| {task} | {name} | {cells} | {len(got) - len(reached)} | "
                      f"{sum(g.labels for g in reached)} | {sum(g.wall_s for g in reached):.2f} |")
     return runs, lines
@@ -365,12 +381,12 @@ def thrifty_table(runs: list[Run], ref_cost: dict[str, float]) -> list[str]:
 def hg_table(runs: list[Run], ref_cost: dict[str, float]) -> list[str]:
     ok = target_rule("driving", ref_cost.get("driving"))
     lines = [("| seed | first round at target / labels | labels after R | expert-driven steps | context switches "
-              "| final cost | tau (doubt threshold) |"), "|---|---|---|---|---|---|---|"]
+              "| states watched | final cost | tau (doubt threshold) |"), "|---|---|---|---|---|---|---|---|"]
     for run in (r for r in runs if r.algo == "hg-dagger"):
         last = run.rounds[-1]
         tau = run.extra.get("tau")
         lines.append(f"| {run.seed} | {_fmt(first_at(run, ok), wall=False)} | {last.labels} | "
-                     f"{run.extra['expert_steps']} | {last.switches} | {last.cost:.1f} | "
+                     f"{run.extra['expert_steps']} | {last.switches} | {run.extra.get('watched', '-')} | {last.cost:.1f} | "
                      f"{'-' if tau is None else f'{tau:.3g}'} |")
     return lines
 
@@ -381,13 +397,14 @@ def machine() -> dict[str, Any]:
             "utc_start": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "dagger_setups": {k: s.label() for k, s in DAGGER_SETUPS.items()},
             "thrifty_setups": {k: s.label() for k, s in THRIFTY_SETUPS.items()},
-            "thrifty_gate": {"switch_rate": SWITCH_RATE, "learn_risk": LEARN_RISK},
+            "thrifty_gates": THRIFTY_GATES,
             "hg_gate": {"deviation": HG_DEVIATION, "risk_m": HG_RISK_M}}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--parts", nargs="+", choices=("dagger", "thrifty", "select"), default=["dagger", "thrifty"])
+    p.add_argument("--parts", nargs="+", choices=("dagger", "thrifty", "select", "select-thrifty"),
+                   default=["dagger", "thrifty"])
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="default 0 1 2 (select: 10 11 12)")
     p.add_argument("--peer-rounds", type=int, nargs=2, metavar=("CARTPOLE", "PENDULUM"),
                    default=[PEER_ROUNDS["cartpole"], PEER_ROUNDS["pendulum"]])
@@ -402,8 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[Run] = []
     report: list[str] = []
     ref_cost = {"driving": expert_cost("driving")}
-    if "select" in a.parts:
-        sel_runs, lines = part_select(a.seeds or [10, 11, 12])
+    if "select" in a.parts or "select-thrifty" in a.parts:
+        sel_runs, lines = part_select(a.seeds or [10, 11, 12], dagger_grid="select" in a.parts)
         runs += sel_runs
         report += ["", "select (first round at target, labels, wall s):", *lines]
     seeds = a.seeds or [0, 1, 2]

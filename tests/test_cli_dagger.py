@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from test_cli import _assert_one_error_line, _run, _tree
 
 SMALL = ["--rounds", "2", "--episodes-per-round", "2", "--steps", "50", "--eval-episodes", "2",

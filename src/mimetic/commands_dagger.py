@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
-
+from typing import Any
 
 from mimetic.cli import print_table
 from mimetic.cliutil import config_from_args
@@ -94,7 +94,7 @@ def train(args: argparse.Namespace) -> None:
               "gate": {k: getattr(args, k) for k in ("deviation", "risk", "human", "switch_rate", "learn_risk")
                        if hasattr(args, k)}}
     with RunDir(out, config=_jsonable(config), tensorboard=not args.no_tensorboard) as run:
-        log = lambda r: run.log(r.round, _numbers(dataclasses.asdict(r)), prefix="round/")  # noqa: E731
+        log = lambda r: run.log(r.round, _numbers(dataclasses.asdict(r)), prefix="round/")
         extra = {"gate": gate, "dataset": demos} if args.algo in ("dagger", "hg-dagger", "thrifty-dagger") else {}
         res = _fit_function(args.algo)(task, asked, policy, cfg, bc_config=bc_cfg, eval_task=eval_task,
                                        progress=True, callback=log, **extra)
@@ -107,8 +107,10 @@ def train(args: argparse.Namespace) -> None:
     _print_rounds(res)
     extra = f"; HG-DAgger doubt threshold tau = {tau:.4g}" if tau is not None else ""
     stop = " (label budget spent)" if res.budget_spent else ""
+    watched = getattr(res, "watched", 0)
+    looks = f", {watched} states watched (not labels)" if watched else ""
     print(f"{res.labels} expert labels, {res.expert_steps} expert-driven steps, {res.context_switches} "
-          f"context switches, {res.wall_s:.1f} s training{stop}{extra}; run saved to {out}")
+          f"context switches{looks}, {res.wall_s:.1f} s training{stop}{extra}; run saved to {out}")
 
 
 def _numbers(d: dict) -> dict:
@@ -116,7 +118,8 @@ def _numbers(d: dict) -> dict:
 
 
 def _print_rounds(res: Any) -> None:
-    rows = [[r.round, r.beta, r.labels, r.expert_steps, r.context_switches, r.return_mean, r.normalized_score,
-             r.cost_mean, r.train_wall_s] for r in res.rounds]
-    print_table(rows, ["round", "beta", "labels", "expert steps", "switches", "return", "expert-normalized",
-                       "cost/episode", "train s"])
+    watched = any(getattr(r, "watched", 0) for r in res.rounds)  # a column only where a simulated human looked
+    rows = [[r.round, r.beta, r.labels, r.expert_steps, r.context_switches] + ([r.watched] if watched else [])
+            + [r.return_mean, r.normalized_score, r.cost_mean, r.train_wall_s] for r in res.rounds]
+    print_table(rows, ["round", "beta", "labels", "expert steps", "switches"] + (["watched"] if watched else [])
+                + ["return", "expert-normalized", "cost/episode", "train s"])

@@ -7,9 +7,10 @@ point, is what makes "labels used" comparable across methods (DESIGN.md, style r
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
-from typing import Callable
+import numpy as np
 
 from mimetic.errors import BudgetExhausted, ConfigError
 from mimetic.protocols import Expert
@@ -63,6 +64,21 @@ class LabelBudget:
         and never enter a dataset."""
         self.watched += len(obs)
         return self.expert(obs)
+
+    @contextmanager
+    def capped(self, n: int | None) -> Iterator[None]:
+        """Within the block, at most ``n`` more labels (None: no extra cap); a rollout that hits
+        this cap stops cleanly as at the real limit, but the budget is not marked exhausted."""
+        if n is None:
+            yield
+            return
+        limit, exhausted = self.limit, self.exhausted
+        self.limit = self.labels + n if limit is None else min(limit, self.labels + n)
+        try:
+            yield
+        finally:
+            self.limit = limit
+            self.exhausted = exhausted or (limit is not None and self.labels >= limit)
 
     def counts(self) -> LabelCounts:
         return LabelCounts(self.labels, self.queries, self.expert_steps, self.context_switches, self.watched)
@@ -185,38 +201,48 @@ class ThriftyGate:
 
     The learner drives until its ensemble disagrees (``novelty_fn(obs)`` > ``novelty``) or its
     estimated risk (``risk_fn(obs)`` > ``risk``); then the expert drives (and is labelled) until the
-    learner's own action is back within ``novelty`` of the expert's (squared distance, as in the
-    paper) and risk is below ``risk_release``. Thresholds come from :func:`quantile_threshold`,
-    chosen to hit a target context-switch rate.
+    learner's own action is back within ``handback`` of the expert's (squared distance, as in the
+    paper; default: ``novelty``), risk is below ``risk_release`` and the expert has driven at least
+    ``min_steps`` steps. Thresholds come from :class:`mimetic.algos.dagger.ThriftyGates`.
     """
 
     def __init__(self, *, discrete: bool, novelty_fn: Callable[[np.ndarray], np.ndarray], novelty: float,
                  risk_fn: Callable[[np.ndarray], np.ndarray] | None = None, risk: float = np.inf,
-                 risk_release: float | None = None, labeler: LabelBudget | None = None) -> None:
+                 risk_release: float | None = None, labeler: LabelBudget | None = None,
+                 handback: float | None = None, min_steps: int = 1) -> None:
+        if min_steps < 1:
+            raise ConfigError(f"minimum intervention length must be >= 1 step, got {min_steps}")
         self.discrete, self.novelty_fn, self.novelty = discrete, novelty_fn, novelty
         self.risk_fn, self.risk = risk_fn, risk
         self.risk_release = risk if risk_release is None else risk_release
-        self.labeler = labeler
+        self.handback = novelty if handback is None else handback
+        self.labeler, self.min_steps = labeler, min_steps
         self.in_control = np.zeros(0, bool)  # (B,)
+        self.driven = np.zeros(0, np.int64)  # (B,) steps the expert has driven in the current intervention
 
     def __call__(self, obs: np.ndarray, learner_acts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if len(self.in_control) != len(obs):
+            self.reset(np.ones(len(obs), bool))
         novel = self.novelty_fn(obs) > self.novelty
         risk = self.risk_fn(obs) if self.risk_fn is not None else np.zeros(len(obs))
         take = self.in_control | novel | (risk > self.risk)
-        if self.in_control.any() and self.labeler is not None:
+        ready = self.in_control & (self.driven >= self.min_steps)
+        if ready.any() and self.labeler is not None:
             # The expert is driving these envs: compare its action with the learner's to decide
             # whether to hand control back (counted as watched; a kept step is labelled as usual).
-            rows = np.flatnonzero(self.in_control)
+            rows = np.flatnonzero(ready)
             gap = action_distance(learner_acts[rows], self.labeler.watch(obs[rows]), discrete=self.discrete) ** 2
-            back = (gap < self.novelty) & (risk[rows] < self.risk_release) & ~novel[rows]
+            back = (gap < self.handback) & (risk[rows] < self.risk_release) & ~novel[rows]
             take[rows[back]] = False
+        self.driven = np.where(take, self.driven + 1, 0)
         self.in_control = take.copy()
         return take, take
 
     def reset(self, mask: np.ndarray) -> None:
         if len(self.in_control) != len(mask):
-            self.in_control = np.zeros(len(mask), bool)
+            self.in_control, self.driven = np.zeros(len(mask), bool), np.zeros(len(mask), np.int64)
         self.in_control[mask] = False
+        self.driven[mask] = 0
 
 
 def quantile_threshold(values: np.ndarray, *, rate: float) -> float:

@@ -49,8 +49,8 @@ def test_retrain_from_scratch_restores_initial_weights_each_round():
     assert len(res.rounds) == 2
 
 
-@pytest.mark.parametrize("bad", [dict(rounds=0), dict(label_budget=0), dict(beta0=-0.5), dict(beta_p=2.0),
-                                 dict(eval_episodes=-1)])
+@pytest.mark.parametrize("bad", [{"rounds": 0}, {"label_budget": 0}, {"beta0": -0.5}, {"beta_p": 2.0},
+                                 {"eval_episodes": -1}])
 def test_bad_config_is_one_line(bad):
     with pytest.raises(ConfigError):
         dagger.DAggerConfig(**bad)
@@ -59,7 +59,7 @@ def test_bad_config_is_one_line(bad):
 def test_simulated_human_takes_over_on_deviation_and_hands_back_when_calm():
     from mimetic.oracle import LabelBudget, SimulatedHuman
 
-    expert = lambda obs: np.zeros((len(obs), 1), np.float32)  # noqa: E731
+    expert = lambda obs: np.zeros((len(obs), 1), np.float32)
     budget = LabelBudget(expert)
     human = SimulatedHuman(budget, discrete=False, deviation=0.5, release=0.5, calm_steps=2,
                            doubt_fn=lambda obs: np.full(len(obs), 0.25))
@@ -120,3 +120,73 @@ def test_failure_risk_learns_where_episodes_fail():
     assert late > early  # discounting: the failure is far from the start of the failed episode
     with pytest.raises(ConfigError):
         dagger.FailureRisk(1, gamma=1.5)
+
+
+def test_thrifty_gate_hands_back_below_its_threshold_after_min_steps():
+    from mimetic.oracle import LabelBudget, ThriftyGate
+
+    budget = LabelBudget(lambda obs: np.zeros((len(obs), 1), np.float32))
+    novelty = iter([[1.0, 0.0]] + [[0.0, 0.0]] * 4)  # env 0 novel at the first step only
+    gate = ThriftyGate(discrete=False, novelty_fn=lambda obs: np.array(next(novelty)), novelty=0.5,
+                       labeler=budget, handback=0.01, min_steps=3)
+    gate.reset(np.ones(2, bool))
+    obs = np.zeros((2, 3), np.float32)
+    close = np.array([[0.05], [0.0]])  # squared gap 0.0025 < 0.01
+    took = [gate(obs, close)[0].tolist() for _ in range(5)]
+    assert took == [[True, False], [True, False], [True, False], [False, False], [False, False]]
+    assert budget.watched == 1  # the expert's action is looked at only once the minimum is driven
+
+
+def test_thrifty_gate_keeps_control_while_the_learner_is_far_off():
+    from mimetic.oracle import LabelBudget, ThriftyGate
+
+    budget = LabelBudget(lambda obs: np.zeros((len(obs), 1), np.float32))
+    gate = ThriftyGate(discrete=False, novelty_fn=lambda obs: np.ones(len(obs)), novelty=0.5, labeler=budget,
+                       handback=0.01)
+    gate.reset(np.ones(1, bool))
+    obs = np.zeros((1, 3), np.float32)
+    assert gate(obs, np.array([[0.3]]))[0].tolist() == [True]
+    gate.novelty_fn = lambda obs: np.zeros(len(obs))  # familiar again, but the learner still disagrees
+    assert gate(obs, np.array([[0.3]]))[0].tolist() == [True]
+    assert gate(obs, np.array([[0.05]]))[0].tolist() == [False]
+
+
+def test_demo_labels_cut_round_zero_without_spending_the_budget():
+    task = make_task("pendulum", num_envs=2)
+    res = dagger.fit(task, make_expert("pendulum"), _policy(task),
+                     dagger.DAggerConfig(rounds=2, episodes_per_round=2, demo_labels=60, label_budget=1000,
+                                         eval_episodes=0), bc_config=FAST)
+    assert res.rounds[0].labels == 60  # two demonstrations cut at 30 steps each
+    assert res.rounds[1].labels == 60 + 2 * 200 and not res.budget_spent  # round 1 runs full episodes
+
+
+@pytest.mark.parametrize("options", [{"calibrate": "learner", "handback": "discrepancy", "min_intervention": 3},
+                                     {"calibrate": "data", "handback": "novelty"}])
+def test_thrifty_thresholds_from_the_learners_states_or_the_data(options):
+    task = make_task("driving", num_envs=2, max_steps=100)
+    pol = MLPPolicy.for_spec(task.spec, MLPConfig(hidden=(32, 32), ensemble=3), seed=0)
+    gates = dagger.ThriftyGates(pol, discrete=False, switch_rate=0.1, **options)
+    res = dagger.fit(task, make_expert("driving"), pol,
+                     dagger.DAggerConfig(rounds=3, episodes_per_round=2, eval_episodes=0), bc_config=FAST, gate=gates)
+    assert len(gates.thresholds) == len(gates.handbacks) == 2  # rounds 1 and 2
+    assert all(t > 0 for t in gates.thresholds + gates.handbacks)
+    if options["handback"] == "novelty":
+        assert gates.handbacks == gates.thresholds
+    assert res.labels == res.expert_steps and res.rounds[-1].watched > 0
+
+
+@pytest.mark.parametrize("bad", [{"calibrate": "held-out"}, {"handback": "risk"}, {"min_intervention": 0}])
+def test_thrifty_rejects_bad_options(bad):
+    ens = MLPPolicy.for_spec(make_task("pendulum").spec, MLPConfig(hidden=(8,), ensemble=2))
+    with pytest.raises(ConfigError):
+        dagger.ThriftyGates(ens, discrete=False, **bad)
+
+
+def test_hg_dagger_reports_watched_states():
+    task = make_task("driving", num_envs=1, max_steps=100)
+    pol = _policy(task)
+    res = dagger.fit(task, make_expert("driving"), pol,
+                     dagger.DAggerConfig(rounds=2, episodes_per_round=1, eval_episodes=0), bc_config=FAST,
+                     gate=dagger.HGDAggerGates(discrete=False, deviation=0.05))
+    assert res.rounds[0].watched == 0  # round 0: demonstrations, nobody deciding
+    assert res.watched == res.rounds[-1].watched >= 100 - (res.labels - 100)  # every learner-driven state looked at

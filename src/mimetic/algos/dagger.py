@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -30,10 +31,19 @@ from mimetic.algos import bc
 from mimetic.data import Dataset
 from mimetic.envs.base import BatchedTask
 from mimetic.errors import ConfigError
-from mimetic.oracle import BetaGate, LabelBudget, SimulatedHuman, ThriftyGate, beta_at, quantile_threshold
+from mimetic.oracle import (
+    BetaGate,
+    LabelBudget,
+    SimulatedHuman,
+    ThriftyGate,
+    action_distance,
+    beta_at,
+    quantile_threshold,
+)
 from mimetic.protocols import Expert, Gate, TrainablePolicy
 from mimetic.rollout import Scorer
 from mimetic.types import BCResult, EvalResult
+
 
 @dataclass(frozen=True)
 class RoundContext:
@@ -46,6 +56,7 @@ class RoundContext:
 
 
 GateFactory = Callable[[RoundContext], Gate]
+BC_DEFAULT = bc.BCConfig(steps=1000)  # the refit inside each round unless a caller passes one
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,11 @@ class DAggerConfig:
     warm_start: bool = True
     """Continue training from the previous round's weights (otherwise retrain from the initial weights)."""
 
+    demo_labels: int | None = None
+    """Cap on round 0's expert labels: its episodes (the expert's demonstrations under the default
+    schedule, HG-DAgger and ThriftyDAgger) are cut short once the expert has labelled this many
+    states (None: full episodes)."""
+
     label_budget: int | None = None
     """Stop cleanly once the expert has labelled this many states (None: no limit)."""
 
@@ -83,6 +99,8 @@ class DAggerConfig:
         for name in ("rounds", "episodes_per_round"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.demo_labels is not None and self.demo_labels < 1:
+            raise ConfigError(f"demo_labels must be >= 1 (or None), got {self.demo_labels}")
         if self.label_budget is not None and self.label_budget < 1:
             raise ConfigError(f"label_budget must be >= 1 (or None), got {self.label_budget}")
         if self.eval_episodes < 0:
@@ -106,6 +124,7 @@ class RoundRecord:
     normalized_score: float | None
     success_rate: float | None
     cost_mean: float | None
+    watched: int = 0  # cumulative states a simulated human looked at to decide (never labels)
 
 
 @dataclass(frozen=True)
@@ -116,6 +135,7 @@ class DAggerResult:
     context_switches: int
     wall_s: float  # training wall time (rollouts + fits), evaluation excluded
     budget_spent: bool  # True when the label budget stopped the run
+    watched: int = 0  # states a simulated human looked at to decide (LabelBudget.watched; never labels)
 
 
 def fit(
@@ -124,7 +144,7 @@ def fit(
     policy: TrainablePolicy,
     config: DAggerConfig = DAggerConfig(),
     *,
-    bc_config: bc.BCConfig = bc.BCConfig(steps=1000),
+    bc_config: bc.BCConfig = BC_DEFAULT,
     gate: GateFactory | None = None,
     eval_task: BatchedTask | None = None,
     dataset: Dataset | None = None,
@@ -152,7 +172,8 @@ def fit(
                                                      p=config.beta_p, rounds=config.rounds)
         round_gate = gate(RoundContext(i, rng, budget, data)) if gate is not None else BetaGate(beta, rng=rng)
         seed = config.seed * 1_000_003 + i * config.episodes_per_round  # fresh start states each round
-        trajs = _rollout(task, policy, i, seed=seed, budget=budget, gate=round_gate, config=config)
+        with budget.capped(config.demo_labels if i == 0 else None):
+            trajs = _rollout(task, policy, i, seed=seed, budget=budget, gate=round_gate, config=config)
         spent = budget.exhausted or budget.remaining == 0
         if trajs:
             data.extend(trajs, targets="labels")  # aggregate: D <- D u D_i
@@ -175,7 +196,8 @@ def fit(
     bar.close()
     counts = budget.counts()
     return DAggerResult(rounds=tuple(records), labels=counts.labels, expert_steps=counts.expert_steps,
-                        context_switches=counts.context_switches, wall_s=wall, budget_spent=spent)
+                        context_switches=counts.context_switches, wall_s=wall, budget_spent=spent,
+                        watched=counts.watched)
 
 
 def _rollout(task: BatchedTask, policy: TrainablePolicy, i: int, *, seed: int, budget: LabelBudget,
@@ -203,7 +225,7 @@ def round_record(i: int, beta: float | None, budget: LabelBudget, transitions: i
         return_mean=None if res is None else res.return_mean,
         normalized_score=None if res is None else res.normalized_score,
         success_rate=None if res is None else res.success_rate,
-        cost_mean=None if res is None else res.cost_mean,
+        cost_mean=None if res is None else res.cost_mean, watched=counts.watched,
     )
 
 
@@ -219,7 +241,7 @@ class HGDAggerGates:
     def __init__(self, *, discrete: bool, deviation: float, risk_fn: Callable[[np.ndarray], np.ndarray] | None = None,
                  risk: float = np.inf, doubt_fn: Callable[[np.ndarray], np.ndarray] | None = None,
                  human: Gate | None = None) -> None:
-        self.options = dict(discrete=discrete, deviation=deviation, risk_fn=risk_fn, risk=risk, doubt_fn=doubt_fn)
+        self.options = {"discrete": discrete, "deviation": deviation, "risk_fn": risk_fn, "risk": risk, "doubt_fn": doubt_fn}
         self.human = human
 
     def __call__(self, ctx: RoundContext) -> Gate:
@@ -280,29 +302,56 @@ class FailureRisk:
 class ThriftyGates:
     """Gate factory for ThriftyDAgger (Hoque et al. 2021): novelty = the learner ensemble's
     disagreement, with the threshold re-set each round to the (1 - switch_rate) quantile of the
-    novelty over the aggregated states, so roughly ``switch_rate`` of familiar states ask for help;
-    ``risk_fn``/``risk`` add the risk condition where a task has a risk estimate."""
+    novelty over reference states, so roughly ``switch_rate`` of them would ask for help.
+
+    ``calibrate`` picks the reference states: ``"data"``, every aggregated (labelled) state;
+    ``"learner"``, the states the learner itself drove in earlier rounds (the paper's
+    reference code re-sets the threshold from the robot's own states), falling back to the data
+    until there are ``MIN_CALIBRATION`` of them. ``handback`` picks the squared action gap below
+    which the expert hands control back: ``"novelty"``, the novelty threshold; ``"discrepancy"``,
+    the policy's mean squared error on its own training labels (the paper's switch-back threshold).
+    ``min_intervention`` makes the expert drive at least that many steps per take-over.
+    ``risk_fn``/``risk`` add the risk condition where a task has a risk estimate.
+    """
+
+    MIN_CALIBRATION = 25  # the paper's code re-estimates its thresholds from > 25 states
 
     def __init__(self, policy: TrainablePolicy, *, discrete: bool, switch_rate: float = 0.1,
                  risk_fn: Callable[[np.ndarray], np.ndarray] | None = None, risk: float = np.inf,
-                 learn_risk: bool = False, risk_rate: float | None = None) -> None:
+                 learn_risk: bool = False, risk_rate: float | None = None,
+                 calibrate: Literal["data", "learner"] = "data", handback: Literal["novelty", "discrepancy"] = "novelty",
+                 min_intervention: int = 1) -> None:
         if not hasattr(policy, "disagreement") or getattr(getattr(policy, "config", None), "ensemble", 1) < 2:
             raise ConfigError("ThriftyDAgger needs an ensemble policy for novelty (e.g. MLPConfig(ensemble=5))")
         quantile_threshold(np.zeros(2), rate=switch_rate)  # validates the rate with one clear line
+        if calibrate not in ("data", "learner") or handback not in ("novelty", "discrepancy"):
+            raise ConfigError(f"calibrate must be data or learner and handback novelty or discrepancy, "
+                              f"got {calibrate!r} and {handback!r}")
+        if min_intervention < 1:
+            raise ConfigError(f"min_intervention must be >= 1, got {min_intervention}")
         self.policy, self.discrete, self.switch_rate = policy, discrete, switch_rate
         self.risk_fn, self.risk = risk_fn, risk
         self.learn_risk = learn_risk
         self.risk_rate = switch_rate if risk_rate is None else risk_rate
+        self.calibrate, self.handback, self.min_intervention = calibrate, handback, min_intervention
         self.thresholds: list[float] = []  # novelty threshold of each round
+        self.handbacks: list[float] = []  # hand-back threshold (squared action gap) of each round
         self.risk_thresholds: list[float] = []  # learned-risk threshold of each round
 
     def __call__(self, ctx: RoundContext) -> Gate:
         if ctx.round == 0:
             return BetaGate(1.0, rng=ctx.rng)
-        obs, _ = ctx.data.transitions()
-        novelty = self.policy.disagreement(obs)  # type: ignore[attr-defined]
-        threshold = quantile_threshold(novelty, rate=self.switch_rate)
+        obs, labels = ctx.data.transitions()
+        disagreement = self.policy.disagreement  # type: ignore[attr-defined]
+        own = _learner_states(ctx.data) if self.calibrate == "learner" else obs[:0]
+        reference = own if len(own) >= self.MIN_CALIBRATION else obs
+        threshold = quantile_threshold(disagreement(reference), rate=self.switch_rate)
         self.thresholds.append(threshold)
+        handback = threshold
+        if self.handback == "discrepancy":
+            gap = action_distance(self.policy.act(obs), labels, discrete=self.discrete) ** 2  # (N,)
+            handback = float(gap.mean())
+        self.handbacks.append(handback)
         risk_fn, risk = self.risk_fn, self.risk
         episodes = list(ctx.data.episodes()) if self.learn_risk else []
         if episodes and any(t.terminated for t in episodes):
@@ -311,5 +360,11 @@ class ThriftyGates:
             risk_fn = model
             risk = max(quantile_threshold(model(obs), rate=self.risk_rate), 0.05)  # never on near-zero risk
             self.risk_thresholds.append(risk)
-        return ThriftyGate(discrete=self.discrete, novelty_fn=self.policy.disagreement,  # type: ignore[attr-defined]
-                           novelty=threshold, risk_fn=risk_fn, risk=risk, labeler=ctx.budget)
+        return ThriftyGate(discrete=self.discrete, novelty_fn=disagreement, novelty=threshold, risk_fn=risk_fn,
+                           risk=risk, labeler=ctx.budget, handback=handback, min_steps=self.min_intervention)
+
+
+def _learner_states(data: Dataset) -> np.ndarray:
+    """Observations (n, *O) at the steps the learner, not the expert, chose the action."""
+    rows = [t.obs[:-1][~t.expert_acted] for t in data.episodes() if t.expert_acted is not None]
+    return np.concatenate(rows) if rows else np.zeros((0, *data.obs_shape), np.float32)
