@@ -13,6 +13,8 @@ SMALL = ["--rounds", "2", "--episodes-per-round", "2", "--steps", "50", "--eval-
     ("dagger", "cartpole", ["--beta-schedule", "exponential", "--beta-p", "0.5"]),
     ("hg-dagger", "driving", ["--ensemble", "2", "--deviation", "0.05"]),
     ("thrifty-dagger", "pendulum", ["--ensemble", "2", "--switch-rate", "0.2"]),
+    ("thrifty-dagger", "driving", ["--ensemble", "2", "--handback", "discrepancy", "--calibrate", "learner",
+                                   "--min-intervention", "3", "--max-steps", "100"]),
     ("thrifty-dagger", "cartpole", ["--ensemble", "2", "--learn-risk"]),
 ])
 def test_interactive_training_writes_a_run(tmp_path, capsys, algo, task, extra):
@@ -41,6 +43,8 @@ BAD = {
     "bad schedule": (["train", "dagger", "--task", "cartpole", "--beta-schedule", "cubic"], "invalid choice"),
     "thrifty without ensemble": (["train", "thrifty-dagger", "--task", "pendulum", "--ensemble", "1"],
                                  "needs an ensemble"),
+    "bad min intervention": (["train", "thrifty-dagger", "--task", "pendulum", "--min-intervention", "0"],
+                             "min_intervention must be >= 1"),
     "bad switch rate": (["train", "thrifty-dagger", "--task", "pendulum", "--switch-rate", "0"],
                         "switch rate must be in (0, 1)"),
     "bad deviation": (["train", "hg-dagger", "--task", "driving", "--deviation", "-1"], "--deviation and --risk"),

@@ -165,6 +165,14 @@ def _add_interactive_parsers(algos: argparse._SubParsersAction) -> None:
             p.add_argument("--learn-risk", action="store_true",
                            help="also hand over where a learned failure-risk estimate is high (tasks whose "
                                 "episodes end on failure: cartpole, driving)")
+            p.add_argument("--calibrate", choices=["data", "learner"], default="data",
+                           help="states the switch threshold is calibrated on: every aggregated state, or the "
+                                "learner's own states from earlier rounds (default: data)")
+            p.add_argument("--handback", choices=["novelty", "discrepancy"], default="novelty",
+                           help="expert hands back when the squared action gap is below the novelty threshold, "
+                                "or below the policy's mean training error (the paper's rule) (default: novelty)")
+            p.add_argument("--min-intervention", type=int, default=1,
+                           help="the expert drives at least this many steps per take-over (default: 1)")
         add_config_args(p, interactive_config(name), title="interactive loop")
         add_config_args(p, BCConfig, title="behavioral cloning in each round")
         add_config_args(p, MLPConfig, title="policy network")

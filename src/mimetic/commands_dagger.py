@@ -23,7 +23,8 @@ def _gate(args: argparse.Namespace, task: Any, policy: Any, expert: Any) -> tupl
         return None, expert
     if args.algo == "thrifty-dagger":
         return ThriftyGates(policy, discrete=spec.discrete, switch_rate=args.switch_rate,
-                            learn_risk=args.learn_risk), expert
+                            learn_risk=args.learn_risk, calibrate=args.calibrate, handback=args.handback,
+                            min_intervention=args.min_intervention), expert
     if args.human == "keyboard":
         from mimetic.human import KeyboardHuman
 
@@ -91,7 +92,8 @@ def train(args: argparse.Namespace) -> None:
     out = Path(args.out) if args.out else default_run_dir(args.algo, task.spec.name)
     config = {"command": f"train {args.algo}", "task": task.spec.name, "max_steps": task.spec.max_steps,
               "loop": cfg, "bc": bc_cfg, "policy": mlp_cfg, "demos": getattr(args, "demos", None),
-              "gate": {k: getattr(args, k) for k in ("deviation", "risk", "human", "switch_rate", "learn_risk")
+              "gate": {k: getattr(args, k) for k in ("deviation", "risk", "human", "switch_rate", "learn_risk",
+                                                       "calibrate", "handback", "min_intervention")
                        if hasattr(args, k)}}
     with RunDir(out, config=_jsonable(config), tensorboard=not args.no_tensorboard) as run:
         log = lambda r: run.log(r.round, _numbers(dataclasses.asdict(r)), prefix="round/")
