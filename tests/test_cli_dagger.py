@@ -16,6 +16,8 @@ SMALL = ["--rounds", "2", "--episodes-per-round", "2", "--steps", "50", "--eval-
     ("thrifty-dagger", "driving", ["--ensemble", "2", "--handback", "discrepancy", "--calibrate", "learner",
                                    "--min-intervention", "3", "--max-steps", "100"]),
     ("thrifty-dagger", "cartpole", ["--ensemble", "2", "--learn-risk"]),
+    ("ensemble-dagger", "cartpole", ["--ensemble", "2", "--chi", "0.5"]),
+    ("lazy-dagger", "pendulum", ["--unsafe-rate", "0.2", "--release", "0.3"]),
 ])
 def test_interactive_training_writes_a_run(tmp_path, capsys, algo, task, extra):
     out = tmp_path / "run"

@@ -124,10 +124,15 @@ INTERACTIVE = {
     "dagger": "DAgger: the expert labels every state the learner visits (Ross et al. 2011)",
     "hg-dagger": "HG-DAgger: a (simulated or live) human takes over when unsafe; only its segments are kept",
     "thrifty-dagger": "ThriftyDAgger: the expert is asked only where the learner's ensemble is unsure",
+    "ensemble-dagger": "EnsembleDAgger: DAgger's labels, but the expert also drives where the learner is unsure or off",
+    "lazy-dagger": "LazyDAgger: a learned safety classifier hands over; hysteresis keeps interventions long",
     "aggrevate": "AggreVaTe: explore actions at learner states, learn from the expert's cost-to-go (needs set_state)",
     "smile": "SMILe: a stochastic mixture of a new policy per iteration, the expert's share decaying",
     "forward": "forward training: one policy per time segment, trained in order on the states it reaches",
 }
+
+
+GATED = ("dagger", "hg-dagger", "thrifty-dagger", "ensemble-dagger", "lazy-dagger")  # the DAgger loop + a gate
 
 
 def interactive_config(name: str) -> type:
@@ -145,7 +150,7 @@ def _add_interactive_parsers(algos: argparse._SubParsersAction) -> None:
     for name, text in INTERACTIVE.items():
         p = algos.add_parser(name, help=text, description=text)
         _add_common_task(p, required=True, default_from="the task's own")
-        if name in ("dagger", "hg-dagger", "thrifty-dagger"):
+        if name in GATED:
             p.add_argument("--demos", default=None, help="optional Minari dataset to start the aggregate from")
         p.add_argument("--out", default=None, help=f"run directory (default: runs/{name}-<task>-<time>)")
         p.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard events")
@@ -159,6 +164,24 @@ def _add_interactive_parsers(algos: argparse._SubParsersAction) -> None:
             p.add_argument("--human", choices=["simulated", "keyboard"], default="simulated",
                            help="who intervenes: a simulated human, or you at the keyboard in a window "
                                 "(driving: hold an arrow key to take over and steer)")
+        if name == "ensemble-dagger":
+            p.add_argument("--chi", type=float, default=None,
+                           help="largest action gap at which the learner may act (default: 0.5 for discrete "
+                                "tasks (any disagreement), 0.2 otherwise)")
+            p.add_argument("--tau", type=float, default=None,
+                           help="ensemble doubt threshold (default: set each round so --doubt-rate of the "
+                                "aggregated states exceed it)")
+            p.add_argument("--doubt-rate", type=float, default=0.1,
+                           help="fraction of aggregated states above the doubt threshold (default: 0.1)")
+        if name == "lazy-dagger":
+            p.add_argument("--unsafe-rate", type=float, default=0.1,
+                           help="fraction of aggregated states labelled unsafe for the safety classifier "
+                                "(default: 0.1)")
+            p.add_argument("--release", type=float, default=0.5,
+                           help="hand back once the squared action gap is below this fraction of the unsafe "
+                                "threshold (default: 0.5)")
+            p.add_argument("--min-intervention", type=int, default=1,
+                           help="the expert drives at least this many steps per take-over (default: 1)")
         if name == "thrifty-dagger":
             p.add_argument("--switch-rate", type=float, default=0.1,
                            help="target fraction of familiar states that ask for help (default: 0.1)")
@@ -177,7 +200,7 @@ def _add_interactive_parsers(algos: argparse._SubParsersAction) -> None:
         add_config_args(p, BCConfig, title="behavioral cloning in each round")
         add_config_args(p, MLPConfig, title="policy network")
         # A round refits warm on the aggregate: far fewer steps than BC from scratch.
-        p.set_defaults(steps=500, hidden=(64, 64), ensemble=5 if name in ("hg-dagger", "thrifty-dagger") else 1,
+        p.set_defaults(steps=500, hidden=(64, 64), ensemble=5 if name in ("hg-dagger", "thrifty-dagger", "ensemble-dagger") else 1,
                        num_envs=None)
 
 

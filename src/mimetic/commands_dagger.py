@@ -19,8 +19,19 @@ def _gate(args: argparse.Namespace, task: Any, policy: Any, expert: Any) -> tupl
     from mimetic.algos.dagger import HGDAggerGates, ThriftyGates
 
     spec = task.spec
-    if args.algo not in ("hg-dagger", "thrifty-dagger"):
+    if args.algo not in ("hg-dagger", "thrifty-dagger", "ensemble-dagger", "lazy-dagger"):
         return None, expert
+    if args.algo == "ensemble-dagger":
+        from mimetic.algos.safe import EnsembleDAggerGates
+
+        chi = args.chi if args.chi is not None else (0.5 if spec.discrete else 0.2)
+        return EnsembleDAggerGates(policy, discrete=spec.discrete, chi=chi, tau=args.tau,
+                                   doubt_rate=args.doubt_rate), expert
+    if args.algo == "lazy-dagger":
+        from mimetic.algos.safe import LazyDAggerGates
+
+        return LazyDAggerGates(policy, discrete=spec.discrete, unsafe_rate=args.unsafe_rate, release=args.release,
+                               min_intervention=args.min_intervention), expert
     if args.algo == "thrifty-dagger":
         return ThriftyGates(policy, discrete=spec.discrete, switch_rate=args.switch_rate,
                             learn_risk=args.learn_risk, calibrate=args.calibrate, handback=args.handback,
@@ -71,7 +82,7 @@ def _default_envs(algo: str, cfg: Any) -> int:
 
 def train(args: argparse.Namespace) -> None:
     from mimetic.algos import bc
-    from mimetic.cli import interactive_config
+    from mimetic.cli import GATED, interactive_config
     from mimetic.policies import MLPConfig, MLPPolicy, save_policy
     from mimetic.runs import RunDir, default_run_dir
 
@@ -93,11 +104,12 @@ def train(args: argparse.Namespace) -> None:
     config = {"command": f"train {args.algo}", "task": task.spec.name, "max_steps": task.spec.max_steps,
               "loop": cfg, "bc": bc_cfg, "policy": mlp_cfg, "demos": getattr(args, "demos", None),
               "gate": {k: getattr(args, k) for k in ("deviation", "risk", "human", "switch_rate", "learn_risk",
-                                                       "calibrate", "handback", "min_intervention")
+                                                       "calibrate", "handback", "min_intervention", "chi", "tau", "doubt_rate",
+                                                       "unsafe_rate", "release")
                        if hasattr(args, k)}}
     with RunDir(out, config=_jsonable(config), tensorboard=not args.no_tensorboard) as run:
         log = lambda r: run.log(r.round, _numbers(dataclasses.asdict(r)), prefix="round/")
-        extra = {"gate": gate, "dataset": demos} if args.algo in ("dagger", "hg-dagger", "thrifty-dagger") else {}
+        extra = {"gate": gate, "dataset": demos} if args.algo in GATED else {}
         res = _fit_function(args.algo)(task, asked, policy, cfg, bc_config=bc_cfg, eval_task=eval_task,
                                        progress=True, callback=log, **extra)
         tau = gate.tau() if hasattr(gate, "tau") else None
