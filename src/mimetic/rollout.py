@@ -215,6 +215,10 @@ def episode_success(spec: TaskSpec, traj: Trajectory) -> bool | None:
         return bool(traj.obs[-1][0] > 0.9)  # cos(theta) near 1: upright at the end
     if name.startswith("lunarlander"):
         return traj.ret >= 200.0  # Gymnasium's "solved" threshold
+    if name == "multimodal":
+        from mimetic.envs.multimodal import episode_success as multimodal_success
+
+        return multimodal_success(traj)
     return None
 
 

@@ -4,7 +4,7 @@ BC (Pomerleau 1989; the "supervised learning" baseline of Ross, Gordon & Bagnell
 ``E_(s, a*) ~ D [ loss(pi(s), a*) ]`` over the demonstration dataset ``D``. The loop is:
 
 1. put the dataset's observation statistics into the policy's normaliser,
-2. move all transitions to tensors once,
+2. move all transitions (time windows, for chunking and diffusion policies) to tensors once,
 3. for ``steps`` gradient steps: draw a minibatch from a seeded per-epoch permutation, call
    ``policy.loss(batch)`` (the only policy method used, so MLP, chunking and diffusion policies
    train unchanged), clip, and take an AdamW step (cosine-decayed learning rate by default).
@@ -22,7 +22,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 import numpy as np
 import torch
@@ -45,6 +45,19 @@ class TransitionSource(Protocol):
 
     def obs_stats(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-feature observation mean and std, (O,) each."""
+        ...
+
+
+class WindowSource(TransitionSource, Protocol):
+    """What BC also reads for time-windowed policies (``mimetic.data.Dataset`` provides it)."""
+
+    def step_index(self) -> np.ndarray:
+        """(N,) step index of every valid transition."""
+        ...
+
+    def windows(self, idx: np.ndarray, *, obs_horizon: int, act_horizon: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """obs (B, To, *O), acts (B, Ta, *A), mask (B, Ta) bool around steps ``idx`` (B,)."""
         ...
 
 
@@ -165,24 +178,48 @@ def _batch_source(
 ) -> tuple[Iterator[Batch], int]:
     """Endless minibatches for ``policy`` and the number of training samples N.
 
-    Hook for time-windowed policies (action chunking, diffusion): those would read
-    ``dataset.windows(...)`` into (N, T, ...) tensors here and sample them the same way.
+    Window-1 policies get ``Batch.obs`` (B, *O) and ``Batch.acts`` (B, *A). Time-windowed policies
+    (chunking, diffusion; ``window != 1``) name their ``obs_horizon`` To and ``pred_horizon`` Tp
+    (actions a sample predicts) and get ``obs`` (B, To, *O) ending at each sampled step, ``acts``
+    (B, Tp, *A) starting at it and ``extras["mask"]`` (B, Tp) bool, False on padding past an episode's end and on unlabelled
+    targets (see ``Dataset.windows``). Either way every tensor is built once, up front.
     """
     window = int(policy.window)
     if window != 1:
-        raise ConfigError(f"BC for policies with window {window} needs windowed batches, not implemented yet")
-    obs_np, acts_np = dataset.transitions()
-    n = len(obs_np)
+        obs, acts, mask = _windows(policy, dataset, window)
+    else:
+        obs_np, acts_np = dataset.transitions()
+        if len(acts_np) != len(obs_np):
+            raise DataError(f"dataset has {len(obs_np)} observations but {len(acts_np)} actions")
+        obs, acts, mask = _as_tensor(obs_np, np.float32), _as_tensor(acts_np, None), None
+    n = len(obs)
     if n == 0:
         raise DataError("the dataset is empty; record some demonstrations first")
-    if len(acts_np) != n:
-        raise DataError(f"dataset has {n} observations but {len(acts_np)} actions")
-    obs, acts = _as_tensor(obs_np, np.float32), _as_tensor(acts_np, None)
     if not bool(torch.isfinite(obs).all()) or (acts.is_floating_point() and not bool(torch.isfinite(acts).all())):
         raise DataError("the dataset contains NaN or inf observations/actions; clean it before training")
     mean, std = dataset.obs_stats()
     policy.set_normalizer(mean, std)
-    return _minibatches(obs, acts, batch_size=min(batch_size, n), generator=generator), n
+    return _minibatches(obs, acts, mask, batch_size=min(batch_size, n), generator=generator), n
+
+
+def _windows(
+    policy: TrainablePolicy, dataset: TransitionSource, window: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every valid step's windows as tensors: obs (N, To, *O), acts (N, Tp, *A), mask (N, Tp)."""
+    obs_horizon, pred_horizon = getattr(policy, "obs_horizon", None), getattr(policy, "pred_horizon", None)
+    if obs_horizon is None or pred_horizon is None:
+        raise ConfigError(
+            f"a policy with window {window} must define obs_horizon and pred_horizon for BC to build its windows"
+        )
+    if not (hasattr(dataset, "windows") and hasattr(dataset, "step_index")):
+        raise ConfigError(
+            f"BC for policies with window {window} needs a dataset with episode boundaries "
+            f"(mimetic.data.Dataset), not a {type(dataset).__name__}"
+        )
+    source = cast(WindowSource, dataset)
+    idx = source.step_index()  # (N,)
+    obs_np, acts_np, mask_np = source.windows(idx, obs_horizon=int(obs_horizon), act_horizon=int(pred_horizon))
+    return _as_tensor(obs_np, np.float32), _as_tensor(acts_np, None), torch.from_numpy(np.ascontiguousarray(mask_np))
 
 
 def _as_tensor(array: np.ndarray, dtype: type | None) -> torch.Tensor:
@@ -196,16 +233,22 @@ def _as_tensor(array: np.ndarray, dtype: type | None) -> torch.Tensor:
 
 
 def _minibatches(
-    obs: torch.Tensor, acts: torch.Tensor, *, batch_size: int, generator: torch.Generator
+    obs: torch.Tensor, acts: torch.Tensor, mask: torch.Tensor | None, *, batch_size: int,
+    generator: torch.Generator
 ) -> Iterator[Batch]:
     """Shuffled minibatches, a fresh permutation each epoch; the ragged tail of an epoch is
-    skipped so every step has the same size (a different random tail each epoch)."""
+    skipped so every step has the same size (a different random tail each epoch). A window
+    ``mask`` (N, Tp) travels in ``Batch.extras["mask"]``."""
     n = len(obs)
     while True:
         perm = torch.randperm(n, generator=generator)  # (N,)
         for i in range(n // batch_size):
             idx = perm[i * batch_size : (i + 1) * batch_size]  # (B,)
-            yield Batch(obs=obs.index_select(0, idx), acts=acts.index_select(0, idx))
+            if mask is None:
+                yield Batch(obs=obs.index_select(0, idx), acts=acts.index_select(0, idx))
+            else:
+                extras = {"mask": mask.index_select(0, idx)}  # (B, Tp)
+                yield Batch(obs=obs.index_select(0, idx), acts=acts.index_select(0, idx), extras=extras)
 
 
 def _lr_at(config: BCConfig, step: int) -> float:

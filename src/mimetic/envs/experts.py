@@ -9,6 +9,8 @@ Built-in experts (``make_expert(task_name)``):
   discrete-time LQR on Gymnasium's own Euler discretisation near it (Astrom & Furuta 2000).
 - ``lunarlander[-continuous]-heuristic``: Gymnasium's ``lunar_lander.heuristic``, vectorised.
 - ``driving-stanley``: Stanley-style steering (Thrun et al. 2006) from the observation alone.
+- ``multimodal-coin``: around the obstacle on the side of the episode's hidden coin, then to the
+  goal (see :mod:`mimetic.envs.multimodal`).
 
 Adapters: ``as_expert(fn)`` for any user callable, ``load_sb3_expert(path, spec)`` for a
 Stable-Baselines3 policy (optional dependency).
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import scipy.linalg
 
-from mimetic.envs import driving
+from mimetic.envs import driving, multimodal
 from mimetic.envs.base import TaskSpec
 from mimetic.envs.tasks import CartPoleTask, PendulumTask
 from mimetic.errors import CheckpointError, TaskError
@@ -167,10 +169,11 @@ _EXPERTS: dict[str, ScriptedExpert] = {
     "lunarlander": ScriptedExpert("lunarlander-heuristic", 8, lander_actions),
     "lunarlander-continuous": ScriptedExpert("lunarlander-continuous-heuristic", 8, lander_continuous_actions),
     "driving": ScriptedExpert("driving-stanley", 6, driving_actions),
+    "multimodal": ScriptedExpert("multimodal-coin", 4, multimodal.expert_actions),
 }
 # Gymnasium ids whose observations and actions are exactly those of a built-in task
 _ALIASES = {"CartPole-v1": "cartpole", "Pendulum-v1": "pendulum", "LunarLander-v3": "lunarlander",
-            "mimetic/Driving-v0": "driving"}
+            "mimetic/Driving-v0": "driving", "mimetic/Multimodal-v0": "multimodal"}
 
 
 def _resolve(name: str) -> str | None:

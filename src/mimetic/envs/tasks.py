@@ -275,6 +275,13 @@ def _build_driving(num_envs: int, max_steps: int | None) -> BatchedTask:
     return DrivingTask(num_envs=num_envs, **({} if max_steps is None else {"max_steps": max_steps}))
 
 
+def _build_multimodal(num_envs: int, max_steps: int | None) -> BatchedTask:
+    # imported here: multimodal.py builds on NumpyTask from this module
+    from mimetic.envs.multimodal import MultimodalTask
+
+    return MultimodalTask(num_envs=num_envs, **({} if max_steps is None else {"max_steps": max_steps}))
+
+
 def _build(cls: type[NumpyTask]) -> Callable[[int, int | None], BatchedTask]:
     def build(num_envs: int, max_steps: int | None) -> BatchedTask:
         return cls(num_envs=num_envs, **({} if max_steps is None else {"max_steps": max_steps}))
@@ -300,6 +307,9 @@ _TASKS: dict[str, _Entry] = {
         _build_lander(continuous=True), "LunarLander-v3 with continuous=True (Box2D, adapted); 2 throttles"
     ),
     "driving": _Entry(_build_driving, "long-horizon lane keeping on a curvy closed track (ALVINN-style)"),
+    "multimodal": _Entry(
+        _build_multimodal, "reach a goal around an obstacle; the expert passes left or right by a hidden coin"
+    ),
 }
 
 

@@ -3,8 +3,11 @@
 from mimetic.policies.checkpoint import load_policy, read_checkpoint_meta, register_policy, save_policy
 from mimetic.policies.mlp import MLPConfig, MLPPolicy
 from mimetic.policies.compose import MixturePolicy, TimeIndexedPolicy  # noqa: E402  (registers them)
+from mimetic.policies.diffusion import DiffusionConfig, DiffusionPolicy  # registers "diffusion"
 
 __all__ = [
+    "DiffusionConfig",
+    "DiffusionPolicy",
     "MLPConfig",
     "MLPPolicy",
     "MixturePolicy",

@@ -1,9 +1,11 @@
 """A feed-forward policy: observation normaliser -> MLP -> action head.
 
 Heads: ``categorical`` (discrete actions, cross-entropy), ``deterministic`` (continuous actions,
-MSE, as in plain behavioral cloning, Pomerleau 1989 / Ross & Bagnell 2010) and ``gaussian``
+MSE, as in plain behavioral cloning, Pomerleau 1989 / Ross & Bagnell 2010), ``gaussian``
 (continuous actions, negative log-likelihood with a state-dependent or state-independent
-log-std). Continuous actions live in [-1, 1] inside the policy (scaled from the task's action
+log-std) and ``mixture`` (a mixture density network, Bishop 1994: K gaussians with diagonal
+covariance and state-dependent weights, trained by negative log-likelihood; it can represent
+multimodal experts, which MSE averages). Continuous actions live in [-1, 1] inside the policy (scaled from the task's action
 bounds), so the losses weigh every action dimension alike; ``act`` maps them back and clips.
 Everything needed to act (normaliser statistics, action bounds) is a buffer, so a checkpoint of
 ``state_dict`` is self-contained.
@@ -33,7 +35,7 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "silu": nn.SiLU,
     "elu": nn.ELU,
 }
-HEADS = ("auto", "categorical", "deterministic", "gaussian")
+HEADS = ("auto", "categorical", "deterministic", "gaussian", "mixture")
 GAUSSIAN_STDS = ("state", "param")
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _MIN_STD = 1e-6  # observation features with a smaller spread are only centred, not scaled
@@ -53,9 +55,10 @@ class MLPConfig:
     """Independently initialised members trained together on the same batches; the policy acts on
     their average (mean probabilities / mean actions), and their spread measures novelty."""
 
-    head: Literal["auto", "categorical", "deterministic", "gaussian"] = "auto"
+    head: Literal["auto", "categorical", "deterministic", "gaussian", "mixture"] = "auto"
     """Action head: categorical (discrete), deterministic (continuous, MSE loss), gaussian
-    (continuous, NLL loss) or auto (categorical for discrete tasks, deterministic otherwise)."""
+    (continuous, NLL loss), mixture (continuous, mixture-of-gaussians NLL: multimodal experts) or
+    auto (categorical for discrete tasks, deterministic otherwise)."""
 
     gaussian_std: Literal["state", "param"] = "state"
     """Gaussian head only: log-std predicted from the state ("state") or one learned vector ("param")."""
@@ -65,6 +68,10 @@ class MLPConfig:
 
     log_std_max: float = 2.0
     """Gaussian head only: upper clamp of the log-std."""
+
+    mixture_components: int = 5
+    """Mixture head only: number of gaussian components K (deterministic acting takes the mean of
+    the most likely one; sampling picks a component by its weight)."""
 
     def __post_init__(self) -> None:
         # A CLI or JSON may hand in a list; keep the frozen config hashable.
@@ -79,6 +86,10 @@ class MLPConfig:
             raise ConfigError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
         if self.gaussian_std not in GAUSSIAN_STDS:
             raise ConfigError(f"gaussian_std must be 'state' or 'param', got {self.gaussian_std!r}")
+        if self.mixture_components < 1:
+            raise ConfigError(f"mixture_components must be >= 1, got {self.mixture_components}")
+        if self.head == "mixture" and self.ensemble > 1:
+            raise ConfigError("the mixture head does not average over an ensemble; use ensemble=1")
         if not self.log_std_min < self.log_std_max:
             raise ConfigError(
                 f"log_std_min must be < log_std_max, got {self.log_std_min} and {self.log_std_max}"
@@ -91,7 +102,9 @@ class MLPConfig:
         if discrete and self.head != "categorical":
             raise ConfigError(f"head {self.head!r} needs continuous actions; use head='categorical'")
         if not discrete and self.head == "categorical":
-            raise ConfigError("head 'categorical' needs discrete actions; use 'deterministic' or 'gaussian'")
+            raise ConfigError(
+                "head 'categorical' needs discrete actions; use 'deterministic', 'gaussian' or 'mixture'"
+            )
         return self.head
 
 
@@ -156,14 +169,31 @@ class MLPPolicy(nn.Module):
                 width = h
             state_std = self.head == "gaussian" and self.config.gaussian_std == "state"
             out_dim = 2 * self.act_dim if state_std else self.act_dim
+            if self.head == "mixture":  # K logits, K means (A,), K log-stds (A,)
+                out_dim = self.config.mixture_components * (1 + 2 * self.act_dim)
             if self.config.ensemble > 1:
                 sizes = (self.obs_dim, *self.config.hidden, out_dim)
                 self.net: nn.Module = _StackedMLP(sizes, self.config.ensemble, self.config.activation)
             else:
                 layers.append(nn.Linear(width, out_dim))
                 self.net = nn.Sequential(*layers)
+            if self.head == "mixture":
+                self._spread_components(layers[-1])
         if self.head == "gaussian" and not state_std:
             self.log_std = nn.Parameter(torch.zeros(self.act_dim))  # (A,) std 1 = the half-range
+
+    def _spread_components(self, last: nn.Linear) -> None:
+        """Start the K components at distinct means (uniform in [-1, 1]^A) with std 0.3 and equal
+        weights, the output layer's weights shrunk so these biases dominate at first. From a common
+        start one broad component tends to win every sample and never splits (a known MDN local
+        optimum); spread-out components each claim the data near them instead."""
+        k, a = self.config.mixture_components, self.act_dim
+        with torch.no_grad():
+            last.weight.mul_(0.1)
+            params = last.bias[k:].view(k, 2 * a)  # (K, 2A)
+            last.bias[:k].zero_()
+            params[:, :a].uniform_(-1.0, 1.0)
+            params[:, a:].fill_(math.log(0.3))
 
     @classmethod
     def for_spec(cls, spec: TaskSpec, config: MLPConfig | None = None, *, seed: int = 0) -> MLPPolicy:
@@ -184,7 +214,7 @@ class MLPPolicy(nn.Module):
 
     @property
     def loss_name(self) -> str:
-        """The loss :meth:`loss` optimises: "nll" (categorical, gaussian) or "mse" (deterministic)."""
+        """The loss :meth:`loss` optimises: "nll" (categorical, gaussian, mixture) or "mse" (deterministic)."""
         return "mse" if self.head == "deterministic" else "nll"
 
     def set_normalizer(self, obs_mean: np.ndarray, obs_std: np.ndarray) -> None:
@@ -230,6 +260,9 @@ class MLPPolicy(nn.Module):
             else:
                 if self.head == "gaussian":
                     out = self._mean_log_std(out)[0]
+                elif self.head == "mixture":
+                    logits, means, _ = self._mixture(out)
+                    out = (torch.softmax(logits, dim=-1).unsqueeze(-1) * means).sum(dim=-2)  # mixture mean
                 out = out * self.act_half  # [-1, 1]-scaled -> task units
             return out.var(dim=0, unbiased=False).sum(dim=-1).numpy()  # (B,)
 
@@ -241,14 +274,39 @@ class MLPPolicy(nn.Module):
             mean, log_std = out, self.log_std
         return mean, log_std.clamp(self.config.log_std_min, self.config.log_std_max)
 
+    def _mixture(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Split a mixture head's output (..., K (1 + 2A)) into logits (..., K), means (..., K, A)
+        and clamped log-stds (..., K, A)."""
+        k, a = self.config.mixture_components, self.act_dim
+        logits, rest = out[..., :k], out[..., k:]
+        params = rest.reshape(*rest.shape[:-1], k, 2 * a)  # (..., K, 2A)
+        means, log_std = params[..., :a], params[..., a:]
+        return logits, means, log_std.clamp(self.config.log_std_min, self.config.log_std_max)
+
+    def _mixture_act(
+        self, out: torch.Tensor, *, deterministic: bool, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """(B, out) -> (B, A) scaled actions: the most likely component's mean, or a sample."""
+        logits, means, log_std = self._mixture(out)  # (B, K), (B, K, A), (B, K, A)
+        if deterministic:
+            pick = logits.argmax(dim=-1)  # (B,)
+        else:
+            pick = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator).squeeze(-1)
+        rows = torch.arange(len(pick))
+        mean, std = means[rows, pick], log_std[rows, pick].exp()  # (B, A) each
+        if deterministic:
+            return mean
+        return mean + torch.randn(mean.shape, generator=generator) * std
+
     def act(
         self, obs: np.ndarray, *, deterministic: bool = True, generator: torch.Generator | None = None
     ) -> np.ndarray:
         """obs (B, *O) -> int64 (B,) or float32 (B, A) actions.
 
-        Deterministic acting takes the argmax / mean. ``deterministic=False`` samples from the
-        categorical or gaussian head with ``generator`` (None: torch's global RNG); the
-        deterministic head has no noise to sample and returns its output either way.
+        Deterministic acting takes the argmax / mean (mixture: the mean of the most likely
+        component). ``deterministic=False`` samples from the categorical, gaussian or mixture head
+        with ``generator`` (None: torch's global RNG); the deterministic head has no noise to
+        sample and returns its output either way.
         """
         if obs.ndim < 2 or math.prod(obs.shape[1:]) != self.obs_dim:
             raise TaskError(
@@ -271,6 +329,8 @@ class MLPPolicy(nn.Module):
                     noise = torch.randn(mean.shape, generator=generator)  # (B, A)
                     mean = mean + noise * log_std.exp()
                 out = mean
+            elif self.head == "mixture":
+                out = self._mixture_act(out, deterministic=deterministic, generator=generator)
             acts = torch.addcmul(self.act_centre, out, self.act_half)  # back to task units
             return torch.clamp(acts, self.act_low, self.act_high).numpy()  # (B, A) float32
 
@@ -278,7 +338,8 @@ class MLPPolicy(nn.Module):
         """Stateless: nothing to forget."""
 
     def loss(self, batch: Batch, *, metrics: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
-        """Cross-entropy (categorical), MSE (deterministic) or gaussian NLL, weighted by ``batch.weights``.
+        """Cross-entropy (categorical), MSE (deterministic) or gaussian / mixture NLL, weighted by
+        ``batch.weights``.
 
         Metrics: ``accuracy`` (categorical) or ``mse`` of the (mean) action, in [-1, 1]-scaled units.
         """
@@ -303,6 +364,8 @@ class MLPPolicy(nn.Module):
                 return _weighted_mean(per_sample, batch.weights), {}
             mse = (out.detach().mean(dim=0) - target).square().mean()
             return _weighted_mean(per_sample, batch.weights), {"mse": mse.item()}
+        if self.head == "mixture":
+            return self._mixture_loss(out[0], target, batch.weights, metrics=metrics)
         mean, log_std = self._mean_log_std(out)  # (K, B, A)
         z = (target - mean) * torch.exp(-log_std)  # (K, B, A)
         per_sample = (0.5 * z.square() + log_std + _HALF_LOG_2PI).sum(dim=-1).mean(dim=0)  # (B,) NLL
@@ -310,6 +373,24 @@ class MLPPolicy(nn.Module):
             return _weighted_mean(per_sample, batch.weights), {}
         mse = (mean.detach().mean(dim=0) - target).square().mean()
         return _weighted_mean(per_sample, batch.weights), {"mse": mse.item()}
+
+    def _mixture_loss(
+        self, out: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None, *, metrics: bool
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Mixture NLL, -log sum_k pi_k N(a; mu_k, diag sigma_k^2) (Bishop 1994, eq. 26), via logsumexp.
+
+        Metric ``mse``: of the most likely component's mean, the action acting would take.
+        """
+        logits, means, log_std = self._mixture(out)  # (B, K), (B, K, A), (B, K, A)
+        z = (target.unsqueeze(1) - means) * torch.exp(-log_std)  # (B, K, A)
+        log_n = -(0.5 * z.square() + log_std + _HALF_LOG_2PI).sum(dim=-1)  # (B, K)
+        per_sample = -torch.logsumexp(torch.log_softmax(logits, dim=-1) + log_n, dim=-1)  # (B,)
+        if not metrics:
+            return _weighted_mean(per_sample, weights), {}
+        with torch.no_grad():
+            best = means[torch.arange(len(means)), logits.argmax(dim=-1)]  # (B, A)
+            mse = (best - target).square().mean()
+        return _weighted_mean(per_sample, weights), {"mse": mse.item()}
 
     # -- checkpointing (see mimetic.policies.checkpoint) --------------------------------------
 
