@@ -174,6 +174,26 @@ def test_train_bc_writes_a_complete_run(work):
         assert path.stat().st_mode & 0o777 == mode & ~_umask(), path  # as open/mkdir make them, not private
 
 
+def test_train_bc_diffusion_policy(work, tmp_path):
+    assert _run(["collect", "--task", "pendulum", "--episodes", 2, "--out", tmp_path / "pd", *FAST]) == 0
+    out = tmp_path / "diff"
+    assert _run(["train", "bc", "--data", tmp_path / "pd", "--out", out, "--policy", "diffusion", "--steps", 30,
+                 "--diffusion-hidden", 32, 32, "--diffusion-pred-horizon", 4, "--diffusion-action-horizon", 2,
+                 "--eval-episodes", 2, "--no-tensorboard"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["policy"]["kind"] == "diffusion" and config["policy"]["pred_horizon"] == 4
+    assert json.loads((out / "checkpoint" / "policy.json").read_text())["kind"] == "diffusion"
+    assert _run(["eval", "--policy", out, "--episodes", 2, *FAST]) == 0
+
+
+def test_diffusion_policy_options_are_checked(work, capsys, tmp_path):
+    argv = ["train", "bc", "--data", work / "demos", "--policy", "diffusion", "--out", tmp_path / "x"]
+    assert _run([*argv, "--diffusion-action-horizon", 0]) == 2
+    assert "--diffusion-action-horizon must" in _assert_one_error_line(capsys.readouterr().err)
+    assert _run(argv) == 2  # cartpole has discrete actions
+    assert "continuous actions" in _assert_one_error_line(capsys.readouterr().err)
+
+
 def test_eval_prints_a_table_and_strict_json(work, capsys):
     assert _run(["eval", "--policy", work / "run", "--episodes", 3, *FAST]) == 0
     out = capsys.readouterr().out

@@ -105,3 +105,13 @@ def test_experiment_horizon_bad_input(tmp_path, capsys):
     assert _run(["experiment", "horizon", "--horizons", "0", "--out", tmp_path / "hz"]) == 2
     _assert_one_error_line(capsys.readouterr().err)
     assert not (tmp_path / "hz").exists()
+
+
+def test_dagger_trains_a_diffusion_policy(tmp_path):
+    out = tmp_path / "run"
+    assert _run(["train", "dagger", "--task", "pendulum", "--out", out, *SMALL, "--policy", "diffusion",
+                 "--diffusion-hidden", "32", "--diffusion-inference-steps", "2"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["policy"]["kind"] == "diffusion" and config["policy"]["hidden"] == [32]
+    assert json.loads((out / "checkpoint" / "policy.json").read_text())["kind"] == "diffusion"
+    assert _run(["eval", "--policy", out, "--episodes", "2", "--num-envs", "2"]) == 0

@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     bc.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard events")
     add_config_args(bc, BCConfig, title="behavioral cloning")
     add_config_args(bc, MLPConfig, title="policy network")
+    add_policy_args(bc)
 
     _add_interactive_parsers(algos)
     from mimetic.commands_rl import add_parsers as add_rl_parsers
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--video", default=None, help="write a video (mp4/gif) of the first episode here")
     p.add_argument("--json", action="store_true", help="print the result as one JSON line")
 
+    from mimetic.experiments.demos import DemosConfig
     from mimetic.experiments.horizon import HorizonConfig
     from mimetic.experiments.labels import LabelsConfig
 
@@ -110,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
                                       "per round, labels to reach the target, table and PNG plot.")
     lab.add_argument("--out", default=None, help="output folder (default: runs/experiment-labels-<task>-<time>)")
     add_config_args(lab, LabelsConfig, title="experiment")
+    dem = exps.add_parser("demos", help="demonstrations needed: BC vs GAIL with 1, 2, 4, 8, 16 expert episodes",
+                          description="BC and GAIL (optionally GAIL warm-started by BC) trained on growing sets of "
+                                      "expert episodes on one task (pendulum or driving); final score or cost vs "
+                                      "episodes, GAIL's learning curves, table and PNG plot.")
+    dem.add_argument("--out", default=None, help="output folder (default: runs/experiment-demos-<task>-<time>)")
+    add_config_args(dem, DemosConfig, title="experiment")
 
     p = sub.add_parser("quickstart", help="collect demos, train BC, evaluate against the expert")
     p.add_argument("--task", default="cartpole", help="task (default: cartpole)")
@@ -141,6 +149,19 @@ def interactive_config(name: str) -> type:
 
     return {"aggrevate": aggrevate.AggreVaTeConfig, "smile": smile.SMILeConfig,
             "forward": smile.ForwardConfig}.get(name, dagger.DAggerConfig)
+
+
+POLICY_KINDS = ("mlp", "diffusion")  # --policy choices; each non-MLP kind's options carry its prefix
+
+
+def add_policy_args(p: argparse.ArgumentParser) -> None:
+    """``--policy`` and the options of the non-MLP policy kinds, namespaced (``--diffusion-...``)."""
+    from mimetic.policies import DiffusionConfig
+
+    p.add_argument("--policy", choices=POLICY_KINDS, default="mlp",
+                   help="policy type: mlp (the 'policy network' options) or diffusion (continuous actions; the "
+                        "--diffusion-* options) (default: mlp)")
+    add_config_args(p, DiffusionConfig, title="diffusion policy (--policy diffusion)", prefix="diffusion")
 
 
 def _add_interactive_parsers(algos: argparse._SubParsersAction) -> None:
@@ -199,6 +220,7 @@ def _add_interactive_parsers(algos: argparse._SubParsersAction) -> None:
         add_config_args(p, interactive_config(name), title="interactive loop")
         add_config_args(p, BCConfig, title="behavioral cloning in each round")
         add_config_args(p, MLPConfig, title="policy network")
+        add_policy_args(p)
         # A round refits warm on the aggregate: far fewer steps than BC from scratch.
         p.set_defaults(steps=500, hidden=(64, 64), ensemble=5 if name in ("hg-dagger", "thrifty-dagger", "ensemble-dagger") else 1,
                        num_envs=None)

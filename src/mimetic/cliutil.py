@@ -63,32 +63,39 @@ def _parser_for(tp: Any, optional: bool) -> tuple[Any, dict[str, Any]]:
 
 
 def add_config_args(parser: argparse.ArgumentParser, cls: type, *, skip: set[str] | None = None,
-                    title: str | None = None) -> None:
-    """Add one option per field of ``cls`` (already-present options are shared, not duplicated)."""
+                    title: str | None = None, prefix: str = "") -> None:
+    """Add one option per field of ``cls`` (already-present options are shared, not duplicated).
+
+    With ``prefix`` ("diffusion"), every option is namespaced (``--diffusion-hidden``, dest
+    ``diffusion_hidden``), so two configs with a field of the same name can sit side by side;
+    read them back with ``config_from_args(cls, args, prefix=...)``.
+    """
     hints = get_type_hints(cls)
     docs = field_docs(cls)
     group = parser.add_argument_group(title or cls.__name__)
     existing = {a.dest for a in parser._actions}
     for f in dataclasses.fields(cls):
-        if (skip and f.name in skip) or f.name in existing or not f.init:
+        dest = f"{prefix}_{f.name}" if prefix else f.name
+        if (skip and f.name in skip) or dest in existing or not f.init:
             continue
-        flag = "--" + f.name.replace("_", "-")
+        flag = "--" + dest.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         tp, optional = _strip_optional(hints[f.name])
         help_text = f"{docs.get(f.name, '')} (default: {default})".strip()
         if tp is bool:
-            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
+            group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=default,
                                help=docs.get(f.name, ""))
             continue
         conv, extra = _parser_for(tp, optional)
-        group.add_argument(flag, dest=f.name, type=conv, default=default, help=help_text,
-                           metavar=f.name.upper() if "choices" not in extra else None, **extra)
+        group.add_argument(flag, dest=dest, type=conv, default=default, help=help_text,
+                           metavar=dest.upper() if "choices" not in extra else None, **extra)
 
 
-def config_from_args(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:
+def config_from_args(cls: type, args: argparse.Namespace, *, prefix: str = "", **overrides: Any) -> Any:
     """Build ``cls`` from parsed args (fields absent from args keep their defaults)."""
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
-              if f.init and hasattr(args, f.name)}
+    key = (lambda name: f"{prefix}_{name}") if prefix else (lambda name: name)
+    values = {f.name: getattr(args, key(f.name)) for f in dataclasses.fields(cls)
+              if f.init and hasattr(args, key(f.name))}
     for name, val in values.items():
         if isinstance(val, list):
             values[name] = tuple(val)
@@ -96,12 +103,13 @@ def config_from_args(cls: type, args: argparse.Namespace, **overrides: Any) -> A
     try:
         return cls(**values)
     except MimeticError as e:
-        raise ConfigError(_as_flag(str(e), values)) from None
+        raise ConfigError(_as_flag(str(e), values, prefix)) from None
     except (TypeError, ValueError) as e:
         raise ConfigError(f"bad {cls.__name__} option: {e}") from None
 
 
-def _as_flag(message: str, fields: dict[str, Any]) -> str:
+def _as_flag(message: str, fields: dict[str, Any], prefix: str = "") -> str:
     """'steps must be >= 1' -> '--steps must be >= 1': name the option the user typed."""
     first, _, rest = message.partition(" ")
-    return f"--{first.replace('_', '-')} {rest}" if first in fields and rest.startswith("must ") else message
+    name = f"{prefix}_{first}" if prefix else first
+    return f"--{name.replace('_', '-')} {rest}" if first in fields and rest.startswith("must ") else message

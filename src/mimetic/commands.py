@@ -222,15 +222,16 @@ def _train_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, str, Any, Ex
 
 def train(args: argparse.Namespace) -> None:
     from mimetic.algos.bc import fit
-    from mimetic.policies import MLPPolicy, save_policy
+    from mimetic.policies import save_policy
     from mimetic.rollout import evaluate as run_eval
     from mimetic.runs import RunDir, default_run_dir
 
     bc_cfg, mlp_cfg, ds, name, task, expert = _train_inputs(args)
-    policy = MLPPolicy.for_spec(task.spec, mlp_cfg, seed=bc_cfg.seed)
+    policy = make_policy(args, task.spec, mlp_cfg, seed=bc_cfg.seed)
     out = Path(args.out) if args.out else default_run_dir("bc", name)
     config = {"command": "train bc", "data": str(args.data), "task": name, "max_steps": task.spec.max_steps,
-              "bc": bc_cfg, "policy": mlp_cfg, "dataset": {"episodes": ds.n_episodes,
+              "bc": bc_cfg, "policy": {"kind": args.policy, **policy.checkpoint_config()},
+              "dataset": {"episodes": ds.n_episodes,
                                                            "transitions": ds.n_transitions}}
     with RunDir(out, config=_jsonable(config), tensorboard=not args.no_tensorboard) as run:
         result = fit(policy, ds, bc_cfg, progress=True, callback=lambda s, m: run.log(s, m, prefix="train/"))
@@ -246,6 +247,16 @@ def train(args: argparse.Namespace) -> None:
     if res is not None:
         _print_eval([("bc", res)])
     print(f"run saved to {out}")
+
+
+def make_policy(args: argparse.Namespace, spec: Any, mlp_cfg: Any, *, seed: int) -> Any:
+    """The policy ``--policy`` asks for, shaped for ``spec``."""
+    from mimetic.policies import DiffusionConfig, DiffusionPolicy, MLPPolicy
+
+    kind = getattr(args, "policy", "mlp")
+    if kind == "diffusion":
+        return DiffusionPolicy.for_spec(spec, config_from_args(DiffusionConfig, args, prefix="diffusion"), seed=seed)
+    return MLPPolicy.for_spec(spec, mlp_cfg, seed=seed)
 
 
 def _scalars(d: dict) -> dict:
@@ -438,6 +449,9 @@ def experiment(args: argparse.Namespace) -> None:
     if args.experiment == "labels":
         _experiment_labels(args)
         return
+    if args.experiment == "demos":
+        _experiment_demos(args)
+        return
     config = config_from_args(HorizonConfig, args)
     out = Path(args.out) if args.out else default_run_dir("experiment-horizon", "driving")
     result = run_horizon(config, out_dir=out, progress=True)
@@ -452,5 +466,16 @@ def _experiment_labels(args: argparse.Namespace) -> None:
     config = config_from_args(LabelsConfig, args)
     out = Path(args.out) if args.out else default_run_dir("experiment-labels", config.task)
     result = run_labels(config, out_dir=out, progress=True)
+    print(markdown(result))
+    print(f"written to {out}: {', '.join(FILES)} ({result.wall_s:.0f} s)")
+
+
+def _experiment_demos(args: argparse.Namespace) -> None:
+    from mimetic.experiments.demos import FILES, DemosConfig, markdown, run_demos
+    from mimetic.runs import default_run_dir
+
+    config = config_from_args(DemosConfig, args)
+    out = Path(args.out) if args.out else default_run_dir("experiment-demos", config.task)
+    result = run_demos(config, out_dir=out, progress=True)
     print(markdown(result))
     print(f"written to {out}: {', '.join(FILES)} ({result.wall_s:.0f} s)")

@@ -10,7 +10,7 @@ from typing import Any
 
 from mimetic.cli import print_table
 from mimetic.cliutil import config_from_args
-from mimetic.commands import _check_positive, _jsonable, _task_and_expert
+from mimetic.commands import _check_positive, _jsonable, _task_and_expert, make_policy
 from mimetic.errors import ConfigError
 
 
@@ -49,7 +49,7 @@ def _gate(args: argparse.Namespace, task: Any, policy: Any, expert: Any) -> tupl
     risk = args.risk if args.risk is not None else (0.5 if spec.name == "cartpole" else 1.0)
     if deviation <= 0 or risk <= 0:
         raise ConfigError(f"--deviation and --risk must be > 0, got {deviation} and {risk}")
-    doubt = policy.disagreement if policy.config.ensemble > 1 else None
+    doubt = policy.disagreement if getattr(policy.config, "ensemble", 1) > 1 else None
     return HGDAggerGates(discrete=spec.discrete, deviation=deviation, risk_fn=risk_fn, risk=risk,
                          doubt_fn=doubt), expert
 
@@ -83,7 +83,7 @@ def _default_envs(algo: str, cfg: Any) -> int:
 def train(args: argparse.Namespace) -> None:
     from mimetic.algos import bc
     from mimetic.cli import GATED, interactive_config
-    from mimetic.policies import MLPConfig, MLPPolicy, save_policy
+    from mimetic.policies import MLPConfig, save_policy
     from mimetic.runs import RunDir, default_run_dir
 
     cfg = config_from_args(interactive_config(args.algo), args)
@@ -97,12 +97,14 @@ def train(args: argparse.Namespace) -> None:
                                     max_steps=args.max_steps, need_expert=True)
     eval_task, _ = _task_and_expert(args.task, expert_arg=args.expert, num_envs=16, max_steps=args.max_steps,
                                     need_expert=False)
-    policy = MLPPolicy.for_spec(task.spec, mlp_cfg, seed=cfg.seed)
+    policy = make_policy(args, task.spec, mlp_cfg, seed=cfg.seed)
     demos = _load_demos(getattr(args, "demos", None), task)
     gate, asked = _gate(args, task, policy, expert)
     out = Path(args.out) if args.out else default_run_dir(args.algo, task.spec.name)
     config = {"command": f"train {args.algo}", "task": task.spec.name, "max_steps": task.spec.max_steps,
-              "loop": cfg, "bc": bc_cfg, "policy": mlp_cfg, "demos": getattr(args, "demos", None),
+              "loop": cfg, "bc": bc_cfg,
+              "policy": {"kind": getattr(args, "policy", "mlp"), **policy.checkpoint_config()},
+              "demos": getattr(args, "demos", None),
               "gate": {k: getattr(args, k) for k in ("deviation", "risk", "human", "switch_rate", "learn_risk",
                                                        "calibrate", "handback", "min_intervention", "chi", "tau", "doubt_rate",
                                                        "unsafe_rate", "release")

@@ -4,8 +4,11 @@ from mimetic.policies.checkpoint import load_policy, read_checkpoint_meta, regis
 from mimetic.policies.mlp import MLPConfig, MLPPolicy
 from mimetic.policies.compose import MixturePolicy, TimeIndexedPolicy  # noqa: E402  (registers them)
 from mimetic.policies.diffusion import DiffusionConfig, DiffusionPolicy  # registers "diffusion"
+from mimetic.policies.chunking import ChunkingConfig, ChunkingPolicy  # registers "chunking"
 
 __all__ = [
+    "ChunkingConfig",
+    "ChunkingPolicy",
     "DiffusionConfig",
     "DiffusionPolicy",
     "MLPConfig",

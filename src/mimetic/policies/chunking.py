@@ -1,0 +1,490 @@
+"""Action chunking (ACT, Zhao et al. 2023): predict the next k actions at once, execute them in
+overlapping chunks and average the overlaps (temporal ensembling).
+
+Predicting a chunk of ``k`` actions per query divides the number of decisions of an episode by up
+to k, which shortens the effective horizon over which a cloned policy's errors compound (Zhao et
+al. Sec. 3.3), and lets one prediction cover expert behaviour that is not Markovian in the
+current observation (pauses, smooth sweeps).
+
+Networks (``backbone``):
+
+- ``transformer`` (ACT, Sec. 3.2, at toy scale): the normalised observations of the last ``To``
+  steps become one token each (plus a token for the latent z when ``cvae``), with learned
+  position embeddings; a transformer encoder mixes them, and a transformer decoder with k learned
+  query tokens cross-attends to the encoded tokens; a linear head maps each query to one action;
+- ``mlp``: the flattened observations (and z) through an MLP that outputs k * A values, the cheap
+  baseline.
+
+Optional CVAE (``cvae``, ACT Sec. 3.2 / Fig. 4): during training an encoder q(z | obs, a_{t:t+k})
+(a transformer over [CLS, observation tokens, action tokens], or an MLP for the mlp backbone)
+outputs the mean and log-variance of a diagonal gaussian; z is drawn by reparameterisation and
+the decoder reconstructs the chunk from (obs, z). The loss is reconstruction + ``kl_weight``
+beta * KL(q || N(0, I)) (beta = 10 in ACT). At test time z = 0, the prior mean, so acting is
+deterministic.
+
+Reconstruction: L1 (ACT's choice, ``loss="l1"``) or squared error on actions scaled to [-1, 1]
+by the task's bounds, averaged over the valid steps of each window (``Batch.extras["mask"]``:
+padding past an episode's end and unlabelled targets do not count).
+
+Acting. With ``temporal_ensemble`` (ACT Sec. 3.3) the policy is queried at every step, and the
+action for step t averages every stored prediction for t -- the chunks made at steps t-k+1..t --
+with weights ``w_i = exp(-m i)``, i = 0 for the oldest prediction (``ensemble_decay`` m = 0.01,
+so older predictions count slightly more; ACT's code). Without it the policy queries once,
+executes ``query_every`` actions from the chunk, then queries again.
+
+Per-env state (``reset`` clears it where an episode starts): the observation history (B, To, O),
+and a ring buffer of the last k chunks (B, k, k, A) with the step each was made at (ensembling)
+or the queue of planned actions (otherwise). At an episode's first step the history is the first
+observation repeated, as ``Dataset.windows`` pads training windows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from mimetic.envs.base import TaskSpec
+from mimetic.errors import ConfigError, DataError, TaskError
+from mimetic.policies.checkpoint import register_policy
+from mimetic.policies.mlp import ACTIVATIONS, _action_scaling, _f32
+from mimetic.types import Batch
+
+BACKBONES = ("transformer", "mlp")
+RECONSTRUCTIONS = ("l1", "mse")
+_MIN_STD = 1e-6
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    """Architecture and execution of a :class:`ChunkingPolicy`."""
+
+    chunk_size: int = 10
+    """Actions k each query predicts, starting at the current step (the prediction horizon)."""
+
+    obs_horizon: int = 1
+    """Observations the policy conditions on (To), the current one and To-1 before it."""
+
+    backbone: Literal["transformer", "mlp"] = "transformer"
+    """Network: transformer (ACT: encoder over observation tokens, decoder with k learned action
+    queries) or mlp (observations -> k * A outputs; the cheap baseline)."""
+
+    d_model: int = 64
+    """Transformer: token width."""
+
+    heads: int = 4
+    """Transformer: attention heads (must divide d_model)."""
+
+    layers: int = 2
+    """Transformer: encoder layers, and as many decoder layers (and CVAE-encoder layers)."""
+
+    feedforward: int = 256
+    """Transformer: hidden width of each layer's feed-forward block."""
+
+    dropout: float = 0.0
+    """Transformer: dropout during training (ACT uses 0.1; acting never drops out)."""
+
+    hidden: tuple[int, ...] = (256, 256)
+    """MLP backbone (and its CVAE encoder): hidden layer widths."""
+
+    activation: Literal["relu", "tanh", "gelu", "silu", "elu"] = "relu"
+    """MLP backbone: hidden activation."""
+
+    cvae: bool = False
+    """Train as a conditional VAE (ACT): a latent z inferred from the expert's chunk during
+    training, z = 0 (the prior mean) when acting."""
+
+    latent_dim: int = 32
+    """CVAE: dimension of the latent z (32 in ACT)."""
+
+    kl_weight: float = 10.0
+    """CVAE: weight beta of the KL term (10 in ACT)."""
+
+    temporal_ensemble: bool = True
+    """Query at every step and average the overlapping predictions of the last k chunks for the
+    current step (ACT's temporal ensembling); otherwise execute query_every actions per query."""
+
+    ensemble_decay: float = 0.01
+    """Temporal ensembling: m in the weights exp(-m i), i = 0 for the oldest prediction (larger m
+    favours older predictions more; 0 = plain average)."""
+
+    query_every: int = 0
+    """Without temporal ensembling: actions executed from each chunk before querying again
+    (1..chunk_size; 0 = chunk_size)."""
+
+    loss: Literal["l1", "mse"] = "l1"
+    """Reconstruction loss on [-1, 1]-scaled actions: l1 (ACT's choice) or mse."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))  # a CLI or JSON may give a list
+        for name in ("chunk_size", "obs_horizon", "d_model", "heads", "layers", "feedforward", "latent_dim"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.backbone not in BACKBONES:
+            raise ConfigError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+        if self.loss not in RECONSTRUCTIONS:
+            raise ConfigError(f"loss must be one of {', '.join(RECONSTRUCTIONS)}, got {self.loss!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
+        if self.d_model % self.heads:
+            raise ConfigError(f"heads ({self.heads}) must divide d_model ({self.d_model})")
+        if any(h < 1 for h in self.hidden):
+            raise ConfigError(f"hidden layer widths must be >= 1, got {self.hidden}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not (self.kl_weight >= 0 and math.isfinite(self.kl_weight)):
+            raise ConfigError(f"kl_weight must be a finite number >= 0, got {self.kl_weight}")
+        if not (self.ensemble_decay >= 0 and math.isfinite(self.ensemble_decay)):
+            raise ConfigError(f"ensemble_decay must be a finite number >= 0, got {self.ensemble_decay}")
+        if not 0 <= self.query_every <= self.chunk_size:
+            raise ConfigError(
+                f"query_every must be in 0..chunk_size ({self.chunk_size}; 0 = chunk_size), got {self.query_every}"
+            )
+
+    @property
+    def execute(self) -> int:
+        """Actions executed per query without temporal ensembling."""
+        return self.query_every or self.chunk_size
+
+
+def temporal_ensemble(chunks: np.ndarray, made: np.ndarray, t: np.ndarray, decay: float) -> np.ndarray:
+    """ACT's temporal ensemble (Zhao et al. 2023, Sec. 3.3) of stored chunk predictions.
+
+    ``chunks`` (B, S, k, A): S stored chunks per env, each k actions starting at the step it was
+    made; ``made`` (B, S): that step (-1 = empty slot); ``t`` (B,): the current step. Every stored
+    chunk that covers t contributes its action for t, weighted by ``exp(-decay * i)`` with i = 0
+    for the oldest contributing prediction, 1 for the next, ...; the weights are normalised.
+    Returns (B, A).
+    """
+    k = chunks.shape[2]
+    age = t[:, None] - made  # (B, S) steps since each chunk was made
+    valid = (made >= 0) & (age >= 0) & (age < k)  # (B, S)
+    assert valid.any(axis=1).all(), "every env needs a prediction for the current step"
+    oldest = np.where(valid, age, -1).max(axis=1)  # (B,)
+    # i counts predictions from the oldest; chunks are made one per step, so i = oldest age - age
+    w = np.where(valid, np.exp(-decay * (oldest[:, None] - age)), 0.0)  # (B, S)
+    rows = np.clip(age, 0, k - 1)[:, :, None, None]  # (B, S, 1, 1)
+    acts = np.take_along_axis(chunks, rows, axis=2)[:, :, 0]  # (B, S, A) each chunk's action for t
+    out = (w[..., None] * acts).sum(axis=1) / w.sum(axis=1)[:, None]  # (B, A)
+    return out.astype(chunks.dtype)
+
+
+# ----------------------------------------------------------------------------- networks
+
+
+def _mlp(width: int, hidden: tuple[int, ...], activation: str, out: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for h in hidden:
+        layers += [nn.Linear(width, h), ACTIVATIONS[activation]()]
+        width = h
+    return nn.Sequential(*layers, nn.Linear(width, out))
+
+
+def _encoder(config: ChunkingConfig) -> nn.TransformerEncoder:
+    layer = nn.TransformerEncoderLayer(config.d_model, config.heads, config.feedforward, config.dropout,
+                                       batch_first=True, norm_first=True)
+    return nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
+
+
+def _embedding(*shape: int) -> nn.Parameter:
+    return nn.Parameter(0.02 * torch.randn(*shape))
+
+
+class _TransformerDecoderNet(nn.Module):
+    """(obs (B, To, O), z (B, Z) | None) -> chunk (B, k, A): ACT's "CVAE decoder" (its policy)."""
+
+    def __init__(self, config: ChunkingConfig, *, obs_dim: int, act_dim: int) -> None:
+        super().__init__()
+        d = config.d_model
+        self.obs_proj = nn.Linear(obs_dim, d)
+        self.latent_proj = nn.Linear(config.latent_dim, d) if config.cvae else None
+        self.pos = _embedding(1, config.obs_horizon + int(config.cvae), d)  # (1, To [+1], d)
+        self.queries = _embedding(1, config.chunk_size, d)  # (1, k, d) one learned query per action
+        self.encoder = _encoder(config)
+        layer = nn.TransformerDecoderLayer(d, config.heads, config.feedforward, config.dropout,
+                                           batch_first=True, norm_first=True)
+        self.decoder = nn.TransformerDecoder(layer, config.layers)
+        self.head = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, act_dim))
+
+    def forward(self, obs: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
+        tokens = self.obs_proj(obs)  # (B, To, d)
+        if self.latent_proj is not None:
+            assert z is not None, "a CVAE decoder needs z"
+            tokens = torch.cat([self.latent_proj(z)[:, None], tokens], dim=1)  # (B, 1 + To, d)
+        memory = self.encoder(tokens + self.pos)  # (B, n, d)
+        queries = self.queries.expand(len(obs), -1, -1)  # (B, k, d)
+        return self.head(self.decoder(queries, memory))  # (B, k, A)
+
+
+class _TransformerPosterior(nn.Module):
+    """q(z | obs, chunk): [CLS, obs tokens, action tokens] -> encoder -> CLS -> (mu, logvar) (B, Z)."""
+
+    def __init__(self, config: ChunkingConfig, *, obs_dim: int, act_dim: int) -> None:
+        super().__init__()
+        d = config.d_model
+        self.cls = _embedding(1, 1, d)  # (1, 1, d)
+        self.obs_proj, self.act_proj = nn.Linear(obs_dim, d), nn.Linear(act_dim, d)
+        self.pos = _embedding(1, 1 + config.obs_horizon + config.chunk_size, d)
+        self.encoder = _encoder(config)
+        self.out = nn.Linear(d, 2 * config.latent_dim)
+
+    def forward(self, obs: torch.Tensor, acts: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b = len(obs)
+        tokens = torch.cat([self.cls.expand(b, -1, -1), self.obs_proj(obs), self.act_proj(acts)], dim=1)  # (B, n, d)
+        keep = torch.cat([torch.ones(b, 1 + obs.shape[1], dtype=torch.bool), valid], dim=1)  # (B, n)
+        h = self.encoder(tokens + self.pos, src_key_padding_mask=~keep)  # padded actions are not attended to
+        mu, logvar = self.out(h[:, 0]).chunk(2, dim=-1)  # (B, Z) each
+        return mu, logvar
+
+
+class _MLPDecoderNet(nn.Module):
+    """(obs (B, To, O), z (B, Z) | None) -> chunk (B, k, A) from one MLP."""
+
+    def __init__(self, config: ChunkingConfig, *, obs_dim: int, act_dim: int) -> None:
+        super().__init__()
+        self.k, self.act_dim = config.chunk_size, act_dim
+        width = config.obs_horizon * obs_dim + (config.latent_dim if config.cvae else 0)
+        self.net = _mlp(width, config.hidden, config.activation, config.chunk_size * act_dim)
+
+    def forward(self, obs: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
+        x = obs.flatten(1) if z is None else torch.cat([obs.flatten(1), z], dim=-1)  # (B, in)
+        return self.net(x).view(len(obs), self.k, self.act_dim)
+
+
+class _MLPPosterior(nn.Module):
+    """q(z | obs, chunk) from one MLP over [obs, masked chunk, mask] -> (mu, logvar) (B, Z)."""
+
+    def __init__(self, config: ChunkingConfig, *, obs_dim: int, act_dim: int) -> None:
+        super().__init__()
+        width = config.obs_horizon * obs_dim + config.chunk_size * (act_dim + 1)
+        self.net = _mlp(width, config.hidden, config.activation, 2 * config.latent_dim)
+
+    def forward(self, obs: torch.Tensor, acts: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        v = valid.to(acts.dtype)  # (B, k)
+        x = torch.cat([obs.flatten(1), (acts * v[..., None]).flatten(1), v], dim=-1)  # (B, in)
+        mu, logvar = self.net(x).chunk(2, dim=-1)
+        return mu, logvar
+
+
+# ----------------------------------------------------------------------------- the policy
+
+
+class ChunkingPolicy(nn.Module):
+    """Policy + TrainablePolicy (see :mod:`mimetic.protocols`) for flat observations and
+    continuous actions; ``act`` runs B envs at once, each with its own chunk buffer."""
+
+    def __init__(
+        self,
+        config: ChunkingConfig,
+        *,
+        obs_dim: int,
+        act_dim: int,
+        act_low: np.ndarray | None = None,
+        act_high: np.ndarray | None = None,
+        task: str | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if obs_dim < 1 or act_dim < 1:
+            raise ConfigError(f"obs_dim and act_dim must be >= 1, got {obs_dim} and {act_dim}")
+        self.config, self.obs_dim, self.act_dim, self.task = config, obs_dim, act_dim, task
+        self.obs_horizon, self.pred_horizon = config.obs_horizon, config.chunk_size
+        self.window = config.obs_horizon - 1 + config.chunk_size  # steps a training window spans
+        self.register_buffer("obs_mean", torch.zeros(obs_dim))  # (O,)
+        self.register_buffer("obs_std", torch.ones(obs_dim))  # (O,)
+        low, high, centre, half = _action_scaling(act_low, act_high, act_dim)
+        self.register_buffer("act_low", _f32(low))  # (A,)
+        self.register_buffer("act_high", _f32(high))  # (A,)
+        self.register_buffer("act_centre", _f32(centre))  # (A,)
+        self.register_buffer("act_half", _f32(half))  # (A,)
+        self.generator = torch.Generator().manual_seed(seed)  # the CVAE's reparameterisation noise
+        with torch.random.fork_rng(devices=[]):  # the seed, not global state, decides the weights
+            torch.manual_seed(seed)
+            transformer = config.backbone == "transformer"
+            net = _TransformerDecoderNet if transformer else _MLPDecoderNet
+            self.decoder: nn.Module = net(config, obs_dim=obs_dim, act_dim=act_dim)
+            post = _TransformerPosterior if transformer else _MLPPosterior
+            self.posterior: nn.Module | None = post(config, obs_dim=obs_dim, act_dim=act_dim) if config.cvae else None
+        self._allocate(0)
+
+    @classmethod
+    def for_spec(cls, spec: TaskSpec, config: ChunkingConfig | None = None, *, seed: int = 0) -> ChunkingPolicy:
+        """A policy shaped for ``spec`` (continuous actions; bounds taken from its Box)."""
+        if spec.discrete:
+            raise ConfigError(f"the chunking policy needs continuous actions; {spec.name} has discrete ones")
+        return cls(config or ChunkingConfig(), obs_dim=spec.obs_dim, act_dim=spec.act_dim,
+                   act_low=spec.action_space.low, act_high=spec.action_space.high,  # type: ignore[attr-defined]
+                   task=spec.name, seed=seed)
+
+    @property
+    def loss_name(self) -> str:
+        """What :meth:`loss` optimises: l1 or mse, with a KL term when a CVAE (cvae-l1, cvae-mse)."""
+        return f"cvae-{self.config.loss}" if self.config.cvae else self.config.loss
+
+    def set_normalizer(self, obs_mean: np.ndarray, obs_std: np.ndarray) -> None:
+        """Store dataset observation statistics; features with ~zero spread are only centred."""
+        mean = np.asarray(obs_mean, dtype=np.float64).reshape(-1)
+        std = np.asarray(obs_std, dtype=np.float64).reshape(-1)
+        if mean.shape != (self.obs_dim,) or std.shape != (self.obs_dim,):
+            raise DataError(
+                f"normaliser statistics must have {self.obs_dim} values, got {mean.shape} and {std.shape}"
+            )
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
+            raise DataError("normaliser statistics contain NaN or inf; check the dataset observations")
+        self.obs_mean.copy_(torch.from_numpy(mean))
+        self.obs_std.copy_(torch.from_numpy(np.where(std < _MIN_STD, 1.0, std)))
+
+    def _norm_obs(self, obs: torch.Tensor) -> torch.Tensor:
+        """(B, To, *O) raw observations -> (B, To, O) normalised."""
+        return (obs.reshape(obs.shape[0], self.obs_horizon, -1) - self.obs_mean) / self.obs_std
+
+    # -- training ------------------------------------------------------------------------------
+
+    def loss(self, batch: Batch, *, metrics: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
+        """Chunk reconstruction (+ beta KL with a CVAE; Zhao et al. 2023, Algorithm 1) on windows
+        ``obs`` (B, To, *O), ``acts`` (B, k, A); steps where ``extras["mask"]`` (B, k) is False do
+        not count."""
+        if batch.acts.ndim != 3 or tuple(batch.acts.shape[1:]) != (self.pred_horizon, self.act_dim):
+            raise DataError(
+                f"chunking policy trains on action windows (B, {self.pred_horizon}, {self.act_dim}), got "
+                f"{tuple(batch.acts.shape)}; train it with bc.fit on a mimetic Dataset"
+            )
+        obs = self._norm_obs(batch.obs)  # (B, To, O)
+        target = (batch.acts - self.act_centre) / self.act_half  # (B, k, A) in [-1, 1]
+        mask = batch.extras.get("mask")
+        valid = torch.ones(target.shape[:2], dtype=torch.bool) if mask is None else mask.bool()  # (B, k)
+        z, kl = None, None
+        if self.posterior is not None:
+            mu, logvar = self.posterior(obs, target, valid)  # (B, Z) each
+            eps = torch.randn(mu.shape, generator=self.generator)  # (B, Z)
+            z = mu + (0.5 * logvar).exp() * eps  # reparameterisation (Kingma & Welling 2014)
+            kl = 0.5 * (mu.square() + logvar.exp() - 1.0 - logvar).sum(dim=-1)  # (B,) KL(q || N(0, I))
+        diff = self.decoder(obs, z) - target  # (B, k, A)
+        err = (diff.abs() if self.config.loss == "l1" else diff.square()).mean(dim=-1)  # (B, k)
+        w = valid.to(err.dtype) if batch.weights is None else valid.to(err.dtype) * batch.weights[:, None]
+        recon = (err * w).sum() / w.sum().clamp_min(1e-12)
+        total = recon
+        if kl is not None:
+            wb = torch.ones_like(kl) if batch.weights is None else batch.weights
+            kl = (kl * wb).sum() / wb.sum().clamp_min(1e-12)
+            total = recon + self.config.kl_weight * kl
+        if not metrics:
+            return total, {}
+        out = {f"action_{self.config.loss}": float(recon.detach())}
+        if kl is not None:
+            out["kl"] = float(kl.detach())
+        return total, out
+
+    # -- acting --------------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def predict(self, obs: torch.Tensor) -> torch.Tensor:
+        """obs (B, To, *O) -> chunks (B, k, A) in task units, with z = 0 (the prior mean) and no
+        dropout whatever the module's mode."""
+        was_training = self.training
+        self.eval()
+        try:
+            norm = self._norm_obs(obs)  # (B, To, O)
+            z = torch.zeros(len(obs), self.config.latent_dim) if self.config.cvae else None  # (B, Z)
+            acts = torch.addcmul(self.act_centre, self.decoder(norm, z), self.act_half)  # (B, k, A)
+        finally:
+            self.train(was_training)
+        return torch.maximum(torch.minimum(acts, self.act_high), self.act_low)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """obs (B, *O) of B envs -> (B, A) float32: the temporal ensemble of the chunks covering
+        this step (a new chunk every step), or the next queued action (a new chunk every
+        query_every steps per env)."""
+        obs = self._check_obs(obs)
+        b = len(obs)
+        if len(self._t) != b:
+            self.reset(np.ones(b, bool))
+        self._hist[self._fresh] = obs[self._fresh, None]  # an episode's first step: repeat it
+        self._hist[~self._fresh] = np.concatenate([self._hist[~self._fresh, 1:], obs[~self._fresh, None]], axis=1)
+        self._fresh[:] = False
+        out = self._act_ensemble() if self.config.temporal_ensemble else self._act_queue()
+        self._t += 1
+        return out
+
+    def _act_ensemble(self) -> np.ndarray:
+        k = self.config.chunk_size
+        slot = self._t % k  # (B,) the ring buffer's slot for this step's chunk
+        rows = np.arange(len(slot))
+        self._chunks[rows, slot] = self.predict(torch.from_numpy(self._hist)).numpy()  # (B, k, A)
+        self._made[rows, slot] = self._t
+        return temporal_ensemble(self._chunks, self._made, self._t, self.config.ensemble_decay)
+
+    def _act_queue(self) -> np.ndarray:
+        n = self.config.execute
+        empty = self._next >= n  # (B,)
+        if empty.any():
+            chunks = self.predict(torch.from_numpy(self._hist[empty]))  # (m, k, A)
+            self._queue[empty] = chunks[:, :n].numpy()
+            self._next[empty] = 0
+        out = self._queue[np.arange(len(empty)), self._next].copy()  # (B, A)
+        self._next += 1
+        return out
+
+    def reset(self, mask: np.ndarray) -> None:
+        """Forget the chunks, queue and observation history of envs where ``mask`` (B,) is True
+        (a different B starts over for every env)."""
+        mask = np.asarray(mask, bool).reshape(-1)
+        if len(mask) != len(self._t):
+            self._allocate(len(mask))
+            return
+        self._made[mask] = -1
+        self._next[mask] = self.config.execute
+        self._t[mask] = 0
+        self._fresh[mask] = True
+
+    def _allocate(self, b: int) -> None:
+        """Empty per-env state for B envs."""
+        c = self.config
+        self._hist = np.zeros((b, c.obs_horizon, self.obs_dim), np.float32)  # (B, To, O)
+        self._chunks = np.zeros((b, c.chunk_size, c.chunk_size, self.act_dim), np.float32)  # (B, k, k, A)
+        self._made = np.full((b, c.chunk_size), -1, np.int64)  # (B, k) step each chunk was made at
+        self._queue = np.zeros((b, c.execute, self.act_dim), np.float32)  # (B, n, A)
+        self._next = np.full(b, c.execute, np.int64)  # (B,) queue position; n = empty
+        self._t = np.zeros(b, np.int64)  # (B,) steps since the episode started
+        self._fresh = np.ones(b, bool)  # (B,) history must restart from the next observation
+
+    def _check_obs(self, obs: np.ndarray) -> np.ndarray:
+        obs = np.asarray(obs)
+        if obs.ndim < 2 or math.prod(obs.shape[1:]) != self.obs_dim:
+            raise TaskError(
+                f"policy expects a batch of observations with {self.obs_dim} values each, got shape "
+                f"{obs.shape}; was it trained on another task?"
+            )
+        return obs.reshape(len(obs), self.obs_dim).astype(np.float32)
+
+    # -- checkpointing (see mimetic.policies.checkpoint) --------------------------------------
+
+    def checkpoint_config(self) -> dict[str, Any]:
+        """The architecture and execution options, as JSON-able values."""
+        return asdict(self.config)
+
+    def checkpoint_spec(self) -> dict[str, Any]:
+        """What the policy was built for: task name, dims, action bounds (None = unbounded)."""
+        return {
+            "task": self.task,
+            "obs_dim": self.obs_dim,
+            "act_dim": self.act_dim,
+            "act_low": [float(v) if math.isfinite(v) else None for v in self.act_low.tolist()],
+            "act_high": [float(v) if math.isfinite(v) else None for v in self.act_high.tolist()],
+        }
+
+    @classmethod
+    def from_checkpoint(cls, config: Mapping[str, Any], spec: Mapping[str, Any]) -> ChunkingPolicy:
+        """Rebuild an untrained policy of the saved shape; weights are loaded afterwards."""
+        low = np.array([-np.inf if v is None else v for v in spec["act_low"]], dtype=np.float64)
+        high = np.array([np.inf if v is None else v for v in spec["act_high"]], dtype=np.float64)
+        return cls(ChunkingConfig(**config), obs_dim=int(spec["obs_dim"]), act_dim=int(spec["act_dim"]),
+                   act_low=low, act_high=high, task=spec.get("task"))
+
+
+register_policy("chunking", ChunkingPolicy)
