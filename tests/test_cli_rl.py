@@ -21,11 +21,15 @@ def test_gail_run_resume_and_eval(demos, tmp_path, capsys):
     out = tmp_path / "g"
     assert _run(["train", "gail", "--data", demos / "cp", "--total-steps", "512", "--out", out, *FAST]) == 0
     assert "continue with --resume" in capsys.readouterr().out
-    for name in ("config.json", "metrics.jsonl", "result.json", "checkpoint/policy.json", "state/state.json"):
+    for name in ("config.json", "metrics.jsonl", "result.json", "checkpoint/policy.json", "state/state.json",
+                 "best/policy.json"):
         assert (out / name).is_file(), name
     result = json.loads((out / "result.json").read_text())
     assert result["env_steps"] == 512 and not result["interrupted"]
     assert [e["env_steps"] for e in result["evaluations"]] == [256, 512]  # every 2 iterations of 128 steps
+    scores = [e["normalized_score"] for e in result["evaluations"]]
+    assert result["best"]["value"] == max(scores)
+    assert result["best"]["env_steps"] == result["evaluations"][scores.index(max(scores))]["env_steps"]
     lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert sum("train/disc_loss" in x for x in lines) == 4
     assert _run(["eval", "--policy", out, "--episodes", "2", "--num-envs", "2"]) == 0

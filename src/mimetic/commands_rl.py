@@ -1,7 +1,8 @@
 """``mimetic train ppo | gail | airl`` from the command line.
 
 A run directory holds config.json, metrics.jsonl (one line per PPO iteration, plus evaluations),
-TensorBoard events, ``checkpoint/`` (the policy, for ``mimetic eval``), ``state/`` (everything
+TensorBoard events, ``checkpoint/`` (the final policy, for ``mimetic eval``), ``best/`` (the
+best-evaluated one), ``state/`` (everything
 ``--resume`` needs to continue) and result.json; AIRL adds ``reward/`` (the learned reward g(s),
 usable by ``mimetic train ppo --reward``). Ctrl-C stops at the end of the current iteration and
 still writes a complete, resumable run.
@@ -217,7 +218,7 @@ def train(args: argparse.Namespace) -> None:
         if adv_cfg is not None and adv_cfg.method == "airl":
             adversarial.save_reward(learner.disc, run.path / "reward", task=task.spec.name)
         result = {"env_steps": steps, "wall_s": wall, "interrupted": flag.stop, "final_eval": final,
-                  "first_target": loop.first_target, "evaluations": loop.evals}
+                  "first_target": loop.first_target, "best": loop.best, "evaluations": loop.evals}
         run.write_json("result.json", _jsonable(result))
     _print_summary(args.algo, loop.evals, steps, wall, out, interrupted=flag.stop)
 
@@ -232,6 +233,7 @@ class _Loop:
         self.evals: list[dict[str, Any]] = []
         self.first_target: dict[str, Any] | None = None
         self.last_eval_iter = -1
+        self.best: dict[str, Any] | None = None
 
     def __call__(self, rec: Any, policy: Any) -> bool:
         d = dataclasses.asdict(rec)
@@ -256,12 +258,25 @@ class _Loop:
         row = {"iteration": iteration, "env_steps": steps, "train_wall_s": wall, **res.as_dict()}
         self.evals.append(row)
         self.last_eval_iter = iteration
+        self._keep_best(policy, res, row)
         self.run.log(steps, _scalars(res.as_dict()), prefix="eval/")
         score = res.normalized_score
         if (self.args.target_score is not None and self.first_target is None and score is not None
                 and score >= self.args.target_score):
             self.first_target = row
         return row
+
+    def _keep_best(self, policy: Any, res: Any, row: dict[str, Any]) -> None:
+        """Adversarial training can dip after reaching expert level: keep the best-evaluated policy
+        too (``best/``; by expert-normalized score, else return)."""
+        from mimetic.policies import save_policy
+
+        value = res.normalized_score if res.normalized_score is not None else res.return_mean
+        if value is None or (self.best is not None and value <= self.best["value"]):
+            return
+        self.best = {"value": float(value), "env_steps": row["env_steps"], "iteration": row["iteration"]}
+        save_policy(policy, self.run.path / "best", extra={"task": self.eval_task.spec.name, "algo": self.args.algo,
+                                                           "env_steps": row["env_steps"]})
 
     def final_eval(self, policy: Any, steps: int) -> dict[str, Any] | None:
         if not self.args.eval_episodes:
