@@ -8,11 +8,11 @@ import pytest
 from mimetic.cli import main
 from mimetic.errors import ConfigError
 from mimetic.experiments import demos
-from mimetic.experiments.demos import METHODS, DemosConfig, markdown, run_demos
+from mimetic.experiments.demos import DemosConfig, markdown, run_demos
 
 # Tiny but complete: 100-step pendulum episodes, two demonstration sets, one seed, two GAIL iterations
-# of 8 envs x 64 steps (evaluated after each), a few BC steps.
-TINY = DemosConfig(task="pendulum", episodes=(1, 2), seeds=(0,), max_steps=100, gail_steps=1024, num_envs=8,
+# of 8 envs x 64 steps (evaluated after each), a few BC steps (gail-bc: in the CLI test).
+TINY = DemosConfig(task="pendulum", methods=("bc", "gail"), episodes=(1, 2), seeds=(0,), max_steps=100, gail_steps=1024, num_envs=8,
                    eval_every=512, bc_steps=30, hidden=(8,), eval_episodes=2)
 
 
@@ -24,8 +24,9 @@ def test_tiny_run_writes_json_table_and_plot(tmp_path):
     data = json.loads((out / "demos.json").read_text())
     assert {"experiment", "task", "headline", "config", "reference", "summary", "cells", "wall_s"} <= set(data)
     assert data["experiment"] == "demos" and data["task"] == "pendulum" and data["headline"] == "score"
-    assert [(c["method"], c["episodes"]) for c in data["cells"]] == [(m, n) for n in (1, 2) for m in METHODS]
-    assert [(s["method"], s["episodes"]) for s in data["summary"]] == [(m, n) for m in METHODS for n in (1, 2)]
+    methods = ("bc", "gail")
+    assert [(c["method"], c["episodes"]) for c in data["cells"]] == [(m, n) for n in (1, 2) for m in methods]
+    assert [(s["method"], s["episodes"]) for s in data["summary"]] == [(m, n) for m in methods for n in (1, 2)]
     for cell in result.cells:
         assert cell.transitions == 100 * cell.episodes  # pendulum never terminates early
         assert math.isfinite(cell.score) and math.isfinite(cell.return_mean) and cell.train_s > 0
@@ -37,7 +38,7 @@ def test_tiny_run_writes_json_table_and_plot(tmp_path):
     ref = result.reference
     assert ref.expert_return > ref.random_return and data["reference"]["expert_return"] == pytest.approx(ref.expert_return)
     md = (out / "demos.md").read_text()
-    assert "| demos | transitions | BC | GAIL | GAIL + BC warm start |" in md and "| 2 | 200 | " in md
+    assert "| demos | transitions | BC | GAIL |" in md and "| 2 | 200 | " in md
     assert (out / "demos.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -104,12 +105,14 @@ def _cli(argv: list) -> int:
 
 def test_cli_experiment_demos_writes_outputs(tmp_path, capsys):
     out = tmp_path / "dem"
-    argv = ["experiment", "demos", "--task", "pendulum", "--methods", "bc", "gail", "--episodes", "1", "--seeds",
+    argv = ["experiment", "demos", "--task", "pendulum", "--methods", "gail-bc", "--episodes", "1", "--seeds",
             "0", "--max-steps", "50", "--gail-steps", "512", "--num-envs", "8", "--eval-every", "0", "--bc-steps",
             "20", "--hidden", "8", "--eval-episodes", "2", "--out", out]
     assert _cli(argv) == 0
     assert "| 1 | 50 | " in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == ["demos.json", "demos.md", "demos.png"]
+    (cell,) = json.loads((out / "demos.json").read_text())["cells"]
+    assert cell["method"] == "gail-bc" and cell["env_steps"] == 512 and len(cell["curve"]) == 1
 
 
 def test_cli_experiment_demos_bad_input_is_one_error_line(tmp_path, capsys):
