@@ -132,3 +132,21 @@ def test_bc_warm_start_starts_near_the_expert(cartpole_demos):
 def test_bad_config(bad):
     with pytest.raises(ConfigError):
         adv.AdversarialConfig(**bad)
+
+
+def test_warm_start_holds_the_policy_while_the_critic_warms_up(cartpole_demos):
+    trainer = adv.AdversarialTrainer(make_task("cartpole", num_envs=4), cartpole_demos,
+                                     adv.AdversarialConfig(bc_steps=50, critic_warmup=2),
+                                     ppo.PPOConfig(rollout_steps=16, seed=0))
+    trainer.warm_start()
+    actor = trainer.ppo.policy
+    before = {k: v.clone() for k, v in actor.state_dict().items()}
+    critic = [p.clone() for p in trainer.agent.critic.parameters()]
+    for _ in range(2):
+        trainer.iterate()
+    for k, v in actor.state_dict().items():  # weights and BC's normaliser untouched
+        assert torch.equal(v, before[k]), k
+    assert any(not torch.equal(a, b) for a, b in zip(critic, trainer.agent.critic.parameters()))
+    trainer.iterate()
+    assert any(not torch.equal(v, before[k]) for k, v in actor.state_dict().items() if "net" in k)
+    assert torch.equal(actor.obs_mean, before["obs_mean"])  # still BC's statistics

@@ -93,7 +93,12 @@ class AdversarialConfig:
     off: a termination ends the return with 0."""
 
     bc_steps: int = 0
-    """Warm start: behavioral-cloning steps on the demonstrations before adversarial training."""
+    """Warm start: behavioral-cloning steps on the demonstrations before adversarial training (the
+    policy then keeps BC's observation normaliser)."""
+
+    critic_warmup: int = 5
+    """With a warm start: PPO iterations that fit only the value function, the policy held still,
+    so the first policy updates are not driven by an untrained critic's advantages."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "disc_hidden", tuple(int(h) for h in self.disc_hidden))
@@ -107,8 +112,8 @@ class AdversarialConfig:
             raise ConfigError(f"disc_hidden widths must be >= 1, got {self.disc_hidden}")
         if not self.disc_lr > 0:
             raise ConfigError(f"disc_lr must be > 0, got {self.disc_lr}")
-        if self.disc_steps < 0 or self.disc_warmup < 0 or self.disc_batch < 1 or self.bc_steps < 0:
-            raise ConfigError("disc_steps, disc_warmup and bc_steps must be >= 0 and disc_batch >= 1")
+        if min(self.disc_steps, self.disc_warmup, self.bc_steps, self.critic_warmup) < 0 or self.disc_batch < 1:
+            raise ConfigError("disc_steps, disc_warmup, bc_steps and critic_warmup must be >= 0 and disc_batch >= 1")
         if self.grad_penalty < 0:
             raise ConfigError(f"grad_penalty must be >= 0, got {self.grad_penalty}")
 
@@ -297,6 +302,7 @@ class AdversarialTrainer:
         self.rng = torch.Generator().manual_seed(ppo_config.seed + 11)
         self.demos = demos
         self.wall_s = 0.0
+        self.warm_started = False
         self.history: list[IterationRecord] = []
 
     @property
@@ -316,9 +322,10 @@ class AdversarialTrainer:
                progress=progress)
         if log_std is not None:
             policy.log_std.data.copy_(log_std)  # keep PPO's exploration noise
-        mean, std = self.demos.obs_stats()
-        self.ppo.obs_stats.mean, self.ppo.obs_stats.var = mean.reshape(-1).astype(float), std.reshape(-1) ** 2.0
-        self.ppo.obs_stats.count = float(self.demos.n_transitions)
+        # Keep BC's normaliser: folding the first noisy rollouts into it shifted every input and
+        # turned a driving policy at the expert's cost into one that crashed, before any update.
+        self.ppo.frozen_normalizer = True
+        self.warm_started = True
         policy.train()
         self.wall_s += time.perf_counter() - t0
 
@@ -393,7 +400,8 @@ class AdversarialTrainer:
         tensors.update({f"disc.{k}": v for k, v in self.disc.state_dict().items()})
         tensors.update(ppo_mod.optimizer_tensors(self.disc_opt, "disc_opt"))
         tensors["rng.disc"] = self.rng.get_state()
-        return tensors, {**meta, "method": self.config.method, "wall_s": self.wall_s}
+        return tensors, {**meta, "method": self.config.method, "wall_s": self.wall_s,
+                         "warm_started": self.warm_started}
 
     def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
         if meta.get("method") != self.config.method:
@@ -407,6 +415,7 @@ class AdversarialTrainer:
         ppo_mod.load_optimizer(self.disc_opt, tensors, "disc_opt")
         self.rng.set_state(tensors["rng.disc"])
         self.wall_s = float(meta.get("wall_s", 0.0))
+        self.warm_started = bool(meta.get("warm_started", False))
 
     def iterate(self) -> IterationRecord:
         """One collect / discriminator / reward / PPO-update iteration."""
@@ -420,7 +429,8 @@ class AdversarialTrainer:
         scale = ppo.reward_scale(rewards, roll)
         terminal = scale * r_abs / (1.0 - ppo.config.gamma) if self.config.absorbing and ppo.config.gamma < 1 else 0.0
         adv, ret = ppo.advantages(roll, rewards * scale, terminal)
-        metrics = ppo.update(roll, adv, ret)
+        hold = self.warm_started and ppo.iteration < self.config.critic_warmup
+        metrics = ppo.update(roll, adv, ret, train_actor=not hold)
         ppo.refresh_normalizer(roll)
         self.wall_s += time.perf_counter() - t0
         extra = {**disc, "reward_mean": float(rewards.mean()), "reward_absorbing": r_abs}

@@ -252,6 +252,7 @@ class PPO:
         self._ret = np.zeros(task.num_envs)  # running discounted return per env (reward scaling)
         self.env_steps = 0
         self.iteration = 0
+        self.frozen_normalizer = False  # a warm-started policy keeps the statistics it was fit with
 
     @property
     def policy(self) -> MLPPolicy:
@@ -321,8 +322,10 @@ class PPO:
             adv[t] = running
         return torch.from_numpy(adv).float(), torch.from_numpy(adv + values).float()
 
-    def update(self, roll: Rollout, advantages: torch.Tensor, returns: torch.Tensor) -> dict[str, float]:
-        """Clipped-surrogate epochs over the rollout; returns mean losses and diagnostics."""
+    def update(self, roll: Rollout, advantages: torch.Tensor, returns: torch.Tensor, *,
+               train_actor: bool = True) -> dict[str, float]:
+        """Clipped-surrogate epochs over the rollout; returns mean losses and diagnostics.
+        ``train_actor=False`` fits only the value function (a critic warm-up: the policy stays)."""
         cfg = self.config
         frac = 1.0 - min(1.0, (self.env_steps - roll.n) / cfg.total_steps)
         lr = cfg.lr * frac if cfg.anneal_lr else cfg.lr
@@ -347,7 +350,7 @@ class PPO:
                 pg = -torch.min(ratio * a, ratio.clamp(1 - cfg.clip, 1 + cfg.clip) * a).mean()
                 v_loss = (self.agent.value(obs[i]) - ret[i]).square().mean()
                 ent_mean = ent.mean()
-                loss = pg + cfg.vf_coef * v_loss - cfg.ent_coef * ent_mean
+                loss = pg + cfg.vf_coef * v_loss - cfg.ent_coef * ent_mean if train_actor else v_loss
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
@@ -373,7 +376,8 @@ class PPO:
         meta = {"env_steps": self.env_steps, "iteration": self.iteration,
                 "episodes_started": self.stream.episodes_started, "stream_seed": self.stream.seed,
                 "obs_stats": _stats_json(self.obs_stats), "ret_stats": _stats_json(self.ret_stats),
-                "running_return": self._ret.tolist(), "shuffle_rng": self.shuffle_rng.bit_generator.state}
+                "running_return": self._ret.tolist(), "shuffle_rng": self.shuffle_rng.bit_generator.state,
+                "frozen_normalizer": self.frozen_normalizer}
         return tensors, meta
 
     def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
@@ -390,13 +394,14 @@ class PPO:
         if len(meta["running_return"]) == self.task.num_envs:
             self._ret = np.asarray(meta["running_return"], np.float64)
         self.shuffle_rng.bit_generator.state = meta["shuffle_rng"]
+        self.frozen_normalizer = bool(meta.get("frozen_normalizer", False))
         # fresh episodes, with reset seeds after every episode the saved run started
         self.stream = StepStream(self.task, seed=int(meta["stream_seed"]) + int(meta["episodes_started"]))
 
     def refresh_normalizer(self, roll: Rollout) -> None:
         """Fold the rollout's observations into the running statistics and install them for the next
         iteration (never mid-iteration: old and new log-probs must see the same normalisation)."""
-        if not self.config.normalize_obs:
+        if not self.config.normalize_obs or self.frozen_normalizer:
             return
         self.obs_stats.update(roll.obs.flatten(0, 1).numpy())
         self.policy.set_normalizer(self.obs_stats.mean, np.sqrt(self.obs_stats.var + 1e-8))
