@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     from mimetic.experiments.demos import DemosConfig
     from mimetic.experiments.horizon import HorizonConfig
     from mimetic.experiments.labels import LabelsConfig
+    from mimetic.experiments.multimodal import MultimodalConfig
 
     p = sub.add_parser("experiment", help="experiments that show the theory on real runs")
     exps = p.add_subparsers(dest="experiment", required=True, parser_class=_Parser)
@@ -118,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
                                       "episodes, GAIL's learning curves, table and PNG plot.")
     dem.add_argument("--out", default=None, help="output folder (default: runs/experiment-demos-<task>-<time>)")
     add_config_args(dem, DemosConfig, title="experiment")
+    mm = exps.add_parser("multimodal", help="multimodal expert: MSE-BC vs mixture vs diffusion vs ACT success",
+                         description="On the multimodal task (the expert passes an obstacle left or right by a "
+                                     "hidden coin), BC with an MSE loss, a mixture-density head, a diffusion "
+                                     "policy and ACT chunking, trained on the same demonstrations; success per "
+                                     "seed, table, and a PNG of evaluation paths and sampled start actions.")
+    mm.add_argument("--out", default=None, help="output folder (default: runs/experiment-multimodal-<time>)")
+    add_config_args(mm, MultimodalConfig, title="experiment")
 
     p = sub.add_parser("quickstart", help="collect demos, train BC, evaluate against the expert")
     p.add_argument("--task", default="cartpole", help="task (default: cartpole)")

@@ -452,6 +452,9 @@ def experiment(args: argparse.Namespace) -> None:
     if args.experiment == "demos":
         _experiment_demos(args)
         return
+    if args.experiment == "multimodal":
+        _experiment_multimodal(args)
+        return
     config = config_from_args(HorizonConfig, args)
     out = Path(args.out) if args.out else default_run_dir("experiment-horizon", "driving")
     result = run_horizon(config, out_dir=out, progress=True)
@@ -477,5 +480,21 @@ def _experiment_demos(args: argparse.Namespace) -> None:
     config = config_from_args(DemosConfig, args)
     out = Path(args.out) if args.out else default_run_dir("experiment-demos", config.task)
     result = run_demos(config, out_dir=out, progress=True)
+    print(markdown(result))
+    print(f"written to {out}: {', '.join(FILES)} ({result.wall_s:.0f} s)")
+
+
+def _experiment_multimodal(args: argparse.Namespace) -> None:
+    from mimetic.experiments.multimodal import (
+        FILES,
+        MultimodalConfig,
+        markdown,
+        run_multimodal,
+    )
+    from mimetic.runs import default_run_dir
+
+    config = config_from_args(MultimodalConfig, args)
+    out = Path(args.out) if args.out else default_run_dir("experiment", "multimodal")
+    result = run_multimodal(config, out_dir=out, progress=True)
     print(markdown(result))
     print(f"written to {out}: {', '.join(FILES)} ({result.wall_s:.0f} s)")

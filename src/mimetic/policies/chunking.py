@@ -110,8 +110,8 @@ class ChunkingConfig:
     current step (ACT's temporal ensembling); otherwise execute query_every actions per query."""
 
     ensemble_decay: float = 0.01
-    """Temporal ensembling: m in the weights exp(-m i), i = 0 for the oldest prediction (larger m
-    favours older predictions more; 0 = plain average)."""
+    """Temporal ensembling: m in the weights exp(-m i), i = 0 for the oldest prediction (ACT: 0.01;
+    larger m favours older predictions more, 0 = plain average; m < 0, not in ACT, favours the newest)."""
 
     query_every: int = 0
     """Without temporal ensembling: actions executed from each chunk before querying again
@@ -139,8 +139,8 @@ class ChunkingConfig:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if not (self.kl_weight >= 0 and math.isfinite(self.kl_weight)):
             raise ConfigError(f"kl_weight must be a finite number >= 0, got {self.kl_weight}")
-        if not (self.ensemble_decay >= 0 and math.isfinite(self.ensemble_decay)):
-            raise ConfigError(f"ensemble_decay must be a finite number >= 0, got {self.ensemble_decay}")
+        if not math.isfinite(self.ensemble_decay):
+            raise ConfigError(f"ensemble_decay must be a finite number, got {self.ensemble_decay}")
         if not 0 <= self.query_every <= self.chunk_size:
             raise ConfigError(
                 f"query_every must be in 0..chunk_size ({self.chunk_size}; 0 = chunk_size), got {self.query_every}"
@@ -167,7 +167,8 @@ def temporal_ensemble(chunks: np.ndarray, made: np.ndarray, t: np.ndarray, decay
     assert valid.any(axis=1).all(), "every env needs a prediction for the current step"
     oldest = np.where(valid, age, -1).max(axis=1)  # (B,)
     # i counts predictions from the oldest; chunks are made one per step, so i = oldest age - age
-    w = np.where(valid, np.exp(-decay * (oldest[:, None] - age)), 0.0)  # (B, S)
+    logits = np.where(valid, -decay * (oldest[:, None] - age), -np.inf)  # (B, S)
+    w = np.exp(logits - logits.max(axis=1, keepdims=True))  # (B, S) normalised below; shifted: no overflow
     rows = np.clip(age, 0, k - 1)[:, :, None, None]  # (B, S, 1, 1)
     acts = np.take_along_axis(chunks, rows, axis=2)[:, :, 0]  # (B, S, A) each chunk's action for t
     out = (w[..., None] * acts).sum(axis=1) / w.sum(axis=1)[:, None]  # (B, A)
@@ -348,7 +349,9 @@ class ChunkingPolicy(nn.Module):
     def loss(self, batch: Batch, *, metrics: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
         """Chunk reconstruction (+ beta KL with a CVAE; Zhao et al. 2023, Algorithm 1) on windows
         ``obs`` (B, To, *O), ``acts`` (B, k, A); steps where ``extras["mask"]`` (B, k) is False do
-        not count."""
+        not count. A window-1 policy (k = 1, To = 1) gets BC's flat batches, acts (B, A)."""
+        if self.window == 1 and batch.acts.ndim == 2:
+            batch = Batch(obs=batch.obs, acts=batch.acts[:, None], weights=batch.weights, extras=batch.extras)
         if batch.acts.ndim != 3 or tuple(batch.acts.shape[1:]) != (self.pred_horizon, self.act_dim):
             raise DataError(
                 f"chunking policy trains on action windows (B, {self.pred_horizon}, {self.act_dim}), got "
