@@ -186,6 +186,17 @@ def test_train_bc_diffusion_policy(work, tmp_path):
     assert _run(["eval", "--policy", out, "--episodes", 2, *FAST]) == 0
 
 
+def test_train_bc_chunking_policy(work, tmp_path):
+    assert _run(["collect", "--task", "pendulum", "--episodes", 2, "--out", tmp_path / "pd", *FAST]) == 0
+    out = tmp_path / "act"
+    assert _run(["train", "bc", "--data", tmp_path / "pd", "--out", out, "--policy", "chunking", "--steps", 20,
+                 "--chunking-chunk-size", 4, "--chunking-d-model", 16, "--chunking-layers", 1, "--chunking-cvae",
+                 "--eval-episodes", 2, "--no-tensorboard"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["policy"]["kind"] == "chunking" and config["policy"]["chunk_size"] == 4 and config["policy"]["cvae"]
+    assert _run(["eval", "--policy", out, "--episodes", 2, *FAST]) == 0
+
+
 def test_diffusion_policy_options_are_checked(work, capsys, tmp_path):
     argv = ["train", "bc", "--data", work / "demos", "--policy", "diffusion", "--out", tmp_path / "x"]
     assert _run([*argv, "--diffusion-action-horizon", 0]) == 2

@@ -159,17 +159,19 @@ def interactive_config(name: str) -> type:
             "forward": smile.ForwardConfig}.get(name, dagger.DAggerConfig)
 
 
-POLICY_KINDS = ("mlp", "diffusion")  # --policy choices; each non-MLP kind's options carry its prefix
+POLICY_KINDS = ("mlp", "diffusion", "chunking")  # --policy choices; non-MLP options carry the kind as prefix
 
 
 def add_policy_args(p: argparse.ArgumentParser) -> None:
     """``--policy`` and the options of the non-MLP policy kinds, namespaced (``--diffusion-...``)."""
-    from mimetic.policies import DiffusionConfig
+    from mimetic.policies import ChunkingConfig, DiffusionConfig
 
     p.add_argument("--policy", choices=POLICY_KINDS, default="mlp",
-                   help="policy type: mlp (the 'policy network' options) or diffusion (continuous actions; the "
-                        "--diffusion-* options) (default: mlp)")
+                   help="policy type: mlp (the 'policy network' options), diffusion (continuous actions; the "
+                        "--diffusion-* options) or chunking (ACT-style action chunks, continuous actions; the "
+                        "--chunking-* options) (default: mlp)")
     add_config_args(p, DiffusionConfig, title="diffusion policy (--policy diffusion)", prefix="diffusion")
+    add_config_args(p, ChunkingConfig, title="action-chunking policy (--policy chunking)", prefix="chunking")
 
 
 def _add_interactive_parsers(algos: argparse._SubParsersAction) -> None:

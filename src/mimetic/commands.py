@@ -251,11 +251,13 @@ def train(args: argparse.Namespace) -> None:
 
 def make_policy(args: argparse.Namespace, spec: Any, mlp_cfg: Any, *, seed: int) -> Any:
     """The policy ``--policy`` asks for, shaped for ``spec``."""
-    from mimetic.policies import DiffusionConfig, DiffusionPolicy, MLPPolicy
+    from mimetic.policies import ChunkingConfig, ChunkingPolicy, DiffusionConfig, DiffusionPolicy, MLPPolicy
 
     kind = getattr(args, "policy", "mlp")
     if kind == "diffusion":
         return DiffusionPolicy.for_spec(spec, config_from_args(DiffusionConfig, args, prefix="diffusion"), seed=seed)
+    if kind == "chunking":
+        return ChunkingPolicy.for_spec(spec, config_from_args(ChunkingConfig, args, prefix="chunking"), seed=seed)
     return MLPPolicy.for_spec(spec, mlp_cfg, seed=seed)
 
 
