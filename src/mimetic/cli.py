@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     from mimetic.experiments.demos import DemosConfig
     from mimetic.experiments.horizon import HorizonConfig
     from mimetic.experiments.labels import LabelsConfig
+    from mimetic.experiments.chunking import ChunkingExperimentConfig
     from mimetic.experiments.multimodal import MultimodalConfig
 
     p = sub.add_parser("experiment", help="experiments that show the theory on real runs")
@@ -126,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
                                      "seed, table, and a PNG of evaluation paths and sampled start actions.")
     mm.add_argument("--out", default=None, help="output folder (default: runs/experiment-multimodal-<time>)")
     add_config_args(mm, MultimodalConfig, title="experiment")
+    ch = exps.add_parser("chunking", help="action chunking on driving: cost vs chunk size k",
+                         description="BC of an action-chunking policy for chunk sizes k on the driving task, each "
+                                     "policy executed three ways (whole chunks, ACT's temporal ensemble, first "
+                                     "action only); cost and success per k, table and PNG plot.")
+    ch.add_argument("--out", default=None, help="output folder (default: runs/experiment-chunking-<time>)")
+    add_config_args(ch, ChunkingExperimentConfig, title="experiment")
 
     p = sub.add_parser("quickstart", help="collect demos, train BC, evaluate against the expert")
     p.add_argument("--task", default="cartpole", help="task (default: cartpole)")

@@ -457,6 +457,9 @@ def experiment(args: argparse.Namespace) -> None:
     if args.experiment == "multimodal":
         _experiment_multimodal(args)
         return
+    if args.experiment == "chunking":
+        _experiment_chunking(args)
+        return
     config = config_from_args(HorizonConfig, args)
     out = Path(args.out) if args.out else default_run_dir("experiment-horizon", "driving")
     result = run_horizon(config, out_dir=out, progress=True)
@@ -498,5 +501,16 @@ def _experiment_multimodal(args: argparse.Namespace) -> None:
     config = config_from_args(MultimodalConfig, args)
     out = Path(args.out) if args.out else default_run_dir("experiment", "multimodal")
     result = run_multimodal(config, out_dir=out, progress=True)
+    print(markdown(result))
+    print(f"written to {out}: {', '.join(FILES)} ({result.wall_s:.0f} s)")
+
+
+def _experiment_chunking(args: argparse.Namespace) -> None:
+    from mimetic.experiments.chunking import FILES, ChunkingExperimentConfig, markdown, run_chunking
+    from mimetic.runs import default_run_dir
+
+    config = config_from_args(ChunkingExperimentConfig, args)
+    out = Path(args.out) if args.out else default_run_dir("experiment-chunking", "driving")
+    result = run_chunking(config, out_dir=out, progress=True)
     print(markdown(result))
     print(f"written to {out}: {', '.join(FILES)} ({result.wall_s:.0f} s)")

@@ -6,10 +6,13 @@
   method (BC, DAgger, HG-DAgger, ThriftyDAgger, SMILe, forward training, AggreVaTe).
 - :mod:`mimetic.experiments.demos`: BC vs GAIL (and GAIL warm-started by BC) score or cost vs the
   number of expert demonstration episodes (pendulum, driving).
+- :mod:`mimetic.experiments.chunking`: cost vs chunk size of an action-chunking policy on driving,
+  executed as whole chunks, ACT's temporal ensemble, or first action only.
 - :mod:`mimetic.experiments.multimodal`: success of MSE-BC vs a mixture head vs a diffusion policy vs
   ACT chunking on the multimodal task (hidden-coin expert), with sampled start-action distributions.
 """
 
+from mimetic.experiments.chunking import ChunkingExperimentConfig, ChunkingResult, run_chunking
 from mimetic.experiments.demos import DemosConfig, DemosResult, run_demos
 from mimetic.experiments.horizon import HorizonConfig, HorizonResult, run_horizon
 from mimetic.experiments.labels import LabelsConfig, LabelsResult, run_labels
@@ -19,5 +22,5 @@ from mimetic.experiments.multimodal import (
     run_multimodal,
 )
 
-__all__ = ["DemosConfig", "DemosResult", "HorizonConfig", "HorizonResult", "LabelsConfig", "LabelsResult",
-           "MultimodalConfig", "MultimodalResult", "run_demos", "run_horizon", "run_labels", "run_multimodal"]
+__all__ = ["ChunkingExperimentConfig", "ChunkingResult", "DemosConfig", "DemosResult", "HorizonConfig", "HorizonResult", "LabelsConfig", "LabelsResult",
+           "MultimodalConfig", "MultimodalResult", "run_chunking", "run_demos", "run_horizon", "run_labels", "run_multimodal"]
