@@ -41,23 +41,21 @@ observation repeated, as ``Dataset.windows`` pads training windows.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
 
-from mimetic.envs.base import TaskSpec
-from mimetic.errors import ConfigError, DataError, TaskError
+from mimetic.errors import ConfigError, DataError
 from mimetic.policies.checkpoint import register_policy
-from mimetic.policies.mlp import ACTIVATIONS, _action_scaling, _f32
+from mimetic.policies.mlp import ACTIVATIONS
+from mimetic.policies.windowed import WindowedPolicy
 from mimetic.types import Batch
 
 BACKBONES = ("transformer", "mlp")
 RECONSTRUCTIONS = ("l1", "mse")
-_MIN_STD = 1e-6
 
 
 @dataclass(frozen=True)
@@ -275,9 +273,12 @@ class _MLPPosterior(nn.Module):
 # ----------------------------------------------------------------------------- the policy
 
 
-class ChunkingPolicy(nn.Module):
+class ChunkingPolicy(WindowedPolicy):
     """Policy + TrainablePolicy (see :mod:`mimetic.protocols`) for flat observations and
     continuous actions; ``act`` runs B envs at once, each with its own chunk buffer."""
+
+    config_class = ChunkingConfig
+    name = "chunking policy"
 
     def __init__(
         self,
@@ -291,18 +292,8 @@ class ChunkingPolicy(nn.Module):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        if obs_dim < 1 or act_dim < 1:
-            raise ConfigError(f"obs_dim and act_dim must be >= 1, got {obs_dim} and {act_dim}")
-        self.config, self.obs_dim, self.act_dim, self.task = config, obs_dim, act_dim, task
-        self.obs_horizon, self.pred_horizon = config.obs_horizon, config.chunk_size
-        self.window = config.obs_horizon - 1 + config.chunk_size  # steps a training window spans
-        self.register_buffer("obs_mean", torch.zeros(obs_dim))  # (O,)
-        self.register_buffer("obs_std", torch.ones(obs_dim))  # (O,)
-        low, high, centre, half = _action_scaling(act_low, act_high, act_dim)
-        self.register_buffer("act_low", _f32(low))  # (A,)
-        self.register_buffer("act_high", _f32(high))  # (A,)
-        self.register_buffer("act_centre", _f32(centre))  # (A,)
-        self.register_buffer("act_half", _f32(half))  # (A,)
+        self._setup(config, obs_dim=obs_dim, act_dim=act_dim, pred_horizon=config.chunk_size, act_low=act_low,
+                    act_high=act_high, task=task)
         self.generator = torch.Generator().manual_seed(seed)  # the CVAE's reparameterisation noise
         with torch.random.fork_rng(devices=[]):  # the seed, not global state, decides the weights
             torch.manual_seed(seed)
@@ -313,32 +304,10 @@ class ChunkingPolicy(nn.Module):
             self.posterior: nn.Module | None = post(config, obs_dim=obs_dim, act_dim=act_dim) if config.cvae else None
         self._allocate(0)
 
-    @classmethod
-    def for_spec(cls, spec: TaskSpec, config: ChunkingConfig | None = None, *, seed: int = 0) -> ChunkingPolicy:
-        """A policy shaped for ``spec`` (continuous actions; bounds taken from its Box)."""
-        if spec.discrete:
-            raise ConfigError(f"the chunking policy needs continuous actions; {spec.name} has discrete ones")
-        return cls(config or ChunkingConfig(), obs_dim=spec.obs_dim, act_dim=spec.act_dim,
-                   act_low=spec.action_space.low, act_high=spec.action_space.high,  # type: ignore[attr-defined]
-                   task=spec.name, seed=seed)
-
     @property
     def loss_name(self) -> str:
         """What :meth:`loss` optimises: l1 or mse, with a KL term when a CVAE (cvae-l1, cvae-mse)."""
         return f"cvae-{self.config.loss}" if self.config.cvae else self.config.loss
-
-    def set_normalizer(self, obs_mean: np.ndarray, obs_std: np.ndarray) -> None:
-        """Store dataset observation statistics; features with ~zero spread are only centred."""
-        mean = np.asarray(obs_mean, dtype=np.float64).reshape(-1)
-        std = np.asarray(obs_std, dtype=np.float64).reshape(-1)
-        if mean.shape != (self.obs_dim,) or std.shape != (self.obs_dim,):
-            raise DataError(
-                f"normaliser statistics must have {self.obs_dim} values, got {mean.shape} and {std.shape}"
-            )
-        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
-            raise DataError("normaliser statistics contain NaN or inf; check the dataset observations")
-        self.obs_mean.copy_(torch.from_numpy(mean))
-        self.obs_std.copy_(torch.from_numpy(np.where(std < _MIN_STD, 1.0, std)))
 
     def _norm_obs(self, obs: torch.Tensor) -> torch.Tensor:
         """(B, To, *O) raw observations -> (B, To, O) normalised."""
@@ -456,38 +425,6 @@ class ChunkingPolicy(nn.Module):
         self._t = np.zeros(b, np.int64)  # (B,) steps since the episode started
         self._fresh = np.ones(b, bool)  # (B,) history must restart from the next observation
 
-    def _check_obs(self, obs: np.ndarray) -> np.ndarray:
-        obs = np.asarray(obs)
-        if obs.ndim < 2 or math.prod(obs.shape[1:]) != self.obs_dim:
-            raise TaskError(
-                f"policy expects a batch of observations with {self.obs_dim} values each, got shape "
-                f"{obs.shape}; was it trained on another task?"
-            )
-        return obs.reshape(len(obs), self.obs_dim).astype(np.float32)
-
-    # -- checkpointing (see mimetic.policies.checkpoint) --------------------------------------
-
-    def checkpoint_config(self) -> dict[str, Any]:
-        """The architecture and execution options, as JSON-able values."""
-        return asdict(self.config)
-
-    def checkpoint_spec(self) -> dict[str, Any]:
-        """What the policy was built for: task name, dims, action bounds (None = unbounded)."""
-        return {
-            "task": self.task,
-            "obs_dim": self.obs_dim,
-            "act_dim": self.act_dim,
-            "act_low": [float(v) if math.isfinite(v) else None for v in self.act_low.tolist()],
-            "act_high": [float(v) if math.isfinite(v) else None for v in self.act_high.tolist()],
-        }
-
-    @classmethod
-    def from_checkpoint(cls, config: Mapping[str, Any], spec: Mapping[str, Any]) -> ChunkingPolicy:
-        """Rebuild an untrained policy of the saved shape; weights are loaded afterwards."""
-        low = np.array([-np.inf if v is None else v for v in spec["act_low"]], dtype=np.float64)
-        high = np.array([np.inf if v is None else v for v in spec["act_high"]], dtype=np.float64)
-        return cls(ChunkingConfig(**config), obs_dim=int(spec["obs_dim"]), act_dim=int(spec["act_dim"]),
-                   act_low=low, act_high=high, task=spec.get("task"))
 
 
 register_policy("chunking", ChunkingPolicy)

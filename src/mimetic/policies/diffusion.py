@@ -32,24 +32,22 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
 
-from mimetic.envs.base import TaskSpec
-from mimetic.errors import ConfigError, DataError, TaskError
+from mimetic.errors import ConfigError, DataError
 from mimetic.policies.checkpoint import register_policy
-from mimetic.policies.mlp import ACTIVATIONS, _action_scaling, _f32
+from mimetic.policies.mlp import ACTIVATIONS
+from mimetic.policies.windowed import WindowedPolicy
 from mimetic.types import Batch
 
 DENOISERS = ("mlp", "unet")
 SCHEDULES = ("squaredcos", "linear")
 PREDICTIONS = ("epsilon", "sample")
-_MIN_STD = 1e-6
 
 
 @dataclass(frozen=True)
@@ -238,9 +236,12 @@ class UNetDenoiser(nn.Module):
         return self.head(h).transpose(1, 2)  # (B, Tp, A)
 
 
-class DiffusionPolicy(nn.Module):
+class DiffusionPolicy(WindowedPolicy):
     """Policy + TrainablePolicy (see :mod:`mimetic.protocols`) for flat observations and
     continuous, bounded actions; ``act`` runs B envs at once, each with its own action queue."""
+
+    config_class = DiffusionConfig
+    name = "diffusion policy"
 
     def __init__(
         self,
@@ -254,18 +255,8 @@ class DiffusionPolicy(nn.Module):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        if obs_dim < 1 or act_dim < 1:
-            raise ConfigError(f"obs_dim and act_dim must be >= 1, got {obs_dim} and {act_dim}")
-        self.config, self.obs_dim, self.act_dim, self.task = config, obs_dim, act_dim, task
-        self.obs_horizon, self.pred_horizon = config.obs_horizon, config.pred_horizon
-        self.window = config.obs_horizon - 1 + config.pred_horizon  # steps a training window spans
-        self.register_buffer("obs_mean", torch.zeros(obs_dim))  # (O,)
-        self.register_buffer("obs_std", torch.ones(obs_dim))  # (O,)
-        low, high, centre, half = _action_scaling(act_low, act_high, act_dim)
-        self.register_buffer("act_low", _f32(low))  # (A,)
-        self.register_buffer("act_high", _f32(high))  # (A,)
-        self.register_buffer("act_centre", _f32(centre))  # (A,)
-        self.register_buffer("act_half", _f32(half))  # (A,)
+        self._setup(config, obs_dim=obs_dim, act_dim=act_dim, pred_horizon=config.pred_horizon, act_low=act_low,
+                    act_high=act_high, task=task)
         abar = noise_schedule(config.schedule, config.train_steps)  # (K,) float64
         self.register_buffer("abar", abar.float(), persistent=False)  # rebuilt from the config
         self.sample_steps = _trailing_steps(config.train_steps, config.inference_steps)
@@ -280,32 +271,10 @@ class DiffusionPolicy(nn.Module):
         self._next = np.zeros(0, np.int64)  # (B,) queue position; Ta = empty
         self._fresh = np.zeros(0, bool)  # (B,) history must restart from the next observation
 
-    @classmethod
-    def for_spec(cls, spec: TaskSpec, config: DiffusionConfig | None = None, *, seed: int = 0) -> DiffusionPolicy:
-        """A policy shaped for ``spec`` (continuous actions; bounds taken from its Box)."""
-        if spec.discrete:
-            raise ConfigError(f"the diffusion policy needs continuous actions; {spec.name} has discrete ones")
-        return cls(config or DiffusionConfig(), obs_dim=spec.obs_dim, act_dim=spec.act_dim,
-                   act_low=spec.action_space.low, act_high=spec.action_space.high,  # type: ignore[attr-defined]
-                   task=spec.name, seed=seed)
-
     @property
     def loss_name(self) -> str:
         """What :meth:`loss` optimises: DDPM noise-prediction MSE."""
         return "diffusion"
-
-    def set_normalizer(self, obs_mean: np.ndarray, obs_std: np.ndarray) -> None:
-        """Store dataset observation statistics; features with ~zero spread are only centred."""
-        mean = np.asarray(obs_mean, dtype=np.float64).reshape(-1)
-        std = np.asarray(obs_std, dtype=np.float64).reshape(-1)
-        if mean.shape != (self.obs_dim,) or std.shape != (self.obs_dim,):
-            raise DataError(
-                f"normaliser statistics must have {self.obs_dim} values, got {mean.shape} and {std.shape}"
-            )
-        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
-            raise DataError("normaliser statistics contain NaN or inf; check the dataset observations")
-        self.obs_mean.copy_(torch.from_numpy(mean))
-        self.obs_std.copy_(torch.from_numpy(np.where(std < _MIN_STD, 1.0, std)))
 
     def _cond(self, obs: torch.Tensor) -> torch.Tensor:
         """(B, To, *O) raw observations -> (B, To, O) normalised."""
@@ -390,38 +359,6 @@ class DiffusionPolicy(nn.Module):
         self._next[mask] = self.config.action_horizon
         self._fresh[mask] = True
 
-    def _check_obs(self, obs: np.ndarray) -> np.ndarray:
-        obs = np.asarray(obs)
-        if obs.ndim < 2 or math.prod(obs.shape[1:]) != self.obs_dim:
-            raise TaskError(
-                f"policy expects a batch of observations with {self.obs_dim} values each, got shape "
-                f"{obs.shape}; was it trained on another task?"
-            )
-        return obs.reshape(len(obs), self.obs_dim).astype(np.float32)
-
-    # -- checkpointing (see mimetic.policies.checkpoint) --------------------------------------
-
-    def checkpoint_config(self) -> dict[str, Any]:
-        """The architecture and sampler, as JSON-able values."""
-        return asdict(self.config)
-
-    def checkpoint_spec(self) -> dict[str, Any]:
-        """What the policy was built for: task name, dims, action bounds (None = unbounded)."""
-        return {
-            "task": self.task,
-            "obs_dim": self.obs_dim,
-            "act_dim": self.act_dim,
-            "act_low": [float(v) if math.isfinite(v) else None for v in self.act_low.tolist()],
-            "act_high": [float(v) if math.isfinite(v) else None for v in self.act_high.tolist()],
-        }
-
-    @classmethod
-    def from_checkpoint(cls, config: Mapping[str, Any], spec: Mapping[str, Any]) -> DiffusionPolicy:
-        """Rebuild an untrained policy of the saved shape; weights are loaded afterwards."""
-        low = np.array([-np.inf if v is None else v for v in spec["act_low"]], dtype=np.float64)
-        high = np.array([np.inf if v is None else v for v in spec["act_high"]], dtype=np.float64)
-        return cls(DiffusionConfig(**config), obs_dim=int(spec["obs_dim"]), act_dim=int(spec["act_dim"]),
-                   act_low=low, act_high=high, task=spec.get("task"))
 
 
 def _trailing_steps(train_steps: int, inference_steps: int) -> list[int]:
