@@ -102,3 +102,21 @@ def test_goal_reward_and_render() -> None:
     assert step.terminated[0] and reached_goal(step.obs)[0] and step.rewards[0] > 1.0
     frame = task.render(0)
     assert frame.shape == (240, 240, 3) and frame.dtype == np.uint8
+
+
+def test_registered_single_env_matches_the_batched_task():
+    import gymnasium as gym
+
+    from mimetic.envs import MULTIMODAL_ID
+
+    env = gym.make(MULTIMODAL_ID, render_mode="rgb_array")
+    obs, _ = env.reset(seed=7)
+    again, _ = gym.make(MULTIMODAL_ID).reset(seed=7)
+    np.testing.assert_array_equal(obs, again)  # a Gymnasium seed always gives the same episode
+    expert = make_expert("multimodal")
+    for t in range(60):
+        obs, reward, terminated, truncated, _ = env.step(expert(obs[None])[0])
+        if terminated or truncated:
+            break
+    assert terminated and not truncated and reward > 0  # the expert reaches the goal
+    assert env.render().ndim == 3

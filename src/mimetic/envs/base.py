@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -85,3 +86,46 @@ class BatchedTask(ABC):
 
     def close(self) -> None:
         """Release resources (adapted Gymnasium envs)."""
+
+
+class SingleEnv(gym.Env):
+    """A one-env Gymnasium view of a batched task, for ``gym.make`` users.
+
+    Each reset draws the episode's reset seed from the env's own seeded generator, so a Gymnasium
+    seed always gives the same episode. The task truncates itself at its ``max_steps`` (no
+    TimeLimit wrapper needed). Subclasses set ``gym_id``/``metadata`` and may add ``info`` entries.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 10}
+    gym_id = "mimetic"
+
+    def __init__(self, task: BatchedTask, *, render_mode: str | None = None) -> None:
+        if render_mode not in (None, "rgb_array"):
+            raise TaskError(f"{self.gym_id} renders only 'rgb_array', got {render_mode!r}")
+        self.task = task
+        self.observation_space = task.spec.observation_space
+        self.action_space = task.spec.action_space
+        self.render_mode = render_mode
+
+    def _info(self, step: Step | None) -> dict[str, float]:
+        """Extra ``info`` after a reset (``step`` None) or a step; none by default."""
+        return {}
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        # one draw from the env's seeded generator picks the episode, so seed -> same episode
+        episode_seed = int(self.np_random.integers(0, 2**63 - 1))
+        obs = self.task.reset(seeds=np.array([episode_seed]))
+        return obs[0], self._info(None)
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        if self.task.spec.discrete:
+            acts = np.asarray([int(action)], np.int64)
+        else:
+            acts = np.asarray(action, np.float32).reshape(1, -1)
+        step = self.task.step(acts)
+        return (step.obs[0], float(step.rewards[0]), bool(step.terminated[0]), bool(step.truncated[0]),
+                self._info(step))
+
+    def render(self) -> np.ndarray | None:
+        return self.task.render(0) if self.render_mode == "rgb_array" else None

@@ -44,7 +44,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from mimetic.envs.base import TaskSpec
+from mimetic.envs.base import SingleEnv, Step, TaskSpec
 from mimetic.envs.tasks import NumpyTask, check_count
 from mimetic.errors import ConfigError
 
@@ -254,7 +254,7 @@ def _paint_disc(img: np.ndarray, centre: np.ndarray, radius: float, colour: tupl
     img[r0:r1, c0:c1][(rr - r) ** 2 + (cc - c) ** 2 <= radius**2] = colour
 
 
-class DrivingEnv(gym.Env):
+class DrivingEnv(SingleEnv):
     """Single-env Gymnasium version of ``driving`` (registered as ``mimetic/Driving-v0``).
 
     It truncates itself at ``max_steps`` (no TimeLimit wrapper), and reports the step's cost and
@@ -262,26 +262,11 @@ class DrivingEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": int(round(1 / DT))}
+    gym_id = "mimetic/Driving-v0"
 
     def __init__(self, *, render_mode: str | None = None, max_steps: int = 400) -> None:
-        if render_mode not in (None, "rgb_array"):
-            raise ConfigError(f"mimetic/Driving-v0 renders only 'rgb_array', got {render_mode!r}")
-        self.task = DrivingTask(num_envs=1, max_steps=max_steps)
-        self.observation_space = self.task.spec.observation_space
-        self.action_space = self.task.spec.action_space
-        self.render_mode = render_mode
+        super().__init__(DrivingTask(num_envs=1, max_steps=max_steps), render_mode=render_mode)
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
-        super().reset(seed=seed)
-        # one draw from the env's seeded generator picks the episode, so seed -> same episode
-        episode_seed = int(self.np_random.integers(0, 2**63 - 1))
-        obs = self.task.reset(seeds=np.array([episode_seed]))
-        return obs[0], {"lateral_error": float(self.task.lateral_error()[0])}
-
-    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
-        step = self.task.step(np.asarray(action, np.float32).reshape(1, 1))
-        info = {"cost": float(step.costs[0]), "lateral_error": float(self.task.lateral_error()[0])}
-        return step.obs[0], float(step.rewards[0]), bool(step.terminated[0]), bool(step.truncated[0]), info
-
-    def render(self) -> np.ndarray | None:
-        return self.task.render(0) if self.render_mode == "rgb_array" else None
+    def _info(self, step: Step | None) -> dict[str, float]:
+        info = {"lateral_error": float(self.task.lateral_error()[0])}  # type: ignore[attr-defined]
+        return info if step is None else {"cost": float(step.costs[0]), **info}

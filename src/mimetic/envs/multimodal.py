@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 import gymnasium as gym
 import numpy as np
 
-from mimetic.envs.base import TaskSpec
+from mimetic.envs.base import SingleEnv, TaskSpec
 from mimetic.envs.tasks import NumpyTask
 
 if TYPE_CHECKING:  # types imports torch; the envs package stays torch-free at import
@@ -163,3 +163,13 @@ def expert_actions(obs: np.ndarray) -> np.ndarray:
     speed = np.minimum(1.0, dist / DT)
     vel = np.where(dist > 1e-9, delta / np.maximum(dist, 1e-9) * speed, 0.0)  # (B, 2)
     return np.clip(vel, -1.0, 1.0).astype(np.float32)
+
+
+class MultimodalEnv(SingleEnv):
+    """Single-env Gymnasium version of ``multimodal`` (registered as ``mimetic/Multimodal-v0``)."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+    gym_id = "mimetic/Multimodal-v0"
+
+    def __init__(self, *, render_mode: str | None = None, max_steps: int = MAX_STEPS) -> None:
+        super().__init__(MultimodalTask(num_envs=1, max_steps=max_steps), render_mode=render_mode)
