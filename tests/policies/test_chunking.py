@@ -47,6 +47,9 @@ def demos(episodes: int = 20) -> tuple[Dataset, object]:
         ({"query_every": -1}, "query_every must be in"),
         ({"ensemble_decay": float("inf")}, "ensemble_decay"),
         ({"kl_weight": float("nan")}, "kl_weight"),
+        ({"free_bits": -0.1}, "free_bits"),
+        ({"free_bits": float("inf")}, "free_bits"),
+        ({"latent_sample": "chunk"}, "latent_sample must be one of"),
         ({"dropout": 1.0}, "dropout"),
         ({"hidden": (0,)}, "hidden layer widths"),
         ({"activation": "swish"}, "activation must be one of"),
@@ -154,7 +157,7 @@ class Scripted(ChunkingPolicy):
 
     calls: list[int]
 
-    def predict(self, obs: torch.Tensor) -> torch.Tensor:
+    def predict(self, obs: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         self.calls.append(len(obs))
         base = 100.0 * len(self.calls)
         steps = torch.arange(self.config.chunk_size, dtype=torch.float32)
@@ -205,7 +208,12 @@ def test_reset_clears_the_ensemble_and_history_of_masked_envs_only() -> None:
     assert policy._t.tolist() == [1, 3]
 
 
-@pytest.mark.parametrize("config", [TINY_CVAE, TINY_MLP], ids=["transformer-cvae", "mlp"])
+TINY_CVAE_EPISODE = ChunkingConfig(chunk_size=4, d_model=16, heads=2, layers=1, feedforward=32, cvae=True,
+                                   latent_dim=4, free_bits=0.1, latent_sample="episode")
+
+
+@pytest.mark.parametrize("config", [TINY_CVAE, TINY_CVAE_EPISODE, TINY_MLP],
+                         ids=["transformer-cvae", "cvae-episode-z", "mlp"])
 def test_checkpoint_round_trip_gives_identical_actions(tmp_path: Path, config: ChunkingConfig) -> None:
     policy = ChunkingPolicy(config, obs_dim=4, act_dim=2, act_low=np.array([-1.0, -2.0]),
                             act_high=np.array([1.0, 2.0]), task="multimodal", seed=3)
@@ -217,8 +225,8 @@ def test_checkpoint_round_trip_gives_identical_actions(tmp_path: Path, config: C
     save_policy(policy, tmp_path / "ckpt")
     loaded = load_policy(tmp_path / "ckpt", expect_task="multimodal")
     assert isinstance(loaded, ChunkingPolicy) and loaded.config == config
-    policy.reset(np.ones(4, bool))
-    loaded.reset(np.ones(4, bool))
+    policy.reset(np.ones(4, bool), generator=torch.Generator().manual_seed(7))  # the same z per env
+    loaded.reset(np.ones(4, bool), generator=torch.Generator().manual_seed(7))
     rng = np.random.default_rng(0)
     for _ in range(6):
         obs = rng.normal(size=(4, 4)).astype(np.float32)
@@ -231,6 +239,83 @@ def test_seed_decides_weights_and_acting_is_deterministic() -> None:
     np.testing.assert_array_equal(a.act(obs), b.act(obs))
     c = ChunkingPolicy(TINY_CVAE, obs_dim=4, act_dim=2, seed=6)
     assert not np.array_equal(a.act(obs), c.act(obs))
+
+
+class FirstLatent(torch.nn.Module):
+    """A decoder whose every action is 0.1 * (z_0, z_1): shows which z acting used."""
+
+    def forward(self, obs: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
+        assert z is not None
+        return 0.1 * z[:, None, :2].expand(-1, 4, -1)  # (B, k, A)
+
+
+def test_free_bits_leave_small_kl_unpenalised() -> None:
+    class Prior(torch.nn.Module):  # q = N(0, I) everywhere, then N(1, I) for the first latent dim
+        shift = 0.0
+
+        def forward(self, obs: torch.Tensor, acts: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            mu = torch.zeros(len(obs), 4)
+            mu[:, 0] = self.shift
+            return mu, torch.zeros(len(obs), 4)
+
+    batch = Batch(obs=torch.zeros(6, 1, 4), acts=torch.zeros(6, 4, 2))
+    for free_bits, shift, penalty in [(0.0, 0.0, 0.0), (0.25, 0.0, 4 * 0.25), (0.0, 1.0, 0.5), (0.25, 1.0, 0.5 + 3 * 0.25)]:
+        policy = ChunkingPolicy(ChunkingConfig(chunk_size=4, cvae=True, latent_dim=4, kl_weight=2.0, free_bits=free_bits),
+                                obs_dim=4, act_dim=2, act_low=-np.ones(2), act_high=np.ones(2))
+        policy.decoder, policy.posterior = FirstLatent(), Prior()
+        policy.posterior.shift = shift
+        loss, metrics = policy.loss(batch)  # z ~ q: the L1 term is 0.1 |z| averaged, whatever the bits
+        kl = 0.5 * shift**2  # KL(N(shift, 1) || N(0, 1)) in dim 0, 0 in the others
+        assert metrics["kl"] == pytest.approx(kl)
+        assert loss.item() == pytest.approx(metrics["action_l1"] + 2.0 * penalty)
+
+
+def test_episode_latent_is_drawn_at_reset_for_reset_envs_only() -> None:
+    config = ChunkingConfig(chunk_size=4, d_model=16, heads=2, layers=1, feedforward=32, cvae=True,
+                            latent_dim=4, latent_sample="episode")
+    policy = ChunkingPolicy(config, obs_dim=4, act_dim=2, act_low=-np.ones(2), act_high=np.ones(2), seed=5)
+    policy.decoder = FirstLatent()
+    obs = np.zeros((3, 4), np.float32)
+    first = policy.act(obs)  # a new batch size: every env draws its z
+    z = policy._z.clone()
+    assert z.shape == (3, 4) and len(set(z[:, 0].tolist())) == 3
+    np.testing.assert_allclose(first, 0.1 * z[:, :2].numpy(), rtol=1e-6)
+    np.testing.assert_allclose(policy.act(obs), first, rtol=1e-6)  # kept within the episode
+    policy.reset(np.array([False, True, False]))
+    assert torch.equal(policy._z[[0, 2]], z[[0, 2]]) and not torch.equal(policy._z[1], z[1])
+    out = policy.act(obs)
+    np.testing.assert_allclose(out[[0, 2]], first[[0, 2]], rtol=1e-6)
+    np.testing.assert_allclose(out[1], 0.1 * policy._z[1, :2].numpy(), rtol=1e-6)
+    # the seed decides the draws; an explicit generator overrides the policy's own
+    twin = ChunkingPolicy(config, obs_dim=4, act_dim=2, seed=5)
+    twin.reset(np.ones(3, bool))
+    assert torch.equal(twin._z, z)
+    other = ChunkingPolicy(config, obs_dim=4, act_dim=2, seed=6)
+    other.reset(np.ones(3, bool))
+    assert not torch.equal(other._z, z)
+    twin.reset(np.ones(3, bool), generator=torch.Generator().manual_seed(5))
+    assert torch.equal(twin._z, torch.randn((3, 4), generator=torch.Generator().manual_seed(5)))
+
+
+def test_episode_latent_reaches_queued_queries_of_the_envs_that_query() -> None:
+    config = ChunkingConfig(chunk_size=4, backbone="mlp", hidden=(8,), cvae=True, latent_dim=4,
+                            latent_sample="episode", temporal_ensemble=False, query_every=2)
+    policy = ChunkingPolicy(config, obs_dim=4, act_dim=2, act_low=-np.ones(2), act_high=np.ones(2), seed=1)
+    policy.decoder = FirstLatent()
+    obs = np.zeros((3, 4), np.float32)
+    policy.act(obs)
+    policy.reset(np.array([True, False, False]))  # env 0 queries alone on the next step
+    out = policy.act(obs)
+    np.testing.assert_allclose(out, 0.1 * policy._z[:, :2].numpy(), rtol=1e-6)
+
+
+def test_zero_latent_draws_nothing() -> None:
+    policy = ChunkingPolicy(TINY_CVAE, obs_dim=4, act_dim=2, seed=2)
+    state = policy.generator.get_state()
+    policy.reset(np.ones(3, bool))
+    policy.act(np.ones((3, 4), np.float32))
+    policy.reset(np.array([True, False, True]))
+    assert torch.equal(policy._z, torch.zeros(3, 4)) and torch.equal(policy.generator.get_state(), state)
 
 
 def test_dropout_is_off_when_acting() -> None:
@@ -276,3 +361,24 @@ def test_mlp_chunking_averages_the_multimodal_modes() -> None:
     bc.fit(policy, data, BCConfig(steps=1500, seed=0))
     trajs = rollout(task, policy, episodes=50, seed=10_000)  # type: ignore[arg-type]
     assert np.mean([episode_success(t) for t in trajs]) <= 0.1
+
+
+@pytest.mark.slow
+def test_free_bits_keep_the_cvae_latent_in_use_on_the_multimodal_task() -> None:
+    """Measured in docs/policies.md: with beta = 10 the KL collapses to ~0 and z = 0 or a prior draw
+    decode the same chunk; with free bits the latent carries the side of the obstacle (> ln 2 nats)
+    and prior draws at the start go both ways, as the demonstrations do."""
+    from dataclasses import replace
+
+    data, task = demos(100)
+    start = torch.tensor([[[0.0, 0.0, 0.0, 2.0]]]).expand(200, 1, 4)  # (n, To, O) the canonical start
+    z = torch.randn((200, 32), generator=torch.Generator().manual_seed(0))  # (n, Z) prior draws
+    config = ChunkingConfig(backbone="mlp", cvae=True)
+    for free_bits in (0.0, 0.1):
+        policy = ChunkingPolicy.for_spec(task.spec, replace(config, free_bits=free_bits), seed=0)  # type: ignore[attr-defined]
+        kl = bc.fit(policy, data, BCConfig(steps=1500, seed=0, log_every=100)).history[-1]["kl"]
+        first_x = policy.predict(start, z)[:, 0, 0].numpy()  # (n,) the first action's x velocity
+        if free_bits == 0:
+            assert kl < 0.05 and first_x.std() < 0.15  # collapsed: z barely matters (0.08)
+        else:
+            assert kl > math.log(2) and 0.2 < np.mean(first_x < 0) < 0.8 and first_x.std() > 0.3  # 2.1, 0.53, 0.40

@@ -20,7 +20,15 @@ Optional CVAE (``cvae``, ACT Sec. 3.2 / Fig. 4): during training an encoder q(z 
 outputs the mean and log-variance of a diagonal gaussian; z is drawn by reparameterisation and
 the decoder reconstructs the chunk from (obs, z). The loss is reconstruction + ``kl_weight``
 beta * KL(q || N(0, I)) (beta = 10 in ACT). At test time z = 0, the prior mean, so acting is
-deterministic.
+deterministic (``latent_sample="zero"``, ACT's choice). Two options, not in ACT, for a latent that
+should carry a choice the observation does not determine (the side of an obstacle on the
+multimodal task): ``free_bits`` lambda (Kingma et al. 2016, "Improving Variational Inference with
+Inverse Autoregressive Flow", App. C.8) penalises each latent dimension's batch-mean KL only above
+lambda nats, so beta does not drive the posterior to the prior (with beta = 10 and no free bits the
+KL falls to ~0: posterior collapse); ``latent_sample="episode"`` draws one z ~ N(0, I) per env
+when its episode starts (``reset``) and keeps it for the whole episode, so a latent that encodes
+the mode picks one per episode, as the expert's hidden choice does (a draw per query would switch
+modes mid-episode).
 
 Reconstruction: L1 (ACT's choice, ``loss="l1"``) or squared error on actions scaled to [-1, 1]
 by the task's bounds, averaged over the valid steps of each window (``Batch.extras["mask"]``:
@@ -33,8 +41,9 @@ so older predictions count slightly more; ACT's code). Without it the policy que
 executes ``query_every`` actions from the chunk, then queries again.
 
 Per-env state (``reset`` clears it where an episode starts): the observation history (B, To, O),
-and a ring buffer of the last k chunks (B, k, k, A) with the step each was made at (ensembling)
-or the queue of planned actions (otherwise). At an episode's first step the history is the first
+the latent z (B, Z) (zeros, or a fresh draw with ``latent_sample="episode"``), and a ring buffer
+of the last k chunks (B, k, k, A) with the step each was made at (ensembling) or the queue of
+planned actions (otherwise). At an episode's first step the history is the first
 observation repeated, as ``Dataset.windows`` pads training windows.
 """
 
@@ -56,6 +65,7 @@ from mimetic.types import Batch
 
 BACKBONES = ("transformer", "mlp")
 RECONSTRUCTIONS = ("l1", "mse")
+LATENT_SAMPLES = ("zero", "episode")
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,14 @@ class ChunkingConfig:
     kl_weight: float = 10.0
     """CVAE: weight beta of the KL term (10 in ACT)."""
 
+    free_bits: float = 0.0
+    """CVAE: nats of KL per latent dimension (batch mean) that cost nothing (free bits, Kingma et
+    al. 2016); keeps beta from collapsing the posterior onto the prior. 0 = the plain KL (ACT)."""
+
+    latent_sample: Literal["zero", "episode"] = "zero"
+    """CVAE: z when acting: zero (the prior mean, ACT) or episode (z ~ N(0, I) drawn per env at
+    each reset from the policy's generator and kept for the episode: one mode per episode)."""
+
     temporal_ensemble: bool = True
     """Query at every step and average the overlapping predictions of the last k chunks for the
     current step (ACT's temporal ensembling); otherwise execute query_every actions per query."""
@@ -137,6 +155,12 @@ class ChunkingConfig:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if not (self.kl_weight >= 0 and math.isfinite(self.kl_weight)):
             raise ConfigError(f"kl_weight must be a finite number >= 0, got {self.kl_weight}")
+        if not (self.free_bits >= 0 and math.isfinite(self.free_bits)):
+            raise ConfigError(f"free_bits must be a finite number >= 0, got {self.free_bits}")
+        if self.latent_sample not in LATENT_SAMPLES:
+            raise ConfigError(
+                f"latent_sample must be one of {', '.join(LATENT_SAMPLES)}, got {self.latent_sample!r}"
+            )
         if not math.isfinite(self.ensemble_decay):
             raise ConfigError(f"ensemble_decay must be a finite number, got {self.ensemble_decay}")
         if not 0 <= self.query_every <= self.chunk_size:
@@ -330,21 +354,20 @@ class ChunkingPolicy(WindowedPolicy):
         target = (batch.acts - self.act_centre) / self.act_half  # (B, k, A) in [-1, 1]
         mask = batch.extras.get("mask")
         valid = torch.ones(target.shape[:2], dtype=torch.bool) if mask is None else mask.bool()  # (B, k)
-        z, kl = None, None
+        z, kl_dims = None, None
         if self.posterior is not None:
             mu, logvar = self.posterior(obs, target, valid)  # (B, Z) each
             eps = torch.randn(mu.shape, generator=self.generator)  # (B, Z)
             z = mu + (0.5 * logvar).exp() * eps  # reparameterisation (Kingma & Welling 2014)
-            kl = 0.5 * (mu.square() + logvar.exp() - 1.0 - logvar).sum(dim=-1)  # (B,) KL(q || N(0, I))
+            kl_dims = 0.5 * (mu.square() + logvar.exp() - 1.0 - logvar)  # (B, Z) KL(q || N(0, I)) per dim
         diff = self.decoder(obs, z) - target  # (B, k, A)
         err = (diff.abs() if self.config.loss == "l1" else diff.square()).mean(dim=-1)  # (B, k)
         w = valid.to(err.dtype) if batch.weights is None else valid.to(err.dtype) * batch.weights[:, None]
         recon = (err * w).sum() / w.sum().clamp_min(1e-12)
-        total = recon
-        if kl is not None:
-            wb = torch.ones_like(kl) if batch.weights is None else batch.weights
-            kl = (kl * wb).sum() / wb.sum().clamp_min(1e-12)
-            total = recon + self.config.kl_weight * kl
+        total, kl = recon, None
+        if kl_dims is not None:
+            kl, penalty = self._kl(kl_dims, batch.weights)
+            total = recon + self.config.kl_weight * penalty
         if not metrics:
             return total, {}
         out = {f"action_{self.config.loss}": float(recon.detach())}
@@ -352,17 +375,30 @@ class ChunkingPolicy(WindowedPolicy):
             out["kl"] = float(kl.detach())
         return total, out
 
+    def _kl(self, kl_dims: torch.Tensor, weights: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, Z) per-dimension KL -> (the batch-mean KL, the penalty beta multiplies): the KL
+        itself, or with free bits lambda sum_j max(lambda, batch-mean KL_j) (Kingma et al. 2016)."""
+        kl = kl_dims.sum(dim=-1)  # (B,)
+        wb = torch.ones_like(kl) if weights is None else weights  # (B,)
+        mean = (kl * wb).sum() / wb.sum().clamp_min(1e-12)
+        if self.config.free_bits <= 0:
+            return mean, mean
+        per_dim = (kl_dims * wb[:, None]).sum(dim=0) / wb.sum().clamp_min(1e-12)  # (Z,)
+        return mean, per_dim.clamp_min(self.config.free_bits).sum()
+
     # -- acting --------------------------------------------------------------------------------
 
     @torch.inference_mode()
-    def predict(self, obs: torch.Tensor) -> torch.Tensor:
-        """obs (B, To, *O) -> chunks (B, k, A) in task units, with z = 0 (the prior mean) and no
-        dropout whatever the module's mode."""
+    def predict(self, obs: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        """obs (B, To, *O) -> chunks (B, k, A) in task units, decoded at ``z`` (B, Z) (a CVAE;
+        None = 0, the prior mean) with no dropout whatever the module's mode."""
         was_training = self.training
         self.eval()
         try:
             norm = self._norm_obs(obs)  # (B, To, O)
-            z = torch.zeros(len(obs), self.config.latent_dim) if self.config.cvae else None  # (B, Z)
+            if self.config.cvae and z is None:
+                z = torch.zeros(len(obs), self.config.latent_dim)  # (B, Z)
+            z = z if self.config.cvae else None
             acts = torch.addcmul(self.act_centre, self.decoder(norm, z), self.act_half)  # (B, k, A)
         finally:
             self.train(was_training)
@@ -387,7 +423,7 @@ class ChunkingPolicy(WindowedPolicy):
         k = self.config.chunk_size
         slot = self._t % k  # (B,) the ring buffer's slot for this step's chunk
         rows = np.arange(len(slot))
-        self._chunks[rows, slot] = self.predict(torch.from_numpy(self._hist)).numpy()  # (B, k, A)
+        self._chunks[rows, slot] = self.predict(torch.from_numpy(self._hist), self._z).numpy()  # (B, k, A)
         self._made[rows, slot] = self._t
         return temporal_ensemble(self._chunks, self._made, self._t, self.config.ensemble_decay)
 
@@ -395,28 +431,39 @@ class ChunkingPolicy(WindowedPolicy):
         n = self.config.execute
         empty = self._next >= n  # (B,)
         if empty.any():
-            chunks = self.predict(torch.from_numpy(self._hist[empty]))  # (m, k, A)
+            chunks = self.predict(torch.from_numpy(self._hist[empty]), self._z[torch.from_numpy(empty)])  # (m, k, A)
             self._queue[empty] = chunks[:, :n].numpy()
             self._next[empty] = 0
         out = self._queue[np.arange(len(empty)), self._next].copy()  # (B, A)
         self._next += 1
         return out
 
-    def reset(self, mask: np.ndarray) -> None:
+    def reset(self, mask: np.ndarray, *, generator: torch.Generator | None = None) -> None:
         """Forget the chunks, queue and observation history of envs where ``mask`` (B,) is True
-        (a different B starts over for every env)."""
+        (a different B starts over for every env); with ``latent_sample="episode"``, draw their
+        z ~ N(0, I) from ``generator`` (default: the policy's own)."""
         mask = np.asarray(mask, bool).reshape(-1)
         if len(mask) != len(self._t):
-            self._allocate(len(mask))
+            self._allocate(len(mask), generator=generator)
             return
         self._made[mask] = -1
         self._next[mask] = self.config.execute
         self._t[mask] = 0
         self._fresh[mask] = True
+        self._draw_latents(mask, generator)
 
-    def _allocate(self, b: int) -> None:
+    def _draw_latents(self, mask: np.ndarray, generator: torch.Generator | None) -> None:
+        """A fresh z per masked env, in env order (only with latent_sample="episode": z = 0 draws
+        nothing, so the generator's stream, and training after acting, stay as without the option)."""
+        if self.config.cvae and self.config.latent_sample == "episode":
+            rows = torch.from_numpy(mask)
+            self._z[rows] = torch.randn((int(mask.sum()), self.config.latent_dim), generator=generator or self.generator)
+
+    def _allocate(self, b: int, *, generator: torch.Generator | None = None) -> None:
         """Empty per-env state for B envs."""
         c = self.config
+        self._z = torch.zeros(b, c.latent_dim)  # (B, Z) each env's latent when acting
+        self._draw_latents(np.ones(b, bool), generator)
         self._hist = np.zeros((b, c.obs_horizon, self.obs_dim), np.float32)  # (B, To, O)
         self._chunks = np.zeros((b, c.chunk_size, c.chunk_size, self.act_dim), np.float32)  # (B, k, k, A)
         self._made = np.full((b, c.chunk_size), -1, np.int64)  # (B, k) step each chunk was made at
@@ -424,7 +471,6 @@ class ChunkingPolicy(WindowedPolicy):
         self._next = np.full(b, c.execute, np.int64)  # (B,) queue position; n = empty
         self._t = np.zeros(b, np.int64)  # (B,) steps since the episode started
         self._fresh = np.ones(b, bool)  # (B,) history must restart from the next observation
-
 
 
 register_policy("chunking", ChunkingPolicy)
