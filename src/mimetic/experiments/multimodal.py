@@ -11,13 +11,14 @@ density head, a diffusion policy) commits to one side and gets through. For each
 2. **methods**, each trained from scratch by ``bc.fit`` (``bc_steps`` steps):
    ``mse`` (MLP, deterministic head: plain BC), ``mixture`` (MLP, mixture-of-gaussians head; acts
    with the mean of the most likely component), ``diffusion`` (DDPM-trained, DDIM-sampled action
-   chunks, MLP denoiser) and ``act`` (ACT action chunking, optionally a CVAE; z = 0 when acting);
+   chunks, MLP denoiser) and ``act`` (ACT action chunking with a CVAE kept from collapsing by free
+   bits, one prior draw z per episode when acting);
 3. **evaluation**: ``eval_episodes`` episodes from reset seed 10 000: success (ended at the goal),
    crashes (ended on the obstacle), time-outs, and which side the successful episodes passed on;
 4. **the action distribution at the start**: ``samples`` actions drawn at a canonical first
    observation (x = y = 0, goal (0, 2)): the mixture head sampled, diffusion chunks from fresh
-   noise (their first action), ACT's chunk at z = 0 (and, with a CVAE, decoded from prior draws
-   z ~ N(0, I), which acting never uses); MSE has a single output.
+   noise (their first action), ACT's chunk at the z it acts with (and, with a CVAE, decoded from
+   prior draws z ~ N(0, I), the draws an episode starts with); MSE has a single output.
 
 Outputs (``out_dir``, written as a whole or not at all): ``multimodal.json``, ``multimodal.md``,
 ``multimodal.png`` (paths of the first seed's evaluation episodes over the obstacle and goal, and
@@ -120,8 +121,15 @@ class MultimodalConfig:
     act_backbone: Literal["transformer", "mlp"] = "transformer"
     """act: network, transformer (ACT) or mlp."""
 
-    act_cvae: bool = False
-    """act: train as a conditional VAE (ACT's latent z; z = 0 when acting)."""
+    act_cvae: bool = True
+    """act: train as a conditional VAE (ACT's latent z), with act_free_bits and act_latent_sample."""
+
+    act_free_bits: float = 0.1
+    """act: KL penalty only above this many nats per latent dimension (0 = ACT's plain KL, which
+    collapsed the latent on this task)."""
+
+    act_latent_sample: Literal["zero", "episode"] = "episode"
+    """act: z = 0 when acting (ACT's choice) or one prior draw per episode (passes both sides)."""
 
     act_chunk_size: int = 10
     """act: actions k per predicted chunk (temporal ensembling over the overlaps)."""
@@ -171,7 +179,9 @@ class MultimodalConfig:
     def act_config(self) -> ChunkingConfig:
         return ChunkingConfig(backbone=self.act_backbone, cvae=self.act_cvae, chunk_size=self.act_chunk_size,
                               d_model=self.act_d_model, layers=self.act_layers,
-                              feedforward=self.act_feedforward, hidden=self.act_hidden)
+                              feedforward=self.act_feedforward, hidden=self.act_hidden,
+                              free_bits=self.act_free_bits if self.act_cvae else 0.0,
+                              latent_sample=self.act_latent_sample if self.act_cvae else "zero")
 
 
 @dataclass(frozen=True)
@@ -366,8 +376,8 @@ def start_actions(method: str, policy: Any, n: int, seed: int) -> StartActions:
 
 @torch.inference_mode()
 def _act_prior_draws(policy: ChunkingPolicy, obs: np.ndarray, gen: torch.Generator) -> np.ndarray:
-    """A CVAE's decoder at z ~ N(0, I) instead of z = 0: the modes its latent learned, which
-    acting (z = 0, the prior mean) never visits. (n, O) -> (n, A) first actions of the chunks."""
+    """A CVAE's decoder at z ~ N(0, I): the modes its latent learned (with latent_sample "episode"
+    each episode acts with one such draw). (n, O) -> (n, A) first actions of the chunks."""
     n, to = len(obs), policy.obs_horizon
     x = torch.from_numpy(obs)[:, None].expand(n, to, obs.shape[1])  # (n, To, O)
     norm = (x - policy.obs_mean) / policy.obs_std
@@ -417,7 +427,8 @@ def markdown(result: MultimodalResult) -> str:
     c = result.config
     net = (f"d_model {c.act_d_model}, {c.act_layers} layer(s)" if c.act_backbone == "transformer"
            else f"{list(c.act_hidden)}")
-    act = (f"; ACT {c.act_backbone} ({net}){' + CVAE' if c.act_cvae else ''}, chunk {c.act_chunk_size}, "
+    cvae = f" + CVAE (free bits {c.act_free_bits:g}, z: {c.act_latent_sample})" if c.act_cvae else ""
+    act = (f"; ACT {c.act_backbone} ({net}){cvae}, chunk {c.act_chunk_size}, "
            f"lr {c.act_lr:g}" if "act" in c.methods else "")
     setup = (f"Task multimodal; seeds {list(c.seeds)}; {c.demos} expert demonstrations per seed; "
              f"{c.eval_episodes} evaluation episodes from reset seed {EVAL_SEED} (expert success "
