@@ -26,7 +26,13 @@ from mimetic.algos.bc import BCConfig, fit
 from mimetic.data import Dataset
 from mimetic.envs import make_expert, make_task
 from mimetic.policies import MLPConfig, MLPPolicy
-from mimetic.rollout import collect, evaluate, reference_results, summarize, with_reference
+from mimetic.rollout import (
+    collect,
+    evaluate,
+    reference_results,
+    summarize,
+    with_reference,
+)
 
 TASKS = ["cartpole", "pendulum", "lunarlander", "lunarlander-continuous"]
 HORIZONS = [50, 100, 200, 400, 800, 1600]

@@ -65,9 +65,8 @@ def test_run_dir_is_atomic(tmp_path):
     assert json.loads((out / "config.json").read_text()) == {"a": 1}
     assert json.loads((out / "metrics.jsonl").read_text())["loss"] == 1.5
     failed = tmp_path / "failed"
-    with pytest.raises(RuntimeError):
-        with RunDir(failed, config={}, tensorboard=False):
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), RunDir(failed, config={}, tensorboard=False):
+        raise RuntimeError("boom")
     assert not failed.exists() and [p.name for p in tmp_path.iterdir()] == ["run"]
     with pytest.raises(ConfigError, match="not empty"):
         RunDir(out, config={})

@@ -43,7 +43,7 @@ def test_keyboard_human_refuses_batches_and_unmappable_tasks():
         KeyboardHuman(make_task("driving", num_envs=2))
     with pytest.raises(TaskError, match="no keyboard mapping"):
         KeyboardHuman(make_task("lunarlander-continuous", num_envs=1))
-    human = KeyboardHuman(make_task("cartpole", num_envs=1), keys_fn=lambda: {})
+    human = KeyboardHuman(make_task("cartpole", num_envs=1), keys_fn=dict)
     with pytest.raises(TaskError, match="no key was held"):
         human.expert(np.zeros((1, 4), np.float32))
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from fakes import ConstPolicy, CounterTask, right_expert
+
 from mimetic.errors import BudgetExhausted, ConfigError
 from mimetic.oracle import AlwaysQuery, BetaGate, LabelBudget, beta_at
 from mimetic.rollout import collect, evaluate, rollout

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from typing import Any, NoReturn, Sequence
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from mimetic.cliutil import add_config_args
 from mimetic.errors import MimeticError
@@ -95,10 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--video", default=None, help="write a video (mp4/gif) of the first episode here")
     p.add_argument("--json", action="store_true", help="print the result as one JSON line")
 
+    from mimetic.experiments.chunking import ChunkingExperimentConfig
     from mimetic.experiments.demos import DemosConfig
     from mimetic.experiments.horizon import HorizonConfig
     from mimetic.experiments.labels import LabelsConfig
-    from mimetic.experiments.chunking import ChunkingExperimentConfig
     from mimetic.experiments.multimodal import MultimodalConfig
 
     p = sub.add_parser("experiment", help="experiments that show the theory on real runs")

@@ -251,7 +251,13 @@ def train(args: argparse.Namespace) -> None:
 
 def make_policy(args: argparse.Namespace, spec: Any, mlp_cfg: Any, *, seed: int) -> Any:
     """The policy ``--policy`` asks for, shaped for ``spec``."""
-    from mimetic.policies import ChunkingConfig, ChunkingPolicy, DiffusionConfig, DiffusionPolicy, MLPPolicy
+    from mimetic.policies import (
+        ChunkingConfig,
+        ChunkingPolicy,
+        DiffusionConfig,
+        DiffusionPolicy,
+        MLPPolicy,
+    )
 
     kind = getattr(args, "policy", "mlp")
     if kind == "diffusion":
@@ -506,7 +512,12 @@ def _experiment_multimodal(args: argparse.Namespace) -> None:
 
 
 def _experiment_chunking(args: argparse.Namespace) -> None:
-    from mimetic.experiments.chunking import FILES, ChunkingExperimentConfig, markdown, run_chunking
+    from mimetic.experiments.chunking import (
+        FILES,
+        ChunkingExperimentConfig,
+        markdown,
+        run_chunking,
+    )
     from mimetic.runs import default_run_dir
 
     config = config_from_args(ChunkingExperimentConfig, args)

@@ -12,7 +12,8 @@ window stops the run (KeyboardInterrupt: the CLI keeps no partial run).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

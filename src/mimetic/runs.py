@@ -173,7 +173,9 @@ class RunDir:
             write_json_atomic(self.path / "config.json", self.config)
             self._metrics = open(self.path / "metrics.jsonl", "w")
             if self.tensorboard:
-                from torch.utils.tensorboard import SummaryWriter  # slow import: only when used
+                from torch.utils.tensorboard import (
+                    SummaryWriter,  # slow import: only when used
+                )
 
                 self._tb = SummaryWriter(log_dir=str(self.path / "tb"))
         except BaseException as e:

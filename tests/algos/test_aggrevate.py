@@ -2,16 +2,14 @@
 
 import numpy as np
 import pytest
+from fakes import CountingExpert
 
 from mimetic.algos import aggrevate, bc
 from mimetic.envs import make_expert, make_task
 from mimetic.errors import ConfigError, TaskError
 from mimetic.oracle import LabelBudget
-from fakes import CountingExpert
 from mimetic.policies import MLPConfig, MLPPolicy
 from mimetic.rollout import evaluate
-
-
 
 
 def _policy(task, seed=0):

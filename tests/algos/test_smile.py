@@ -5,11 +5,11 @@ import math
 
 import numpy as np
 import pytest
+from fakes import CountingExpert
 
 from mimetic.algos import bc, smile
 from mimetic.envs import make_expert, make_task
 from mimetic.errors import ConfigError
-from fakes import CountingExpert
 from mimetic.policies import MLPConfig, MLPPolicy
 from mimetic.policies.compose import MixturePolicy, TimeIndexedPolicy
 

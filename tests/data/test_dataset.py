@@ -56,7 +56,7 @@ def test_transitions_honour_the_valid_mask(make_discrete) -> None:
 
 def test_views_are_read_only_and_not_copies(two_episodes: Dataset) -> None:
     ds = two_episodes
-    assert np.shares_memory(ds.obs, ds._obs)  # noqa: SLF001 - a view of the buffer, no copy
+    assert np.shares_memory(ds.obs, ds._obs)
     with pytest.raises(ValueError):
         ds.acts[0] = 1
     traj = next(ds.episodes())
@@ -103,11 +103,11 @@ def test_growth_is_amortised_by_doubling(make_discrete) -> None:
     traj = make_discrete(5, start=0)
     ds = Dataset.from_trajectories([traj])
     caps = [ds.capacity]
-    buffers = {id(ds._acts)}  # noqa: SLF001 - counting reallocations
+    buffers = {id(ds._acts)}
     for _ in range(400):
         ds.extend([traj])
         caps.append(ds.capacity)
-        buffers.add(id(ds._acts))  # noqa: SLF001
+        buffers.add(id(ds._acts))
     distinct = sorted(set(caps))
     assert all(b >= 2 * a for a, b in zip(distinct, distinct[1:]))  # capacity at least doubles
     assert len(distinct) <= math.ceil(math.log2(ds.n_steps)) + 1

@@ -10,7 +10,14 @@ import h5py
 import numpy as np
 import pytest
 
-from mimetic.data import Dataset, deserialize_space, io, load_minari, save_minari, serialize_space
+from mimetic.data import (
+    Dataset,
+    deserialize_space,
+    io,
+    load_minari,
+    save_minari,
+    serialize_space,
+)
 from mimetic.errors import DataError
 from mimetic.types import Trajectory
 
@@ -114,7 +121,7 @@ def test_refuses_to_overwrite_unless_asked(tmp_path: Path, saved: Path, labelled
 
 
 def _fail_midway(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = io._write_episodes  # noqa: SLF001
+    real = io._write_episodes
 
     def write_then_fail(ds, file, *args):
         real(ds, file, *args)

@@ -6,7 +6,14 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from mimetic.envs import BatchedTask, CartPoleTask, PendulumTask, describe_tasks, make_task, task_names
+from mimetic.envs import (
+    BatchedTask,
+    CartPoleTask,
+    PendulumTask,
+    describe_tasks,
+    make_task,
+    task_names,
+)
 from mimetic.errors import ConfigError, MimeticError, TaskError
 
 

@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from mimetic.errors import ConfigError
 from mimetic import runs
+from mimetic.errors import ConfigError
 from mimetic.experiments import horizon
 from mimetic.experiments.horizon import HorizonConfig, run_horizon
 

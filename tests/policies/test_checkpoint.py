@@ -11,7 +11,13 @@ import pytest
 import torch
 
 from mimetic.errors import CheckpointError
-from mimetic.policies import MLPConfig, MLPPolicy, load_policy, read_checkpoint_meta, save_policy
+from mimetic.policies import (
+    MLPConfig,
+    MLPPolicy,
+    load_policy,
+    read_checkpoint_meta,
+    save_policy,
+)
 from mimetic.policies.checkpoint import META_FILE, WEIGHTS_FILE, register_policy
 
 HEADS = [

@@ -19,10 +19,11 @@ Stable-Baselines3 policy (optional dependency).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.linalg
@@ -54,7 +55,7 @@ class ScriptedExpert:
 # --------------------------------------------------------------------------- CartPole
 
 
-@lru_cache(maxsize=None)
+@cache
 def cartpole_gain() -> np.ndarray:
     """k (4,) with action = int(obs @ k > 0): push right when the LQR force -K s is positive."""
     c = CartPoleTask
@@ -85,7 +86,7 @@ _PUMP_GAIN = 5.0
 _BALANCE_COS = math.cos(0.6)  # balance within 0.6 rad of the top, pump energy elsewhere
 
 
-@lru_cache(maxsize=None)
+@cache
 def pendulum_gain() -> tuple[float, float]:
     """Discrete LQR gain (k_theta, k_theta_dot) for PendulumTask's Euler step at the upright."""
     c = PendulumTask

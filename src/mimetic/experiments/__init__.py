@@ -12,7 +12,11 @@
   ACT chunking on the multimodal task (hidden-coin expert), with sampled start-action distributions.
 """
 
-from mimetic.experiments.chunking import ChunkingExperimentConfig, ChunkingResult, run_chunking
+from mimetic.experiments.chunking import (
+    ChunkingExperimentConfig,
+    ChunkingResult,
+    run_chunking,
+)
 from mimetic.experiments.demos import DemosConfig, DemosResult, run_demos
 from mimetic.experiments.horizon import HorizonConfig, HorizonResult, run_horizon
 from mimetic.experiments.labels import LabelsConfig, LabelsResult, run_labels

@@ -1,10 +1,21 @@
 """Policies: each one is a Policy (act, reset) and, when trainable, a TrainablePolicy (loss)."""
 
-from mimetic.policies.checkpoint import load_policy, read_checkpoint_meta, register_policy, save_policy
+from mimetic.policies.checkpoint import (
+    load_policy,
+    read_checkpoint_meta,
+    register_policy,
+    save_policy,
+)
+from mimetic.policies.chunking import (  # registers "chunking"
+    ChunkingConfig,
+    ChunkingPolicy,
+)
+from mimetic.policies.compose import MixturePolicy, TimeIndexedPolicy
+from mimetic.policies.diffusion import (  # registers "diffusion"
+    DiffusionConfig,
+    DiffusionPolicy,
+)
 from mimetic.policies.mlp import MLPConfig, MLPPolicy
-from mimetic.policies.compose import MixturePolicy, TimeIndexedPolicy  # noqa: E402  (registers them)
-from mimetic.policies.diffusion import DiffusionConfig, DiffusionPolicy  # registers "diffusion"
-from mimetic.policies.chunking import ChunkingConfig, ChunkingPolicy  # registers "chunking"
 
 __all__ = [
     "ChunkingConfig",
