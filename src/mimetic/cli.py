@@ -7,6 +7,7 @@ Every command prints results as a small table; long work shows progress bars on 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 from collections.abc import Sequence
@@ -96,44 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--video", default=None, help="write a video (mp4/gif) of the first episode here")
     p.add_argument("--json", action="store_true", help="print the result as one JSON line")
 
-    from mimetic.experiments.chunking import ChunkingExperimentConfig
-    from mimetic.experiments.demos import DemosConfig
-    from mimetic.experiments.horizon import HorizonConfig
-    from mimetic.experiments.labels import LabelsConfig
-    from mimetic.experiments.multimodal import MultimodalConfig
+    import importlib
 
     p = sub.add_parser("experiment", help="experiments that show the theory on real runs")
     exps = p.add_subparsers(dest="experiment", required=True, parser_class=_Parser)
-    h = exps.add_parser("horizon", help="compounding error: BC vs DAgger cost as the horizon grows (driving)",
-                        description="BC and DAgger trained with the same expert labels at each horizon on the "
-                                    "driving task; total cost vs horizon, log-log slopes, table and PNG plot.")
-    h.add_argument("--out", default=None, help="output folder (default: runs/experiment-horizon-<time>)")
-    add_config_args(h, HorizonConfig, title="experiment")
-    lab = exps.add_parser("labels", help="expert-normalized score vs expert labels spent, one curve per method",
-                          description="BC and the interactive methods (DAgger, HG-DAgger, ThriftyDAgger, SMILe, "
-                                      "forward training, AggreVaTe) on one task and label budget; score vs labels "
-                                      "per round, labels to reach the target, table and PNG plot.")
-    lab.add_argument("--out", default=None, help="output folder (default: runs/experiment-labels-<task>-<time>)")
-    add_config_args(lab, LabelsConfig, title="experiment")
-    dem = exps.add_parser("demos", help="demonstrations needed: BC vs GAIL with 1, 2, 4, 8, 16 expert episodes",
-                          description="BC and GAIL (optionally GAIL warm-started by BC) trained on growing sets of "
-                                      "expert episodes on one task (pendulum or driving); final score or cost vs "
-                                      "episodes, GAIL's learning curves, table and PNG plot.")
-    dem.add_argument("--out", default=None, help="output folder (default: runs/experiment-demos-<task>-<time>)")
-    add_config_args(dem, DemosConfig, title="experiment")
-    mm = exps.add_parser("multimodal", help="multimodal expert: MSE-BC vs mixture vs diffusion vs ACT success",
-                         description="On the multimodal task (the expert passes an obstacle left or right by a "
-                                     "hidden coin), BC with an MSE loss, a mixture-density head, a diffusion "
-                                     "policy and ACT chunking, trained on the same demonstrations; success per "
-                                     "seed, table, and a PNG of evaluation paths and sampled start actions.")
-    mm.add_argument("--out", default=None, help="output folder (default: runs/experiment-multimodal-<time>)")
-    add_config_args(mm, MultimodalConfig, title="experiment")
-    ch = exps.add_parser("chunking", help="action chunking on driving: cost vs chunk size k",
-                         description="BC of an action-chunking policy for chunk sizes k on the driving task, each "
-                                     "policy executed three ways (whole chunks, ACT's temporal ensemble, first "
-                                     "action only); cost and success per k, table and PNG plot.")
-    ch.add_argument("--out", default=None, help="output folder (default: runs/experiment-chunking-<time>)")
-    add_config_args(ch, ChunkingExperimentConfig, title="experiment")
+    for name, exp in EXPERIMENTS.items():
+        e = exps.add_parser(name, help=exp.help, description=exp.description)
+        default = f"runs/{exp.run_kind}-{'<task>' if exp.run_task is None else exp.run_task}-<time>"
+        e.add_argument("--out", default=None, help=f"output folder (default: {default})")
+        module = importlib.import_module(f"mimetic.experiments.{exp.module}")
+        add_config_args(e, getattr(module, exp.config), title="experiment")
 
     p = sub.add_parser("quickstart", help="collect demos, train BC, evaluate against the expert")
     p.add_argument("--task", default="cartpole", help="task (default: cartpole)")
@@ -142,6 +115,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="run directory (default: runs/quickstart-<task>-<time>)")
     p.add_argument("--eval-episodes", type=int, default=50, help="evaluation episodes (default: 50)")
     return parser
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """One ``mimetic experiment`` subcommand: module ``mimetic.experiments.<module>`` provides the
+    config class, ``run_<module>(config, out_dir=, progress=)``, ``markdown(result)`` and ``FILES``."""
+
+    module: str
+    config: str  # the config dataclass's name in that module
+    help: str
+    description: str
+    run_kind: str  # the default output folder is runs/<run_kind>-<task>-<time>
+    run_task: str | None  # a fixed task for that name, or None: the config's ``task``
+
+
+EXPERIMENTS = {
+    "horizon": Experiment(
+        "horizon", "HorizonConfig", "compounding error: BC vs DAgger cost as the horizon grows (driving)",
+        "BC and DAgger trained with the same expert labels at each horizon on the driving task; total cost vs "
+        "horizon, log-log slopes, table and PNG plot.", "experiment-horizon", "driving"),
+    "labels": Experiment(
+        "labels", "LabelsConfig", "expert-normalized score vs expert labels spent, one curve per method",
+        "BC and the interactive methods (DAgger, HG-DAgger, ThriftyDAgger, SMILe, forward training, AggreVaTe) "
+        "on one task and label budget; score vs labels per round, labels to reach the target, table and PNG plot.",
+        "experiment-labels", None),
+    "demos": Experiment(
+        "demos", "DemosConfig", "demonstrations needed: BC vs GAIL with 1, 2, 4, 8, 16 expert episodes",
+        "BC and GAIL (optionally GAIL warm-started by BC) trained on growing sets of expert episodes on one task "
+        "(pendulum or driving); final score or cost vs episodes, GAIL's learning curves, table and PNG plot.",
+        "experiment-demos", None),
+    "multimodal": Experiment(
+        "multimodal", "MultimodalConfig", "multimodal expert: MSE-BC vs mixture vs diffusion vs ACT success",
+        "On the multimodal task (the expert passes an obstacle left or right by a hidden coin), BC with an MSE "
+        "loss, a mixture-density head, a diffusion policy and ACT chunking, trained on the same demonstrations; "
+        "success per seed, table, and a PNG of evaluation paths and sampled start actions.",
+        "experiment", "multimodal"),
+    "chunking": Experiment(
+        "chunking", "ChunkingExperimentConfig", "action chunking on driving: cost vs chunk size k",
+        "BC of an action-chunking policy for chunk sizes k on the driving task, each policy executed three ways "
+        "(whole chunks, ACT's temporal ensemble, first action only); cost and success per k, table and PNG plot.",
+        "experiment-chunking", "driving"),
+}
 
 
 INTERACTIVE = {

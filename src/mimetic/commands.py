@@ -451,77 +451,15 @@ def quickstart(args: argparse.Namespace) -> None:
 
 
 def experiment(args: argparse.Namespace) -> None:
-    from mimetic.experiments.horizon import HorizonConfig, markdown, run_horizon
+    """Run ``mimetic experiment <name>`` from its entry in :data:`mimetic.cli.EXPERIMENTS`."""
+    from mimetic.cli import EXPERIMENTS
     from mimetic.runs import default_run_dir
 
-    if args.experiment == "labels":
-        _experiment_labels(args)
-        return
-    if args.experiment == "demos":
-        _experiment_demos(args)
-        return
-    if args.experiment == "multimodal":
-        _experiment_multimodal(args)
-        return
-    if args.experiment == "chunking":
-        _experiment_chunking(args)
-        return
-    config = config_from_args(HorizonConfig, args)
-    out = Path(args.out) if args.out else default_run_dir("experiment-horizon", "driving")
-    result = run_horizon(config, out_dir=out, progress=True)
-    print(markdown(result))
-    print(f"written to {out}: horizon.json, horizon.md, horizon.png ({result.wall_s:.0f} s)")
-
-
-def _experiment_labels(args: argparse.Namespace) -> None:
-    from mimetic.experiments.labels import FILES, LabelsConfig, markdown, run_labels
-    from mimetic.runs import default_run_dir
-
-    config = config_from_args(LabelsConfig, args)
-    out = Path(args.out) if args.out else default_run_dir("experiment-labels", config.task)
-    result = run_labels(config, out_dir=out, progress=True)
-    print(markdown(result))
-    print(f"written to {out}: {', '.join(FILES)} ({result.wall_s:.0f} s)")
-
-
-def _experiment_demos(args: argparse.Namespace) -> None:
-    from mimetic.experiments.demos import FILES, DemosConfig, markdown, run_demos
-    from mimetic.runs import default_run_dir
-
-    config = config_from_args(DemosConfig, args)
-    out = Path(args.out) if args.out else default_run_dir("experiment-demos", config.task)
-    result = run_demos(config, out_dir=out, progress=True)
-    print(markdown(result))
-    print(f"written to {out}: {', '.join(FILES)} ({result.wall_s:.0f} s)")
-
-
-def _experiment_multimodal(args: argparse.Namespace) -> None:
-    from mimetic.experiments.multimodal import (
-        FILES,
-        MultimodalConfig,
-        markdown,
-        run_multimodal,
-    )
-    from mimetic.runs import default_run_dir
-
-    config = config_from_args(MultimodalConfig, args)
-    out = Path(args.out) if args.out else default_run_dir("experiment", "multimodal")
-    result = run_multimodal(config, out_dir=out, progress=True)
-    print(markdown(result))
-    print(f"written to {out}: {', '.join(FILES)} ({result.wall_s:.0f} s)")
-
-
-def _experiment_chunking(args: argparse.Namespace) -> None:
-    from mimetic.experiments.chunking import (
-        FILES,
-        ChunkingExperimentConfig,
-        markdown,
-        run_chunking,
-    )
-    from mimetic.runs import default_run_dir
-
-    config = config_from_args(ChunkingExperimentConfig, args)
-    out = Path(args.out) if args.out else default_run_dir("experiment-chunking", "driving")
-    result = run_chunking(config, out_dir=out, progress=True)
-    print(markdown(result))
-    print(f"written to {out}: {', '.join(FILES)} ({result.wall_s:.0f} s)")
+    exp = EXPERIMENTS[args.experiment]
+    module = importlib.import_module(f"mimetic.experiments.{exp.module}")
+    config = config_from_args(getattr(module, exp.config), args)
+    task = exp.run_task if exp.run_task is not None else config.task
+    out = Path(args.out) if args.out else default_run_dir(exp.run_kind, task)
+    result = getattr(module, f"run_{exp.module}")(config, out_dir=out, progress=True)
+    print(module.markdown(result))
+    print(f"written to {out}: {', '.join(module.FILES)} ({result.wall_s:.0f} s)")
