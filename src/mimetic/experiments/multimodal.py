@@ -374,21 +374,13 @@ def start_actions(method: str, policy: Any, n: int, seed: int) -> StartActions:
                         prior_samples=tuple(_pair(a) for a in prior))
 
 
-@torch.inference_mode()
 def _act_prior_draws(policy: ChunkingPolicy, obs: np.ndarray, gen: torch.Generator) -> np.ndarray:
     """A CVAE's decoder at z ~ N(0, I): the modes its latent learned (with latent_sample "episode"
     each episode acts with one such draw). (n, O) -> (n, A) first actions of the chunks."""
     n, to = len(obs), policy.obs_horizon
     x = torch.from_numpy(obs)[:, None].expand(n, to, obs.shape[1])  # (n, To, O)
-    norm = (x - policy.obs_mean) / policy.obs_std
     z = torch.randn((n, policy.config.latent_dim), generator=gen)  # (n, Z)
-    was_training = policy.training
-    policy.eval()
-    try:
-        chunk = torch.addcmul(policy.act_centre, policy.decoder(norm, z), policy.act_half)  # (n, k, A)
-    finally:
-        policy.train(was_training)
-    return torch.maximum(torch.minimum(chunk[:, 0], policy.act_high), policy.act_low).numpy()
+    return policy.predict(x, z)[:, 0].numpy()
 
 
 # ----------------------------------------------------------------------------- aggregation

@@ -333,10 +333,6 @@ class ChunkingPolicy(WindowedPolicy):
         """What :meth:`loss` optimises: l1 or mse, with a KL term when a CVAE (cvae-l1, cvae-mse)."""
         return f"cvae-{self.config.loss}" if self.config.cvae else self.config.loss
 
-    def _norm_obs(self, obs: torch.Tensor) -> torch.Tensor:
-        """(B, To, *O) raw observations -> (B, To, O) normalised."""
-        return (obs.reshape(obs.shape[0], self.obs_horizon, -1) - self.obs_mean) / self.obs_std
-
     # -- training ------------------------------------------------------------------------------
 
     def loss(self, batch: Batch, *, metrics: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
@@ -412,9 +408,7 @@ class ChunkingPolicy(WindowedPolicy):
         b = len(obs)
         if len(self._t) != b:
             self.reset(np.ones(b, bool))
-        self._hist[self._fresh] = obs[self._fresh, None]  # an episode's first step: repeat it
-        self._hist[~self._fresh] = np.concatenate([self._hist[~self._fresh, 1:], obs[~self._fresh, None]], axis=1)
-        self._fresh[:] = False
+        self._push_history(obs)
         out = self._act_ensemble() if self.config.temporal_ensemble else self._act_queue()
         self._t += 1
         return out
@@ -464,13 +458,12 @@ class ChunkingPolicy(WindowedPolicy):
         c = self.config
         self._z = torch.zeros(b, c.latent_dim)  # (B, Z) each env's latent when acting
         self._draw_latents(np.ones(b, bool), generator)
-        self._hist = np.zeros((b, c.obs_horizon, self.obs_dim), np.float32)  # (B, To, O)
+        self._new_history(b)
         self._chunks = np.zeros((b, c.chunk_size, c.chunk_size, self.act_dim), np.float32)  # (B, k, k, A)
         self._made = np.full((b, c.chunk_size), -1, np.int64)  # (B, k) step each chunk was made at
         self._queue = np.zeros((b, c.execute, self.act_dim), np.float32)  # (B, n, A)
         self._next = np.full(b, c.execute, np.int64)  # (B,) queue position; n = empty
         self._t = np.zeros(b, np.int64)  # (B,) steps since the episode started
-        self._fresh = np.ones(b, bool)  # (B,) history must restart from the next observation
 
 
 register_policy("chunking", ChunkingPolicy)

@@ -266,19 +266,14 @@ class DiffusionPolicy(WindowedPolicy):
             torch.manual_seed(seed)
             net = MLPDenoiser if config.denoiser == "mlp" else UNetDenoiser
             self.denoiser: nn.Module = net(config, obs_dim=obs_dim, act_dim=act_dim)
-        self._hist = np.zeros((0, config.obs_horizon, obs_dim), np.float32)  # (B, To, O)
+        self._new_history(0)
         self._queue = np.zeros((0, config.action_horizon, act_dim), np.float32)  # (B, Ta, A)
         self._next = np.zeros(0, np.int64)  # (B,) queue position; Ta = empty
-        self._fresh = np.zeros(0, bool)  # (B,) history must restart from the next observation
 
     @property
     def loss_name(self) -> str:
         """What :meth:`loss` optimises: DDPM noise-prediction MSE."""
         return "diffusion"
-
-    def _cond(self, obs: torch.Tensor) -> torch.Tensor:
-        """(B, To, *O) raw observations -> (B, To, O) normalised."""
-        return (obs.reshape(obs.shape[0], self.obs_horizon, -1) - self.obs_mean) / self.obs_std
 
     # -- training ------------------------------------------------------------------------------
 
@@ -297,7 +292,7 @@ class DiffusionPolicy(WindowedPolicy):
         abar = self.abar[k].view(b, 1, 1)  # (B, 1, 1)
         xk = abar.sqrt() * x0 + (1.0 - abar).sqrt() * eps  # (B, Tp, A) forward process q(x_k | x_0)
         target = eps if self.config.prediction == "epsilon" else x0
-        err = (self.denoiser(xk, k, self._cond(batch.obs)) - target).square().mean(dim=-1)  # (B, Tp)
+        err = (self.denoiser(xk, k, self._norm_obs(batch.obs)) - target).square().mean(dim=-1)  # (B, Tp)
         mask = batch.extras.get("mask")
         valid = torch.ones_like(err) if mask is None else mask.to(err.dtype)  # (B, Tp)
         if batch.weights is not None:
@@ -311,7 +306,7 @@ class DiffusionPolicy(WindowedPolicy):
     def sample(self, obs: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """DDIM (eta = 0) from noise: obs (B, To, *O) -> action windows (B, Tp, A) in task units."""
         b = obs.shape[0]
-        cond = self._cond(obs)
+        cond = self._norm_obs(obs)
         x = torch.randn((b, self.pred_horizon, self.act_dim), generator=generator or self.generator)  # (B, Tp, A)
         steps = self.sample_steps
         for i, k in enumerate(steps):
@@ -332,9 +327,7 @@ class DiffusionPolicy(WindowedPolicy):
         b, ta = len(obs), self.config.action_horizon
         if len(self._next) != b:
             self.reset(np.ones(b, bool))
-        self._hist[self._fresh] = obs[self._fresh, None]  # an episode's first step: repeat it
-        self._hist[~self._fresh] = np.concatenate([self._hist[~self._fresh, 1:], obs[~self._fresh, None]], axis=1)
-        self._fresh[:] = False
+        self._push_history(obs)
         empty = self._next >= ta  # (B,)
         if empty.any():
             windows = self.sample(torch.from_numpy(self._hist[empty]), generator=generator)  # (n, Tp, A)
@@ -351,10 +344,9 @@ class DiffusionPolicy(WindowedPolicy):
         mask = np.asarray(mask, bool).reshape(-1)
         if len(mask) != len(self._next):
             b, c = len(mask), self.config
-            self._hist = np.zeros((b, c.obs_horizon, self.obs_dim), np.float32)  # (B, To, O)
+            self._new_history(b)
             self._queue = np.zeros((b, c.action_horizon, self.act_dim), np.float32)  # (B, Ta, A)
             self._next = np.full(b, c.action_horizon, np.int64)  # (B,)
-            self._fresh = np.ones(b, bool)  # (B,)
             return
         self._next[mask] = self.config.action_horizon
         self._fresh[mask] = True

@@ -125,6 +125,36 @@ def _f32(values: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(np.asarray(values, dtype=np.float32).copy())
 
 
+def register_obs_normalizer(module: nn.Module, obs_dim: int) -> None:
+    """The ``obs_mean``/``obs_std`` buffers (O,) every policy normalises its input with."""
+    module.register_buffer("obs_mean", torch.zeros(obs_dim))  # (O,)
+    module.register_buffer("obs_std", torch.ones(obs_dim))  # (O,)
+
+
+def register_action_bounds(module: nn.Module, act_low: np.ndarray | None, act_high: np.ndarray | None,
+                           act_dim: int) -> None:
+    """The ``act_low``/``act_high``/``act_centre``/``act_half`` buffers (A,) of a continuous policy."""
+    low, high, centre, half = _action_scaling(act_low, act_high, act_dim)
+    module.register_buffer("act_low", _f32(low))  # (A,)
+    module.register_buffer("act_high", _f32(high))  # (A,)
+    module.register_buffer("act_centre", _f32(centre))  # (A,)
+    module.register_buffer("act_half", _f32(half))  # (A,)
+
+
+def store_normalizer(module: nn.Module, obs_mean: np.ndarray, obs_std: np.ndarray) -> None:
+    """Check dataset observation statistics and copy them into ``module``'s normaliser buffers;
+    features with ~zero spread are only centred."""
+    obs_dim = module.obs_mean.numel()
+    mean = np.asarray(obs_mean, dtype=np.float64).reshape(-1)
+    std = np.asarray(obs_std, dtype=np.float64).reshape(-1)
+    if mean.shape != (obs_dim,) or std.shape != (obs_dim,):
+        raise DataError(f"normaliser statistics must have {obs_dim} values, got {mean.shape} and {std.shape}")
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
+        raise DataError("normaliser statistics contain NaN or inf; check the dataset observations")
+    module.obs_mean.copy_(torch.from_numpy(mean))
+    module.obs_std.copy_(torch.from_numpy(np.where(std < _MIN_STD, 1.0, std)))
+
+
 class MLPPolicy(nn.Module):
     """Policy + TrainablePolicy for flat observations (see :mod:`mimetic.protocols`)."""
 
@@ -148,14 +178,9 @@ class MLPPolicy(nn.Module):
         self.head = config.resolve_head(discrete=discrete)
         self.config = replace(config, head=self.head)  # saved resolved, so a reload never re-guesses
         self.obs_dim, self.act_dim, self.discrete, self.task = obs_dim, act_dim, discrete, task
-        self.register_buffer("obs_mean", torch.zeros(obs_dim))  # (O,)
-        self.register_buffer("obs_std", torch.ones(obs_dim))  # (O,)
+        register_obs_normalizer(self, obs_dim)
         if not discrete:
-            low, high, centre, half = _action_scaling(act_low, act_high, act_dim)
-            self.register_buffer("act_low", _f32(low))  # (A,)
-            self.register_buffer("act_high", _f32(high))  # (A,)
-            self.register_buffer("act_centre", _f32(centre))  # (A,)
-            self.register_buffer("act_half", _f32(half))  # (A,)
+            register_action_bounds(self, act_low, act_high, act_dim)
         self._build(seed)
 
     def _build(self, seed: int) -> None:
@@ -219,17 +244,7 @@ class MLPPolicy(nn.Module):
 
     def set_normalizer(self, obs_mean: np.ndarray, obs_std: np.ndarray) -> None:
         """Store dataset observation statistics; features with ~zero spread are only centred."""
-        mean = np.asarray(obs_mean, dtype=np.float64).reshape(-1)
-        std = np.asarray(obs_std, dtype=np.float64).reshape(-1)
-        if mean.shape != (self.obs_dim,) or std.shape != (self.obs_dim,):
-            raise DataError(
-                f"normaliser statistics must have {self.obs_dim} values, got {mean.shape} and {std.shape}"
-            )
-        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
-            raise DataError("normaliser statistics contain NaN or inf; check the dataset observations")
-        std = np.where(std < _MIN_STD, 1.0, std)
-        self.obs_mean.copy_(torch.from_numpy(mean))
-        self.obs_std.copy_(torch.from_numpy(std))
+        store_normalizer(self, obs_mean, obs_std)
 
     def members(self, obs: torch.Tensor) -> torch.Tensor:
         """Raw head outputs of every ensemble member (K, B, out); K = 1 for a plain MLP."""

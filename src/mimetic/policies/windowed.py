@@ -17,10 +17,12 @@ import torch
 from torch import nn
 
 from mimetic.envs.base import TaskSpec
-from mimetic.errors import ConfigError, DataError, TaskError
-from mimetic.policies.mlp import _action_scaling, _f32
-
-MIN_STD = 1e-6  # observation features with a smaller spread are only centred, not scaled
+from mimetic.errors import ConfigError, TaskError
+from mimetic.policies.mlp import (
+    register_action_bounds,
+    register_obs_normalizer,
+    store_normalizer,
+)
 
 
 class WindowedPolicy(nn.Module):
@@ -36,13 +38,8 @@ class WindowedPolicy(nn.Module):
         self.config, self.obs_dim, self.act_dim, self.task = config, obs_dim, act_dim, task
         self.obs_horizon, self.pred_horizon = config.obs_horizon, pred_horizon
         self.window = config.obs_horizon - 1 + pred_horizon  # steps a training window spans
-        self.register_buffer("obs_mean", torch.zeros(obs_dim))  # (O,)
-        self.register_buffer("obs_std", torch.ones(obs_dim))  # (O,)
-        low, high, centre, half = _action_scaling(act_low, act_high, act_dim)
-        self.register_buffer("act_low", _f32(low))  # (A,)
-        self.register_buffer("act_high", _f32(high))  # (A,)
-        self.register_buffer("act_centre", _f32(centre))  # (A,)
-        self.register_buffer("act_half", _f32(half))  # (A,)
+        register_obs_normalizer(self, obs_dim)
+        register_action_bounds(self, act_low, act_high, act_dim)
 
     @classmethod
     def for_spec(cls, spec: TaskSpec, config: Any = None, *, seed: int = 0) -> Any:
@@ -55,16 +52,23 @@ class WindowedPolicy(nn.Module):
 
     def set_normalizer(self, obs_mean: np.ndarray, obs_std: np.ndarray) -> None:
         """Store dataset observation statistics; features with ~zero spread are only centred."""
-        mean = np.asarray(obs_mean, dtype=np.float64).reshape(-1)
-        std = np.asarray(obs_std, dtype=np.float64).reshape(-1)
-        if mean.shape != (self.obs_dim,) or std.shape != (self.obs_dim,):
-            raise DataError(
-                f"normaliser statistics must have {self.obs_dim} values, got {mean.shape} and {std.shape}"
-            )
-        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
-            raise DataError("normaliser statistics contain NaN or inf; check the dataset observations")
-        self.obs_mean.copy_(torch.from_numpy(mean))
-        self.obs_std.copy_(torch.from_numpy(np.where(std < MIN_STD, 1.0, std)))
+        store_normalizer(self, obs_mean, obs_std)
+
+    def _norm_obs(self, obs: torch.Tensor) -> torch.Tensor:
+        """(B, To, *O) raw observations -> (B, To, O) normalised."""
+        return (obs.reshape(obs.shape[0], self.obs_horizon, -1) - self.obs_mean) / self.obs_std
+
+    def _new_history(self, b: int) -> None:
+        """Empty observation histories for B envs; each restarts from its next observation."""
+        self._hist = np.zeros((b, self.obs_horizon, self.obs_dim), np.float32)  # (B, To, O)
+        self._fresh = np.ones(b, bool)  # (B,) history must restart from the next observation
+
+    def _push_history(self, obs: np.ndarray) -> None:
+        """Append this step's observations (B, O) to every env's history (B, To, O); an episode's
+        first observation fills its whole history, as ``Dataset.windows`` pads training windows."""
+        self._hist[self._fresh] = obs[self._fresh, None]
+        self._hist[~self._fresh] = np.concatenate([self._hist[~self._fresh, 1:], obs[~self._fresh, None]], axis=1)
+        self._fresh[:] = False
 
     def _check_obs(self, obs: np.ndarray) -> np.ndarray:
         obs = np.asarray(obs)
