@@ -54,7 +54,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -62,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from _peer import PEER_PYTHON, PEER_SCRIPT, peer_record
 
 from mimetic.algos.bc import LR_SCHEDULES, BCConfig, fit
 from mimetic.data import Dataset
@@ -69,8 +69,6 @@ from mimetic.envs import make_expert, make_task
 from mimetic.policies import MLPConfig, MLPPolicy
 from mimetic.rollout import collect, evaluate
 
-PEER_PYTHON = Path(os.environ.get("MIMETIC_PEER_PYTHON", "/work/.venv-imitation/bin/python"))
-PEER_SCRIPT = Path(os.environ.get("MIMETIC_PEER_SCRIPT", "/work/shared/peers/imitation_lib/run_peer.py"))
 BATCH = 32  # the peer's batch (imitation's BC default) and the matched run's
 BIG_BATCH = 256  # mimetic's own batch size (BCConfig's default) in the b256 run
 EVAL_EPISODES = 50
@@ -128,10 +126,7 @@ def run_peer(case: Case, seed: int, *, python: Path, script: Path, threads: int)
     cmd = [str(python), str(script), "bc", "--env", case.gym_id, "--episodes", str(case.episodes),
            "--epochs", str(case.epochs), "--seed", str(seed)]
     cmd += ["--threads", str(threads)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        sys.exit(f"error: peer run failed ({' '.join(cmd)}):\n{proc.stderr[-2000:]}")
-    rec = json.loads(proc.stdout.strip().splitlines()[-1])
+    rec = peer_record(cmd)
     return Run(case=case.key, who="peer", seed=seed, threads=int(rec["torch_threads"]),
                samples=int(rec["n_batches"]) * BATCH, train_s=float(rec["train_s"]),
                eval_return=float(rec["eval_mean_return"]), expert_level=bool(rec["reached_threshold"]))

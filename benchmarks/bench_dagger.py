@@ -62,8 +62,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -71,17 +69,21 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
+from _peer import (
+    GYM_IDS,
+    PEER_PYTHON,
+    PEER_SCRIPT,
+    machine_base,
+    peer_record,
+    peer_score,
+)
 
 from mimetic.algos import bc, dagger
 from mimetic.envs import make_expert, make_task
 from mimetic.policies import MLPConfig, MLPPolicy
 from mimetic.rollout import reference_results
 
-PEER_PYTHON = Path(os.environ.get("MIMETIC_PEER_PYTHON", "/work/.venv-imitation/bin/python"))
-PEER_SCRIPT = Path(os.environ.get("MIMETIC_PEER_SCRIPT", "/work/shared/peers/imitation_lib/run_peer.py"))
-GYM_IDS = {"cartpole": "CartPole-v1", "pendulum": "Pendulum-v1"}
 PEER_ROUNDS = {"cartpole": 10, "pendulum": 15}  # the peer README's runs
 EVAL_EPISODES = 50
 EVAL_SEED = 10_000  # dagger.fit evaluates on reset seeds 10000..10049
@@ -184,16 +186,13 @@ def run_peer(task: str, seed: int, *, rounds: int, python: Path, script: Path) -
     """One peer DAgger run in its own venv at 1 torch thread; its JSON line has every round."""
     cmd = [str(python), str(script), "dagger", "--env", GYM_IDS[task], "--rounds", str(rounds),
            "--seed", str(seed), "--threads", "1"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        sys.exit(f"error: peer run failed ({' '.join(cmd)}):\n{proc.stderr[-2000:]}")
-    rec = json.loads(proc.stdout.strip().splitlines()[-1])
-    exp, rnd = float(rec["expert_return"]), float(rec["random_return"])
+    rec = peer_record(cmd)
     rows = tuple(Round(round=int(r["round"]), labels=int(r["expert_queries"]), wall_s=float(r["wall_s"]),
-                       return_mean=float(r["eval_mean_return"]),
-                       score=(float(r["eval_mean_return"]) - rnd) / (exp - rnd), cost=None, switches=None)
+                       return_mean=float(r["eval_mean_return"]), score=peer_score(float(r["eval_mean_return"]), rec),
+                       cost=None, switches=None)
                  for r in rec["rounds"])
-    extra = {"threshold_return": rec["threshold_return"], "expert_return": exp, "random_return": rnd,
+    extra = {"threshold_return": rec["threshold_return"], "expert_return": float(rec["expert_return"]),
+             "random_return": float(rec["random_return"]),
              "process_wall_s": rec["process_wall_s"], "torch_threads": rec["torch_threads"],
              "first_reach": rec["first_reach"], "config": rec["config"]}
     return Run("peer", "dagger", task, seed, rows, extra)
@@ -392,10 +391,7 @@ def hg_table(runs: list[Run], ref_cost: dict[str, float]) -> list[str]:
 
 
 def machine() -> dict[str, Any]:
-    return {"nproc": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "python": platform.python_version(), "numpy": np.__version__, "loadavg_start": os.getloadavg(),
-            "utc_start": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "dagger_setups": {k: s.label() for k, s in DAGGER_SETUPS.items()},
+    return {**machine_base(), "dagger_setups": {k: s.label() for k, s in DAGGER_SETUPS.items()},
             "thrifty_setups": {k: s.label() for k, s in THRIFTY_SETUPS.items()},
             "thrifty_gates": THRIFTY_GATES,
             "hg_gate": {"deviation": HG_DEVIATION, "risk_m": HG_RISK_M}}

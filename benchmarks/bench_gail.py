@@ -46,7 +46,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -54,8 +53,15 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
+from _peer import (
+    GYM_IDS,
+    PEER_PYTHON,
+    PEER_SCRIPT,
+    machine_base,
+    peer_record,
+    peer_score,
+)
 
 from mimetic.algos import adversarial as adv
 from mimetic.algos import ppo
@@ -63,9 +69,6 @@ from mimetic.data.dataset import Dataset
 from mimetic.envs import make_expert, make_task
 from mimetic.rollout import Scorer, collect
 
-PEER_PYTHON = Path(os.environ.get("MIMETIC_PEER_PYTHON", "/work/.venv-imitation/bin/python"))
-PEER_SCRIPT = Path(os.environ.get("MIMETIC_PEER_SCRIPT", "/work/shared/peers/imitation_lib/run_peer.py"))
-GYM_IDS = {"cartpole": "CartPole-v1", "pendulum": "Pendulum-v1"}
 PEER_TIMESTEPS = {"cartpole": 200_000, "pendulum": 1_000_000}  # the peer README's runs
 PEER_EVAL_EVERY = {"cartpole": 1, "pendulum": 5}  # rounds, as in the README
 PEER_PENDULUM_CAP_S = 150.0  # training wall cap of the peer's pendulum run
@@ -155,16 +158,12 @@ def run_peer(task: str, seed: int, *, python: Path, script: Path) -> Run:
     if task == "pendulum":
         cmd += ["--max-wall-s", f"{PEER_PENDULUM_CAP_S:g}"]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        sys.exit(f"error: peer run failed ({' '.join(cmd)}):\n{proc.stderr[-2000:]}")
-    rec = json.loads(proc.stdout.strip().splitlines()[-1])
-    exp, rnd = float(rec["expert_return"]), float(rec["random_return"])
+    rec = peer_record(cmd)
     rows = tuple(Checkpoint(iteration=int(r["round"]) + 1, env_steps=int(r["env_steps"]), wall_s=float(r["wall_s"]),
-                            return_mean=float(r["eval_mean_return"]),
-                            score=(float(r["eval_mean_return"]) - rnd) / (exp - rnd))
+                            return_mean=float(r["eval_mean_return"]), score=peer_score(float(r["eval_mean_return"]), rec))
                  for r in rec["checkpoints"])
-    extra = {"argv": " ".join(cmd[2:]), "expert_return": exp, "random_return": rnd,
+    extra = {"argv": " ".join(cmd[2:]), "expert_return": float(rec["expert_return"]),
+             "random_return": float(rec["random_return"]),
              "threshold_return": rec["threshold_return"], "first_reach": rec["first_reach"],
              "stopped_early": rec["stopped_early"], "demo_transitions": rec["demo_transitions"],
              "process_wall_s": round(time.perf_counter() - t0, 2), "torch_threads": rec["torch_threads"],
@@ -327,10 +326,7 @@ def processes() -> list[str]:
 
 
 def machine() -> dict[str, Any]:
-    return {"nproc": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "python": platform.python_version(), "numpy": np.__version__, "loadavg_start": os.getloadavg(),
-            "utc_start": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "settings": {k: s.label() for k, s in SETTINGS.items()}, "eval_every": EVAL_EVERY,
+    return {**machine_base(), "settings": {k: s.label() for k, s in SETTINGS.items()}, "eval_every": EVAL_EVERY,
             "peer_pendulum_cap_s": PEER_PENDULUM_CAP_S, "processes_start": processes()}
 
 
