@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from mimetic.errors import ConfigError
+from mimetic.errors import CheckpointError, ConfigError
 
 
 def _read_umask() -> int:
@@ -137,6 +137,33 @@ def write_files_atomic(out_dir: str | Path, files: dict[str, bytes]) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         remove_dirs(created)
         raise
+
+
+def write_tensors_json(directory: str | Path, name: str, tensors: dict[str, Any], meta: dict[str, Any]) -> None:
+    """``<name>.safetensors`` (tensors) + ``<name>.json`` (meta) in a new folder, written atomically:
+    the form of training states and exported rewards (no pickle)."""
+    from safetensors.torch import save as save_safetensors
+
+    data = {k: v.detach().contiguous().clone() for k, v in tensors.items()}
+    write_files_atomic(directory, {f"{name}.safetensors": save_safetensors(data),
+                                   f"{name}.json": (json_line(meta) + "\n").encode()})
+
+
+def read_tensors_json(directory: str | Path, name: str, *, missing: str, corrupt: str) -> tuple[dict[str, Any], Any]:
+    """What :func:`write_tensors_json` wrote: (tensors, parsed JSON). A missing pair raises
+    CheckpointError ``"<directory> <missing>"``, an unreadable one ``"<corrupt> in <directory>: why"``."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load as load_safetensors
+
+    path = Path(directory)
+    try:
+        meta = json.loads((path / f"{name}.json").read_text())
+        tensors = load_safetensors((path / f"{name}.safetensors").read_bytes())
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} {missing}") from None
+    except (OSError, ValueError, SafetensorError) as err:
+        raise CheckpointError(f"{corrupt} in {path}: {err}") from None
+    return tensors, meta
 
 
 def default_run_dir(kind: str, task: str, root: str | Path = "runs") -> Path:

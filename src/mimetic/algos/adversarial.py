@@ -426,12 +426,10 @@ class AdversarialTrainer:
         warmup = self.config.disc_warmup if ppo.iteration == 0 else 0
         disc = self.update_discriminator(learner, self.config.disc_steps + warmup)
         rewards, r_abs = self.rewards(roll, learner)
-        scale = ppo.reward_scale(rewards, roll)
-        terminal = scale * r_abs / (1.0 - ppo.config.gamma) if self.config.absorbing and ppo.config.gamma < 1 else 0.0
-        adv, ret = ppo.advantages(roll, rewards * scale, terminal)
+        # the absorbing state loops forever: what follows a termination is worth r_abs / (1 - gamma)
+        terminal = r_abs / (1.0 - ppo.config.gamma) if self.config.absorbing and ppo.config.gamma < 1 else 0.0
         hold = self.warm_started and ppo.iteration < self.config.critic_warmup
-        metrics = ppo.update(roll, adv, ret, train_actor=not hold)
-        ppo.refresh_normalizer(roll)
+        metrics = ppo.learn(roll, rewards, terminal_value=terminal, train_actor=not hold)
         self.wall_s += time.perf_counter() - t0
         extra = {**disc, "reward_mean": float(rewards.mean()), "reward_absorbing": r_abs}
         rec = ppo_mod.record(ppo, roll, metrics, wall_s=self.wall_s, extra=extra)
@@ -482,38 +480,27 @@ REWARD_KIND = "mimetic-airl-reward"
 
 def save_reward(disc: Discriminator, directory: str | Path, *, task: str) -> Path:
     """Export AIRL's learned reward g(s): ``reward.safetensors`` + ``reward.json`` (no pickle)."""
-    from safetensors.torch import save as save_safetensors
-
-    from mimetic.runs import json_line, write_files_atomic
+    from mimetic.runs import write_tensors_json
 
     if disc.method != "airl":
         raise ConfigError("only AIRL learns a transferable reward; this discriminator is GAIL's")
-    tensors = {k: v.detach().contiguous().clone() for k, v in disc.state_dict().items()
+    tensors = {k: v for k, v in disc.state_dict().items()
                if k.startswith(("g.", "obs_"))}
     sizes = [m.in_features for m in disc.g if isinstance(m, nn.Linear)]
     act = next((n for n, cls in ACTIVATIONS.items() for m in disc.g if type(m) is cls), "tanh")
     meta = {"format": REWARD_KIND, "version": 1, "task": task, "obs_dim": int(disc.obs_mean.numel()),
             "hidden": sizes[1:], "activation": act, "gamma": disc.gamma}
-    write_files_atomic(directory, {"reward.safetensors": save_safetensors(tensors),
-                                   "reward.json": (json_line(meta) + "\n").encode()})
+    write_tensors_json(directory, "reward", tensors, meta)
     return Path(directory)
 
 
 def load_reward(directory: str | Path, *, expect_task: str | None = None) -> Discriminator:
     """A reward exported by :func:`save_reward`, as a Discriminator whose ``reward_g`` gives g(s)."""
-    import json
-
-    from safetensors import SafetensorError
-    from safetensors.torch import load as load_safetensors
+    from mimetic.runs import read_tensors_json
 
     path = Path(directory)
-    try:
-        meta = json.loads((path / "reward.json").read_text())
-        tensors = load_safetensors((path / "reward.safetensors").read_bytes())
-    except FileNotFoundError:
-        raise CheckpointError(f"{path} has no reward.json + reward.safetensors (an AIRL run's reward/ folder)") from None
-    except (OSError, ValueError, SafetensorError) as err:
-        raise CheckpointError(f"corrupt reward in {path}: {err}") from None
+    tensors, meta = read_tensors_json(path, "reward", corrupt="corrupt reward",
+                                      missing="has no reward.json + reward.safetensors (an AIRL run's reward/ folder)")
     if not isinstance(meta, dict) or meta.get("format") != REWARD_KIND:
         raise CheckpointError(f"{path / 'reward.json'} is not a mimetic AIRL reward")
     if expect_task is not None and meta.get("task") != expect_task:

@@ -365,6 +365,17 @@ class PPO:
         return {"policy_loss": m[0], "value_loss": m[1], "entropy": m[2], "approx_kl": m[3],
                 "clip_frac": m[4], "lr": lr}
 
+    def learn(self, roll: Rollout, rewards: np.ndarray, *, terminal_value: float = 0.0,
+              train_actor: bool = True) -> dict[str, float]:
+        """Everything after a rollout: scale the rewards (and ``terminal_value``, the value that
+        follows a termination, in reward units), GAE, the clipped-surrogate epochs, then fold the
+        rollout into the observation statistics. Returns :meth:`update`'s metrics."""
+        scale = self.reward_scale(rewards, roll)
+        adv, ret = self.advantages(roll, rewards * scale, terminal_value * scale)
+        metrics = self.update(roll, adv, ret, train_actor=train_actor)
+        self.refresh_normalizer(roll)
+        return metrics
+
     # -- resumable state (see save_state / load_state) ---------------------------------------
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -434,31 +445,19 @@ def load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
 
 
 def save_state(directory: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    """Write ``state.safetensors`` + ``state.json`` into ``directory`` (created); atomic per file."""
-    from safetensors.torch import save as save_safetensors
+    """Write ``state.safetensors`` + ``state.json`` into a new ``directory``, atomically."""
+    from mimetic.runs import write_tensors_json
 
-    from mimetic.runs import json_line, write_files_atomic
-
-    data = {k: v.detach().contiguous().clone() for k, v in tensors.items()}
-    write_files_atomic(directory, {"state.safetensors": save_safetensors(data),
-                                   "state.json": (json_line(meta) + "\n").encode()})
+    write_tensors_json(directory, "state", tensors, meta)
 
 
 def load_state(directory: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read what :func:`save_state` wrote; one-line CheckpointError when it is missing or corrupt."""
-    import json
-
-    from safetensors import SafetensorError
-    from safetensors.torch import load as load_safetensors
+    from mimetic.runs import read_tensors_json
 
     path = Path(directory)
-    try:
-        meta = json.loads((path / "state.json").read_text())
-        tensors = load_safetensors((path / "state.safetensors").read_bytes())
-    except FileNotFoundError:
-        raise CheckpointError(f"{path} has no training state (state.json + state.safetensors) to resume from") from None
-    except (OSError, ValueError, SafetensorError) as err:
-        raise CheckpointError(f"corrupt training state in {path}: {err}") from None
+    tensors, meta = read_tensors_json(path, "state", corrupt="corrupt training state",
+                                      missing="has no training state (state.json + state.safetensors) to resume from")
     if not isinstance(meta, dict):
         raise CheckpointError(f"corrupt training state in {path}: state.json is not an object")
     return tensors, meta
@@ -515,10 +514,7 @@ def train(
     while ppo.env_steps < config.total_steps:
         t0 = time.perf_counter()
         roll = ppo.collect()
-        rewards = roll.rewards if reward_fn is None else reward_fn(roll)
-        adv, ret = ppo.advantages(roll, rewards * ppo.reward_scale(rewards, roll))
-        metrics = ppo.update(roll, adv, ret)
-        ppo.refresh_normalizer(roll)
+        metrics = ppo.learn(roll, roll.rewards if reward_fn is None else reward_fn(roll))
         wall += time.perf_counter() - t0
         rec = record(ppo, roll, metrics, wall_s=wall)
         history.append(rec)
