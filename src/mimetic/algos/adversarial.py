@@ -223,13 +223,13 @@ def _mlp(sizes: tuple[int, ...], activation: str) -> nn.Sequential:
 class Discriminator(nn.Module):
     """GAIL: logit(s, a) = MLP([norm(s), a, absorbing]). AIRL: g(s) + gamma h(s') - h(s) - log pi."""
 
-    def __init__(self, spec: TaskSpec, config: AdversarialConfig, *, obs_mean: np.ndarray, obs_std: np.ndarray,
-                 gamma: float, seed: int) -> None:
+    def __init__(self, config: AdversarialConfig, *, obs_dim: int, act_dim: int, obs_mean: np.ndarray,
+                 obs_std: np.ndarray, gamma: float, seed: int) -> None:
         super().__init__()
         self.method, self.gamma = config.method, gamma
         self.register_buffer("obs_mean", torch.as_tensor(obs_mean, dtype=torch.float32))
         self.register_buffer("obs_std", torch.as_tensor(obs_std, dtype=torch.float32))
-        o, a = spec.obs_dim, spec.act_dim
+        o, a = obs_dim, act_dim  # act_dim: action features (one-hot size or continuous dims)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed + 7)
             if config.method == "gail":
@@ -295,8 +295,9 @@ class AdversarialTrainer:
         self.task, self.config, self.spec = task, config, task.spec
         self.ppo = PPO(task, ppo_config, net)
         mean, std = demos.obs_stats()
-        self.disc = Discriminator(self.spec, config, obs_mean=mean.reshape(-1), obs_std=std.reshape(-1),
-                                  gamma=ppo_config.gamma, seed=ppo_config.seed)
+        self.disc = Discriminator(config, obs_dim=self.spec.obs_dim, act_dim=self.spec.act_dim,
+                                  obs_mean=mean.reshape(-1), obs_std=std.reshape(-1), gamma=ppo_config.gamma,
+                                  seed=ppo_config.seed)
         self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=config.disc_lr)
         self.expert = expert_transitions(demos, self.spec, self.ppo.policy, absorbing=config.absorbing)
         self.rng = torch.Generator().manual_seed(ppo_config.seed + 11)
@@ -507,8 +508,7 @@ def load_reward(directory: str | Path, *, expect_task: str | None = None) -> Dis
         raise CheckpointError(f"reward {path} was learned on task {meta.get('task')!r}, not {expect_task!r}")
     obs_dim = int(meta["obs_dim"])
     config = AdversarialConfig(method="airl", disc_hidden=tuple(meta["hidden"]), disc_activation=meta["activation"])
-    spec_like = _SpecDims(obs_dim=obs_dim, act_dim=1)
-    disc = Discriminator(spec_like, config, obs_mean=np.zeros(obs_dim), obs_std=np.ones(obs_dim),  # type: ignore[arg-type]
+    disc = Discriminator(config, obs_dim=obs_dim, act_dim=1, obs_mean=np.zeros(obs_dim), obs_std=np.ones(obs_dim),
                          gamma=float(meta["gamma"]), seed=0)
     try:
         disc.load_state_dict(tensors, strict=False)
@@ -518,12 +518,6 @@ def load_reward(directory: str | Path, *, expect_task: str | None = None) -> Dis
     if missing:
         raise CheckpointError(f"reward {path} is missing tensors {sorted(missing)[:3]}")
     return disc.eval()
-
-
-@dataclass(frozen=True)
-class _SpecDims:
-    obs_dim: int
-    act_dim: int
 
 
 def learned_reward(disc: Discriminator, *, at: Literal["next", "state"] = "next") -> Any:
