@@ -32,7 +32,7 @@ from torch import nn
 
 from mimetic.envs.base import BatchedTask, TaskSpec
 from mimetic.errors import CheckpointError, ConfigError
-from mimetic.policies.mlp import ACTIVATIONS, MLPConfig, MLPPolicy
+from mimetic.policies.mlp import ACTIVATIONS, MLPConfig, MLPPolicy, to_task_units
 from mimetic.rollout import StepStream
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -195,8 +195,7 @@ class ActorCritic(nn.Module):
         """Task actions for raw samples: the same int64, or unscaled and clipped to the bounds."""
         if self.discrete:
             return raw.numpy()
-        a = self.actor
-        return torch.clamp(torch.addcmul(a.act_centre, raw, a.act_half), a.act_low, a.act_high).numpy()
+        return to_task_units(self.actor, raw).numpy()
 
 
 @dataclass

@@ -59,7 +59,7 @@ from torch import nn
 
 from mimetic.errors import ConfigError, DataError
 from mimetic.policies.checkpoint import register_policy
-from mimetic.policies.mlp import ACTIVATIONS
+from mimetic.policies.mlp import ACTIVATIONS, to_task_units
 from mimetic.policies.windowed import WindowedPolicy
 from mimetic.types import Batch
 
@@ -395,10 +395,9 @@ class ChunkingPolicy(WindowedPolicy):
             if self.config.cvae and z is None:
                 z = torch.zeros(len(obs), self.config.latent_dim)  # (B, Z)
             z = z if self.config.cvae else None
-            acts = torch.addcmul(self.act_centre, self.decoder(norm, z), self.act_half)  # (B, k, A)
+            return to_task_units(self, self.decoder(norm, z))  # (B, k, A)
         finally:
             self.train(was_training)
-        return torch.maximum(torch.minimum(acts, self.act_high), self.act_low)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """obs (B, *O) of B envs -> (B, A) float32: the temporal ensemble of the chunks covering

@@ -41,7 +41,7 @@ from torch import nn
 
 from mimetic.errors import ConfigError, DataError
 from mimetic.policies.checkpoint import register_policy
-from mimetic.policies.mlp import ACTIVATIONS
+from mimetic.policies.mlp import ACTIVATIONS, to_task_units
 from mimetic.policies.windowed import WindowedPolicy
 from mimetic.types import Batch
 
@@ -317,8 +317,7 @@ class DiffusionPolicy(WindowedPolicy):
             x0 = x0.clamp(-1.0, 1.0)
             eps = (x - abar.sqrt() * x0) / (1.0 - abar).sqrt()  # consistent with the clipped x0
             x = abar_prev.sqrt() * x0 + (1.0 - abar_prev).sqrt() * eps  # Song et al. eq. 12, sigma = 0
-        acts = torch.addcmul(self.act_centre, x, self.act_half)
-        return torch.maximum(torch.minimum(acts, self.act_high), self.act_low)
+        return to_task_units(self, x)
 
     def act(self, obs: np.ndarray, *, generator: torch.Generator | None = None) -> np.ndarray:
         """obs (B, *O) of B envs -> (B, A) float32: each env's next queued action, sampling a new

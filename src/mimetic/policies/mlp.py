@@ -141,6 +141,11 @@ def register_action_bounds(module: nn.Module, act_low: np.ndarray | None, act_hi
     module.register_buffer("act_half", _f32(half))  # (A,)
 
 
+def to_task_units(module: nn.Module, scaled: torch.Tensor) -> torch.Tensor:
+    """[-1, 1]-scaled actions (..., A) -> task units, clipped to the action bounds."""
+    return torch.clamp(torch.addcmul(module.act_centre, scaled, module.act_half), module.act_low, module.act_high)
+
+
 def store_normalizer(module: nn.Module, obs_mean: np.ndarray, obs_std: np.ndarray) -> None:
     """Check dataset observation statistics and copy them into ``module``'s normaliser buffers;
     features with ~zero spread are only centred."""
@@ -346,8 +351,7 @@ class MLPPolicy(nn.Module):
                 out = mean
             elif self.head == "mixture":
                 out = self._mixture_act(out, deterministic=deterministic, generator=generator)
-            acts = torch.addcmul(self.act_centre, out, self.act_half)  # back to task units
-            return torch.clamp(acts, self.act_low, self.act_high).numpy()  # (B, A) float32
+            return to_task_units(self, out).numpy()  # (B, A) float32
 
     def reset(self, mask: np.ndarray) -> None:
         """Stateless: nothing to forget."""
