@@ -52,6 +52,17 @@ BAD = {
     "bad deviation": (["train", "hg-dagger", "--task", "driving", "--deviation", "-1"], "--deviation and --risk"),
     "unknown task": (["train", "dagger", "--task", "nope"], "unknown task 'nope'"),
     "zero rounds": (["train", "dagger", "--task", "cartpole", "--rounds", "0"], "--rounds must be >= 1"),
+    "ensemble-dagger without ensemble": (["train", "ensemble-dagger", "--task", "cartpole", "--ensemble", "1"],
+                                         "needs an ensemble"),
+    "ensemble-dagger bad chi": (["train", "ensemble-dagger", "--task", "cartpole", "--chi", "0"], "chi > 0"),
+    "lazy-dagger bad release": (["train", "lazy-dagger", "--task", "pendulum", "--release", "0"],
+                                "0 < release <= 1"),
+    "lazy-dagger bad rate": (["train", "lazy-dagger", "--task", "pendulum", "--unsafe-rate", "1"],
+                             "unsafe_rate must be in (0, 1)"),
+    "ensemble-dagger bad doubt rate": (["train", "ensemble-dagger", "--task", "cartpole", "--doubt-rate", "0"],
+                                       "doubt_rate must be in (0, 1)"),
+    "diffusion on discrete actions": (["train", "dagger", "--task", "cartpole", "--policy", "diffusion"],
+                                      "needs continuous actions"),
 }
 
 

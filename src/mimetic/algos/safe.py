@@ -61,7 +61,8 @@ class EnsembleDAggerGates:
             raise ConfigError("EnsembleDAgger needs an ensemble policy (e.g. MLPConfig(ensemble=5))")
         if chi <= 0 or (tau is not None and tau < 0):
             raise ConfigError(f"EnsembleDAgger needs chi > 0 and tau >= 0, got {chi} and {tau}")
-        quantile_threshold(np.zeros(2), rate=doubt_rate)  # validates the rate
+        if not 0.0 < doubt_rate < 1.0:
+            raise ConfigError(f"doubt_rate must be in (0, 1), got {doubt_rate}")
         self.policy, self.discrete, self.chi, self.fixed_tau, self.doubt_rate = policy, discrete, chi, tau, doubt_rate
         self.taus: list[float] = []
 
@@ -116,7 +117,8 @@ class LazyDAggerGates:
 
     def __init__(self, policy: TrainablePolicy, *, discrete: bool, unsafe_rate: float = 0.1, release: float = 0.5,
                  min_intervention: int = 1) -> None:
-        quantile_threshold(np.zeros(2), rate=unsafe_rate)  # validates the rate
+        if not 0.0 < unsafe_rate < 1.0:
+            raise ConfigError(f"unsafe_rate must be in (0, 1), got {unsafe_rate}")
         if not 0.0 < release <= 1.0 or min_intervention < 1:
             raise ConfigError(f"LazyDAgger needs 0 < release <= 1 and min_intervention >= 1, got {release} and "
                               f"{min_intervention}")
