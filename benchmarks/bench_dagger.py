@@ -79,7 +79,10 @@ from _peer import (
     peer_score,
 )
 
-from mimetic.algos import bc, dagger
+from mimetic.algos import bc
+from mimetic.interactive import dagger
+from mimetic.interactive.gates.human import HGDAggerGates
+from mimetic.interactive.gates.thrifty import ThriftyGates
 from mimetic.envs import make_expert, make_task
 from mimetic.policies import MLPConfig, MLPPolicy
 from mimetic.rollout import reference_results
@@ -205,12 +208,12 @@ def make_gate(algo: str, policy: MLPPolicy, *, task: str, discrete: bool, **thri
     if algo == "dagger":
         return None
     if algo == "thrifty":
-        return dagger.ThriftyGates(policy, discrete=discrete, **(thrifty or THRIFTY_GATES[task]))
+        return ThriftyGates(policy, discrete=discrete, **(thrifty or THRIFTY_GATES[task]))
     # the CLI's observable risk (driving: metres off the centreline)
     from mimetic.envs import risk_function
 
-    return dagger.HGDAggerGates(discrete=discrete, deviation=HG_DEVIATION, risk_fn=risk_function("driving"),
-                                risk=HG_RISK_M, doubt_fn=policy.disagreement)
+    return HGDAggerGates(discrete=discrete, deviation=HG_DEVIATION, risk_fn=risk_function("driving"),
+                         risk=HG_RISK_M, doubt_fn=policy.disagreement)
 
 
 def run_mimetic(setup: Setup, seed: int, *, algo: str = "dagger", **gate_options: Any) -> Run:

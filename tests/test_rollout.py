@@ -3,7 +3,8 @@ import pytest
 from fakes import ConstPolicy, CounterTask, right_expert
 
 from mimetic.errors import BudgetExhausted, ConfigError
-from mimetic.oracle import AlwaysQuery, BetaGate, LabelBudget, beta_at
+from mimetic.interactive.budget import LabelBudget
+from mimetic.interactive.gates.beta import AlwaysQuery, BetaGate, beta_at
 from mimetic.rollout import collect, evaluate, rollout
 
 

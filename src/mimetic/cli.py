@@ -159,29 +159,6 @@ EXPERIMENTS = {
 }
 
 
-INTERACTIVE = {
-    "dagger": "DAgger: the expert labels every state the learner visits (Ross et al. 2011)",
-    "hg-dagger": "HG-DAgger: a (simulated or live) human takes over when unsafe; only its segments are kept",
-    "thrifty-dagger": "ThriftyDAgger: the expert is asked only where the learner's ensemble is unsure",
-    "ensemble-dagger": "EnsembleDAgger: DAgger's labels, but the expert also drives where the learner is unsure or off",
-    "lazy-dagger": "LazyDAgger: a learned safety classifier hands over; hysteresis keeps interventions long",
-    "aggrevate": "AggreVaTe: explore actions at learner states, learn from the expert's cost-to-go (needs set_state)",
-    "smile": "SMILe: a stochastic mixture of a new policy per iteration, the expert's share decaying",
-    "forward": "forward training: one policy per time segment, trained in order on the states it reaches",
-}
-
-
-GATED = ("dagger", "hg-dagger", "thrifty-dagger", "ensemble-dagger", "lazy-dagger")  # the DAgger loop + a gate
-
-
-def interactive_config(name: str) -> type:
-    """The loop config class of an interactive algorithm."""
-    from mimetic.algos import aggrevate, dagger, smile
-
-    return {"aggrevate": aggrevate.AggreVaTeConfig, "smile": smile.SMILeConfig,
-            "forward": smile.ForwardConfig}.get(name, dagger.DAggerConfig)
-
-
 POLICY_KINDS = ("mlp", "diffusion", "chunking")  # --policy choices; non-MLP options carry the kind as prefix
 
 
@@ -199,64 +176,24 @@ def add_policy_args(p: argparse.ArgumentParser) -> None:
 
 def _add_interactive_parsers(algos: argparse._SubParsersAction) -> None:
     from mimetic.algos.bc import BCConfig
+    from mimetic.interactive.registry import METHODS
     from mimetic.policies.mlp import MLPConfig
 
-    for name, text in INTERACTIVE.items():
-        p = algos.add_parser(name, help=text, description=text)
+    for m in METHODS.values():
+        p = algos.add_parser(m.name, help=m.help, description=m.help)
         _add_common_task(p, required=True, default_from="the task's own")
-        if name in GATED:
+        if m.gated:
             p.add_argument("--demos", default=None, help="optional Minari dataset to start the aggregate from")
-        p.add_argument("--out", default=None, help=f"run directory (default: runs/{name}-<task>-<time>)")
+        p.add_argument("--out", default=None, help=f"run directory (default: runs/{m.name}-<task>-<time>)")
         p.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard events")
-        if name == "hg-dagger":
-            p.add_argument("--deviation", type=float, default=None,
-                           help="simulated human takes over when the learner's action is this far from its own "
-                                "(default: 0.5 for discrete tasks (any disagreement), 0.2 otherwise)")
-            p.add_argument("--risk", type=float, default=None,
-                           help="and when the task's risk exceeds this (driving: |lateral error| in m, default 1.0; "
-                                "cartpole: pole angle / failure angle, default 0.5)")
-            p.add_argument("--human", choices=["simulated", "keyboard"], default="simulated",
-                           help="who intervenes: a simulated human, or you at the keyboard in a window "
-                                "(driving: hold an arrow key to take over and steer)")
-        if name == "ensemble-dagger":
-            p.add_argument("--chi", type=float, default=None,
-                           help="largest action gap at which the learner may act (default: 0.5 for discrete "
-                                "tasks (any disagreement), 0.2 otherwise)")
-            p.add_argument("--tau", type=float, default=None,
-                           help="ensemble doubt threshold (default: set each round so --doubt-rate of the "
-                                "aggregated states exceed it)")
-            p.add_argument("--doubt-rate", type=float, default=0.1,
-                           help="fraction of aggregated states above the doubt threshold (default: 0.1)")
-        if name == "lazy-dagger":
-            p.add_argument("--unsafe-rate", type=float, default=0.1,
-                           help="fraction of aggregated states labelled unsafe for the safety classifier "
-                                "(default: 0.1)")
-            p.add_argument("--release", type=float, default=0.5,
-                           help="hand back once the squared action gap is below this fraction of the unsafe "
-                                "threshold (default: 0.5)")
-            p.add_argument("--min-intervention", type=int, default=1,
-                           help="the expert drives at least this many steps per take-over (default: 1)")
-        if name == "thrifty-dagger":
-            p.add_argument("--switch-rate", type=float, default=0.1,
-                           help="target fraction of familiar states that ask for help (default: 0.1)")
-            p.add_argument("--learn-risk", action="store_true",
-                           help="also hand over where a learned failure-risk estimate is high (tasks whose "
-                                "episodes end on failure: cartpole, driving)")
-            p.add_argument("--calibrate", choices=["data", "learner"], default="data",
-                           help="states the switch threshold is calibrated on: every aggregated state, or the "
-                                "learner's own states from earlier rounds (default: data)")
-            p.add_argument("--handback", choices=["novelty", "discrepancy"], default="novelty",
-                           help="expert hands back when the squared action gap is below the novelty threshold, "
-                                "or below the policy's mean training error (the paper's rule) (default: novelty)")
-            p.add_argument("--min-intervention", type=int, default=1,
-                           help="the expert drives at least this many steps per take-over (default: 1)")
-        add_config_args(p, interactive_config(name), title="interactive loop")
+        if m.gate is not None:
+            add_config_args(p, m.gate, title=f"{m.title} gate")
+        add_config_args(p, m.loop, title="interactive loop")
         add_config_args(p, BCConfig, title="behavioral cloning in each round")
         add_config_args(p, MLPConfig, title="policy network")
         add_policy_args(p)
         # A round refits warm on the aggregate: far fewer steps than BC from scratch.
-        p.set_defaults(steps=500, hidden=(64, 64), ensemble=5 if name in ("hg-dagger", "thrifty-dagger", "ensemble-dagger") else 1,
-                       num_envs=None)
+        p.set_defaults(steps=500, hidden=(64, 64), ensemble=m.ensemble, num_envs=None)
 
 
 def _version() -> str:
@@ -288,7 +225,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                "eval": commands.evaluate, "quickstart": commands.quickstart}.get(args.command)
     if args.command == "experiment":
         handler = commands.experiment
-    if args.command == "train" and args.algo in INTERACTIVE:
+    from mimetic.interactive.registry import METHODS
+
+    if args.command == "train" and args.algo in METHODS:
         from mimetic import commands_dagger
 
         handler = commands_dagger.train

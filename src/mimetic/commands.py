@@ -68,7 +68,7 @@ def resolve_expert(task_name: str, expert_arg: str | None, spec=None) -> Expert:
 def _check_expert(expert: Expert, task, label: str) -> None:
     """Label one batch of start states now, so a user's expert that returns the wrong kind of
     action fails with one line before any episode runs (a counted check, not data)."""
-    from mimetic.oracle import LabelBudget
+    from mimetic.interactive.budget import LabelBudget
 
     spec = task.spec
     obs = task.reset(seeds=np.arange(task.num_envs))  # (B, *O); rollout resets again
@@ -153,7 +153,7 @@ def _check_dataset_out(path: str, *, overwrite: bool) -> Path:
 
 def collect(args: argparse.Namespace) -> None:
     from mimetic.data import Dataset, save_minari
-    from mimetic.oracle import LabelBudget
+    from mimetic.interactive.budget import LabelBudget
     from mimetic.rollout import collect as collect_demos
 
     _check_positive(episodes=args.episodes)

@@ -4,54 +4,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mimetic.cli import print_table
 from mimetic.cliutil import config_from_args
 from mimetic.commands import _check_positive, _jsonable, _task_and_expert, make_policy
-from mimetic.errors import ConfigError
-
-
-def _gate(args: argparse.Namespace, task: Any, policy: Any, expert: Any) -> tuple[Any, Any]:
-    """The gate factory for the chosen algorithm, and the expert the budget should ask."""
-    from mimetic.algos.dagger import HGDAggerGates, ThriftyGates
-
-    spec = task.spec
-    if args.algo not in ("hg-dagger", "thrifty-dagger", "ensemble-dagger", "lazy-dagger"):
-        return None, expert
-    if args.algo == "ensemble-dagger":
-        from mimetic.algos.safe import EnsembleDAggerGates
-
-        chi = args.chi if args.chi is not None else (0.5 if spec.discrete else 0.2)
-        return EnsembleDAggerGates(policy, discrete=spec.discrete, chi=chi, tau=args.tau,
-                                   doubt_rate=args.doubt_rate), expert
-    if args.algo == "lazy-dagger":
-        from mimetic.algos.safe import LazyDAggerGates
-
-        return LazyDAggerGates(policy, discrete=spec.discrete, unsafe_rate=args.unsafe_rate, release=args.release,
-                               min_intervention=args.min_intervention), expert
-    if args.algo == "thrifty-dagger":
-        return ThriftyGates(policy, discrete=spec.discrete, switch_rate=args.switch_rate,
-                            learn_risk=args.learn_risk, calibrate=args.calibrate, handback=args.handback,
-                            min_intervention=args.min_intervention), expert
-    if args.human == "keyboard":
-        from mimetic.human import KeyboardHuman
-
-        human = KeyboardHuman(task)  # the person at the keyboard is the expert: their actions are the labels
-        return HGDAggerGates(discrete=spec.discrete, deviation=1.0, human=human), human.expert
-    deviation = args.deviation if args.deviation is not None else (0.5 if spec.discrete else 0.2)
-    from mimetic.envs import risk_function
-
-    risk_fn = risk_function(spec.name)
-    # default: 1 m off the centreline (driving), half the failure angle (cartpole, where 1.0 = failure)
-    risk = args.risk if args.risk is not None else (0.5 if spec.name == "cartpole" else 1.0)
-    if deviation <= 0 or risk <= 0:
-        raise ConfigError(f"--deviation and --risk must be > 0, got {deviation} and {risk}")
-    doubt = policy.disagreement if getattr(policy.config, "ensemble", 1) > 1 else None
-    return HGDAggerGates(discrete=spec.discrete, deviation=deviation, risk_fn=risk_fn, risk=risk,
-                         doubt_fn=doubt), expert
 
 
 def _load_demos(path: str | None, task: Any) -> Any:
@@ -64,56 +22,40 @@ def _load_demos(path: str | None, task: Any) -> Any:
     return ds
 
 
-def _fit_function(algo: str) -> Callable[..., Any]:
-    from mimetic.algos import aggrevate, dagger, smile
-
-    return {"aggrevate": aggrevate.fit, "smile": smile.fit, "forward": smile.fit_forward}.get(algo, dagger.fit)
-
-
-def _default_envs(algo: str, cfg: Any) -> int:
-    """Envs stepped together: one per episode of a round, or AggreVaTe's parallel cost-to-go rollouts."""
-    if algo == "aggrevate":
-        return 32
-    for name in ("episodes_per_round", "episodes_per_iteration", "episodes_per_segment"):
-        if hasattr(cfg, name):
-            return int(getattr(cfg, name))
-    return 16
-
-
 def train(args: argparse.Namespace) -> None:
     from mimetic.algos import bc
-    from mimetic.cli import GATED, interactive_config
+    from mimetic.interactive.registry import METHODS, episodes_per_round
     from mimetic.policies import MLPConfig, save_policy
     from mimetic.runs import RunDir, default_run_dir
 
-    cfg = config_from_args(interactive_config(args.algo), args)
+    method = METHODS[args.algo]
+    cfg = config_from_args(method.loop, args)
     bc_cfg = config_from_args(bc.BCConfig, args)
     mlp_cfg = config_from_args(MLPConfig, args)
-    num_envs = args.num_envs if args.num_envs is not None else _default_envs(args.algo, cfg)
+    options = config_from_args(method.gate, args) if method.gate is not None else None
+    # one env per episode of a round (AggreVaTe: its parallel cost-to-go rollouts) unless told
+    num_envs = args.num_envs if args.num_envs is not None else (method.num_envs or episodes_per_round(cfg))
     _check_positive(num_envs=num_envs)
-    if args.algo == "hg-dagger" and args.human == "keyboard":
-        num_envs = 1  # one window, one car
+    if options is not None and options.num_envs() is not None:
+        num_envs = options.num_envs()  # e.g. one window, one car for a live human
     task, expert = _task_and_expert(args.task, expert_arg=args.expert, num_envs=num_envs,
                                     max_steps=args.max_steps, need_expert=True)
     eval_task, _ = _task_and_expert(args.task, expert_arg=args.expert, num_envs=16, max_steps=args.max_steps,
                                     need_expert=False)
     policy = make_policy(args, task.spec, mlp_cfg, seed=cfg.seed)
     demos = _load_demos(getattr(args, "demos", None), task)
-    gate, asked = _gate(args, task, policy, expert)
+    gate, asked = options.build(task, policy, expert) if options is not None else (None, expert)
     out = Path(args.out) if args.out else default_run_dir(args.algo, task.spec.name)
     config = {"command": f"train {args.algo}", "task": task.spec.name, "max_steps": task.spec.max_steps,
               "loop": cfg, "bc": bc_cfg,
               "policy": {"kind": getattr(args, "policy", "mlp"), **policy.checkpoint_config()},
               "demos": getattr(args, "demos", None),
-              "gate": {k: getattr(args, k) for k in ("deviation", "risk", "human", "switch_rate", "learn_risk",
-                                                       "calibrate", "handback", "min_intervention", "chi", "tau", "doubt_rate",
-                                                       "unsafe_rate", "release")
-                       if hasattr(args, k)}}
+              "gate": dataclasses.asdict(options) if options is not None else {}}
     with RunDir(out, config=_jsonable(config), tensorboard=not args.no_tensorboard) as run:
         log = lambda r: run.log(r.round, _numbers(dataclasses.asdict(r)), prefix="round/")
-        extra = {"gate": gate, "dataset": demos} if args.algo in GATED else {}
-        res = _fit_function(args.algo)(task, asked, policy, cfg, bc_config=bc_cfg, eval_task=eval_task,
-                                       progress=True, callback=log, **extra)
+        extra = {"gate": gate, "dataset": demos} if method.gated else {}
+        res = method.fit(task, asked, policy, cfg, bc_config=bc_cfg, eval_task=eval_task,
+                         progress=True, callback=log, **extra)
         tau = gate.tau() if hasattr(gate, "tau") else None
         result = {k: v for k, v in dataclasses.asdict(res).items() if k != "policy"}
         run.write_json("result.json", {**_jsonable(result), "doubt_tau": tau})

@@ -14,7 +14,7 @@ def run_quickstart(*, task: str = "cartpole", episodes: int = 10, seed: int = 0,
     from mimetic.algos.bc import BCConfig, fit
     from mimetic.data import Dataset, save_minari
     from mimetic.envs import make_expert, make_task, task_names
-    from mimetic.oracle import LabelBudget
+    from mimetic.interactive.budget import LabelBudget
     from mimetic.policies import MLPConfig, MLPPolicy, save_policy
     from mimetic.rollout import collect, evaluate, reference_results, with_reference
     from mimetic.runs import RunDir, default_run_dir

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from mimetic.envs.base import BatchedTask, TaskSpec
 from mimetic.errors import ConfigError
-from mimetic.oracle import LabelBudget
+from mimetic.interactive.budget import LabelBudget
 from mimetic.protocols import Expert, Gate, Policy
 from mimetic.types import EvalResult, Trajectory
 

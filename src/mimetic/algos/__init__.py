@@ -1,10 +1,8 @@
-"""Imitation algorithms; each module tells its own training loop top to bottom (``bc.fit``, ...)."""
+"""Imitation and RL algorithms that learn from a fixed dataset or from reward: behavioral cloning
+(:mod:`.bc`), PPO (:mod:`.ppo`) and adversarial imitation (:mod:`.adversarial`, GAIL and AIRL).
+The interactive methods (DAgger and family) are :mod:`mimetic.interactive`. Each module tells its
+own training loop top to bottom."""
 
-from mimetic.algos import aggrevate, bc, dagger, smile
-from mimetic.algos.aggrevate import AggreVaTeConfig
 from mimetic.algos.bc import BCConfig, BCResult
-from mimetic.algos.dagger import DAggerConfig, DAggerResult
-from mimetic.algos.smile import ForwardConfig, SMILeConfig
 
-__all__ = ["AggreVaTeConfig", "BCConfig", "BCResult", "DAggerConfig", "DAggerResult", "ForwardConfig",
-           "SMILeConfig", "aggrevate", "bc", "dagger", "smile"]
+__all__ = ["BCConfig", "BCResult"]

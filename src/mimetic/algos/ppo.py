@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mimetic import seeding
 from mimetic.envs.base import BatchedTask, TaskSpec
 from mimetic.errors import CheckpointError, ConfigError
 from mimetic.policies.mlp import ACTIVATIONS, MLPConfig, MLPPolicy, to_task_units
@@ -245,7 +246,7 @@ class PPO:
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=config.lr, eps=1e-5)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.shuffle_rng = np.random.default_rng(config.seed)
-        self.stream = StepStream(task, seed=config.seed * 1_000_003)
+        self.stream = StepStream(task, seed=seeding.EPISODES(config.seed))
         self.obs_stats = RunningStats((task.spec.obs_dim,))
         self.ret_stats = RunningStats()
         self._ret = np.zeros(task.num_envs)  # running discounted return per env (reward scaling)

@@ -9,7 +9,7 @@ each training seed and chunk size k on ``driving`` (see its module docstring for
 there):
 
 1. **demonstrations**: the expert drives ``demos`` episodes of ``horizon`` steps (reset seeds
-   ``seed * 1_000_003 + i``, far from the evaluation seeds), the same episodes at every k;
+   ``seeding.EPISODES(seed, i)``, far from the evaluation seeds), the same episodes at every k;
 2. **training**: one :class:`~mimetic.policies.chunking.ChunkingPolicy` (``backbone``, chunk size
    k, L1 loss, no CVAE: the driving expert is unimodal) fit by BC for ``bc_steps`` steps on k-step
    action windows;
@@ -37,6 +37,7 @@ from typing import Any, Literal
 import numpy as np
 from tqdm.auto import tqdm
 
+from mimetic import seeding
 from mimetic.algos import bc
 from mimetic.data import Dataset
 from mimetic.envs import make_expert, make_task
@@ -90,7 +91,7 @@ class ChunkingExperimentConfig:
     eval_episodes: int = 64
     """Evaluation episodes per policy and execution mode, on held-out reset seeds."""
 
-    eval_seed: int = 10_000
+    eval_seed: int = seeding.EVAL_SEED
     """Reset seed of the first evaluation episode (episode j starts from eval_seed + j)."""
 
     def __post_init__(self) -> None:
@@ -200,7 +201,7 @@ def run_chunking(config: ChunkingExperimentConfig, *, out_dir: Path | None = Non
 
 def _demos(config: ChunkingExperimentConfig, seed: int, expert: Expert) -> Dataset:
     task = make_task(TASK, num_envs=min(config.demos, 16), max_steps=config.horizon)
-    trajs = collect(task, expert, episodes=config.demos, seed=seed * 1_000_003)
+    trajs = collect(task, expert, episodes=config.demos, seed=seeding.EPISODES(seed))
     return Dataset.from_trajectories(trajs, spec=task.spec)
 
 

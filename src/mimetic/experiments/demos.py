@@ -7,7 +7,7 @@ states it visits), while BC sees nothing but the demonstrated states. For each t
 one task (pendulum or driving):
 
 1. **demonstrations**: the expert drives ``max(episodes)`` episodes (reset seeds
-   ``seed * 1_000_003 + 500_000 + k``, away from PPO's own and from evaluation's); every method
+   ``seeding.EPISODES(seed, seeding.DEMO_OFFSET + k)``, away from PPO's own and from evaluation's); every method
    gets the first n of them for every n in ``episodes`` (nested sets);
 2. **BC**: an MLP fit from scratch, ``bc_steps`` gradient steps, on the n episodes;
 3. **GAIL** (``algos.adversarial``, PPO generator): ``gail_steps`` environment steps in
@@ -35,6 +35,7 @@ from typing import Any, Literal
 import numpy as np
 from tqdm.auto import tqdm
 
+from mimetic import seeding
 from mimetic.algos import adversarial, bc
 from mimetic.algos.ppo import IterationRecord, PPOConfig
 from mimetic.data import Dataset
@@ -51,8 +52,7 @@ HEADLINE = {"pendulum": "score", "driving": "cost"}  # the metric each task is j
 METHODS = ("bc", "gail", "gail-bc")
 NAMES = {"bc": "BC", "gail": "GAIL", "gail-bc": "GAIL + BC warm start"}
 FILES = ("demos.json", "demos.md", "demos.png")
-EVAL_SEED = 10_000  # rollout.Scorer's default
-DEMO_SEED_OFFSET = 500_000  # PPO's StepStream starts at seed * 1_000_003 and counts up from there
+EVAL_SEED = seeding.EVAL_SEED  # rollout.Scorer's default
 
 
 @dataclass(frozen=True)
@@ -266,7 +266,7 @@ def demonstrations(config: DemosConfig, seed: int) -> list[Trajectory]:
     """``max(episodes)`` expert episodes; every method trains on a prefix of them."""
     n = config.episodes[-1]
     task = make_task(config.task, num_envs=min(n, 16), max_steps=config.max_steps)
-    return collect(task, make_expert(config.task), episodes=n, seed=seed * 1_000_003 + DEMO_SEED_OFFSET)
+    return collect(task, make_expert(config.task), episodes=n, seed=seeding.EPISODES(seed, seeding.DEMO_OFFSET))
 
 
 def at_expert_level(config: DemosConfig, res: EvalResult, reference: Reference) -> bool:

@@ -35,11 +35,13 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from mimetic.algos import bc, dagger
+from mimetic import seeding
+from mimetic.algos import bc
 from mimetic.data import Dataset
 from mimetic.envs import make_expert, make_task
 from mimetic.errors import ConfigError
-from mimetic.oracle import LabelBudget
+from mimetic.interactive import dagger
+from mimetic.interactive.budget import LabelBudget
 from mimetic.policies import MLPConfig, MLPPolicy
 from mimetic.protocols import Expert
 from mimetic.rollout import collect, evaluate, summarize
@@ -93,7 +95,7 @@ class HorizonConfig:
     """Evaluation episodes per policy and horizon, on held-out reset seeds (BC's cost at long
     horizons comes from rare crashes, so a few dozen episodes measure it poorly)."""
 
-    eval_seed: int = 10_000
+    eval_seed: int = seeding.EVAL_SEED
     """Reset seed of the first evaluation episode (episode k starts from eval_seed + k)."""
 
     def __post_init__(self) -> None:
@@ -220,12 +222,6 @@ def _bc_config(config: HorizonConfig, *, steps: int, seed: int) -> bc.BCConfig:
     return bc.BCConfig(steps=steps, batch_size=config.batch_size, seed=seed)
 
 
-def _train_seed(seed: int) -> int:
-    # The reset seeds DAgger's rounds start from (dagger.fit: seed * 1_000_003 + i * episodes), so
-    # BC's demonstrations start where DAgger's rounds do; far from the evaluation seeds.
-    return seed * 1_000_003
-
-
 def _bc_row(config: HorizonConfig, horizon: int, seed: int, expert: Expert) -> HorizonRow:
     start = time.perf_counter()
     budget = LabelBudget(expert, limit=config.labels_at(horizon))
@@ -233,7 +229,7 @@ def _bc_row(config: HorizonConfig, horizon: int, seed: int, expert: Expert) -> H
     # not a whole number of episodes would be left partly unspent; one env spends it to the last label.
     task = make_task(TASK, num_envs=1, max_steps=horizon)
     demos = collect(task, expert, episodes=math.ceil(config.labels_at(horizon) / horizon),
-                    seed=_train_seed(seed), budget=budget)
+                    seed=seeding.EPISODES(seed), budget=budget)  # where DAgger's rounds start
     policy = _policy(config, horizon, seed)
     bc.fit(policy, Dataset.from_trajectories(demos, spec=task.spec),
            _bc_config(config, steps=config.bc_steps, seed=seed))

@@ -28,31 +28,36 @@ import io
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from mimetic.algos import aggrevate, bc, dagger, smile
-from mimetic.algos.dagger import DAggerResult
+from mimetic import seeding
+from mimetic.algos import bc
 from mimetic.data import Dataset
 from mimetic.envs import make_expert, make_task
 from mimetic.envs.base import BatchedTask, TaskSpec
 from mimetic.errors import ConfigError
-from mimetic.oracle import LabelBudget
+from mimetic.interactive import aggrevate, dagger, forward, smile
+from mimetic.interactive.budget import LabelBudget
+from mimetic.interactive.gates.common import RoundContext
+from mimetic.interactive.loop import InteractiveResult
+from mimetic.interactive.registry import METHODS as INTERACTIVE_METHODS
 from mimetic.policies import MLPConfig, MLPPolicy
 from mimetic.protocols import Expert, Gate
 from mimetic.rollout import Scorer, collect
 from mimetic.runs import check_new_run_dir, json_line, write_files_atomic
 
 TASKS = ("cartpole", "pendulum", "driving")
-METHODS = ("bc", "dagger", "hg-dagger", "thrifty-dagger", "smile", "forward", "aggrevate")
-NAMES = {"bc": "BC", "dagger": "DAgger", "hg-dagger": "HG-DAgger", "thrifty-dagger": "ThriftyDAgger",
-         "smile": "SMILe", "forward": "forward training", "aggrevate": "AggreVaTe"}
+DEFAULT_METHODS = ("bc", "dagger", "hg-dagger", "thrifty-dagger", "smile", "forward", "aggrevate")
+METHODS = ("bc", *INTERACTIVE_METHODS)  # BC and every interactive method of the registry
+NAMES = {"bc": "BC", **{m.name: m.title for m in INTERACTIVE_METHODS.values()}}
 FILES = ("labels.json", "labels.md", "labels.png")
-EVAL_SEED = 10_000  # rollout.Scorer's default, which the interactive fits use
+EVAL_SEED = seeding.EVAL_SEED  # rollout.Scorer's default, which the interactive fits use
 
 
 @dataclass(frozen=True)
@@ -62,8 +67,9 @@ class LabelsConfig:
     task: Literal["cartpole", "pendulum", "driving"] = "pendulum"
     """Task (its own horizon: cartpole 500, pendulum 200, driving 400 steps)."""
 
-    methods: tuple[str, ...] = METHODS
-    """Methods to compare: bc, dagger, hg-dagger, thrifty-dagger, smile, forward, aggrevate."""
+    methods: tuple[str, ...] = DEFAULT_METHODS
+    """Methods to compare: bc and any interactive method (dagger, hg-dagger, thrifty-dagger,
+    ensemble-dagger, lazy-dagger, smile, forward, aggrevate)."""
 
     seeds: tuple[int, ...] = (0, 1, 2)
     """Training seeds: each seeds the demonstrations, network initialisation, minibatches and rollouts."""
@@ -99,8 +105,8 @@ class LabelsConfig:
     """Minibatch size of every fit."""
 
     ensemble: int = 5
-    """ThriftyDAgger's ensemble size (its novelty is the members' disagreement); other methods use one
-    network."""
+    """Ensemble size of the methods whose gate reads the members' disagreement (ThriftyDAgger's
+    novelty, EnsembleDAgger's doubt); other methods use one network."""
 
     switch_rate: float = 0.1
     """ThriftyDAgger: target fraction of familiar states that ask for help."""
@@ -165,8 +171,10 @@ class LabelsConfig:
             raise ConfigError(f"target must be in (0, 1.5] (1 = the expert's score), got {self.target}")
         if any(h < 1 for h in self.hidden):
             raise ConfigError(f"hidden layer widths must be >= 1, got {self.hidden}")
-        if "thrifty-dagger" in self.methods and self.ensemble < 2:
-            raise ConfigError(f"ensemble must be >= 2 for thrifty-dagger (novelty = disagreement), got {self.ensemble}")
+        needy = [m for m in self.methods if m in INTERACTIVE_METHODS and INTERACTIVE_METHODS[m].needs_ensemble]
+        if needy and self.ensemble < 2:
+            raise ConfigError(f"ensemble must be >= 2 for {', '.join(needy)} (novelty = disagreement), "
+                              f"got {self.ensemble}")
         if not 0 < self.switch_rate < 1:
             raise ConfigError(f"switch_rate must be in (0, 1), got {self.switch_rate}")
         if (self.deviation is not None and self.deviation <= 0) or self.risk <= 0:
@@ -297,8 +305,8 @@ def _eval_task(config: LabelsConfig) -> BatchedTask:
 def _bc_points(config: LabelsConfig, seed: int, expert: Expert) -> tuple[LabelsPoint, ...]:
     start = time.perf_counter()
     task = make_task(config.task, num_envs=1)  # one env: the budget cuts the demonstrations exactly
-    # Reset seeds where DAgger's round 0 starts (dagger.fit: seed * 1_000_003 + ...), far from evaluation's.
-    demos = collect(task, expert, episodes=config.bc_episodes[-1], seed=seed * 1_000_003,
+    # The reset seeds where DAgger's round 0 starts (the same stream), far from evaluation's.
+    demos = collect(task, expert, episodes=config.bc_episodes[-1], seed=seeding.EPISODES(seed),
                     budget=LabelBudget(expert, limit=config.label_budget))
     collect_s = time.perf_counter() - start
     scorer = Scorer.make(_eval_task(config), expert, episodes=config.eval_episodes, seed=EVAL_SEED)
@@ -337,25 +345,22 @@ def _round_bc(config: LabelsConfig, seed: int) -> bc.BCConfig:
     return bc.BCConfig(steps=config.round_steps, batch_size=config.batch_size, seed=seed)
 
 
-def _dagger_family(config: LabelsConfig, method: str, seed: int, expert: Expert) -> tuple[DAggerResult, int]:
-    from mimetic.envs import risk_function
-
+def _dagger_family(config: LabelsConfig, seed: int, expert: Expert, *, method: str) -> tuple[InteractiveResult, int]:
+    """Any method of DAgger's round loop, its gate built from the registry with this experiment's
+    options where it has a field of the same name (deviation, risk, switch_rate, ...)."""
+    entry = INTERACTIVE_METHODS[method]
     task = make_task(config.task, num_envs=config.episodes_per_round)
-    spec = task.spec
-    policy = _policy(config, spec, seed, ensemble=config.ensemble if method == "thrifty-dagger" else 1)
-    gate: dagger.GateFactory | None = None
-    if method == "hg-dagger":
-        deviation = config.deviation if config.deviation is not None else (0.5 if spec.discrete else 0.2)
-        gate = dagger.HGDAggerGates(discrete=spec.discrete, deviation=deviation, risk_fn=risk_function(spec.name),
-                                    risk=config.risk)
-    elif method == "thrifty-dagger":
-        gate = dagger.ThriftyGates(policy, discrete=spec.discrete, switch_rate=config.switch_rate)
+    policy = _policy(config, task.spec, seed, ensemble=config.ensemble if entry.needs_ensemble else 1)
+    gate = None
+    if entry.gate is not None:
+        shared = {f.name: getattr(config, f.name) for f in fields(entry.gate) if hasattr(config, f.name)}
+        gate, _ = entry.gate(**shared).build(task, policy, expert)
     loop = dagger.DAggerConfig(rounds=config.max_rounds, episodes_per_round=config.episodes_per_round,
                                beta_schedule="one-then-zero", label_budget=config.label_budget,
                                eval_episodes=config.eval_episodes, seed=seed)
     budgets: list[LabelBudget] = []  # the fit's budget, seen by the gate: it counts what the gate watched
 
-    def gates(ctx: dagger.RoundContext) -> Gate:
+    def gates(ctx: RoundContext) -> Gate:
         assert gate is not None
         budgets.append(ctx.budget)
         return gate(ctx)
@@ -365,7 +370,7 @@ def _dagger_family(config: LabelsConfig, method: str, seed: int, expert: Expert)
     return result, budgets[-1].watched if budgets else 0  # plain DAgger's BetaGate watches nothing
 
 
-def _smile(config: LabelsConfig, seed: int, expert: Expert) -> tuple[DAggerResult, int]:
+def _smile(config: LabelsConfig, seed: int, expert: Expert) -> tuple[InteractiveResult, int]:
     task = make_task(config.task, num_envs=config.episodes_per_round)
     loop = smile.SMILeConfig(iterations=config.max_rounds, episodes_per_iteration=config.episodes_per_round,
                              alpha=config.smile_alpha, label_budget=config.label_budget,
@@ -374,15 +379,15 @@ def _smile(config: LabelsConfig, seed: int, expert: Expert) -> tuple[DAggerResul
                      eval_task=_eval_task(config)), 0
 
 
-def _forward(config: LabelsConfig, seed: int, expert: Expert) -> tuple[DAggerResult, int]:
+def _forward(config: LabelsConfig, seed: int, expert: Expert) -> tuple[InteractiveResult, int]:
     task = make_task(config.task, num_envs=config.forward_episodes)
-    loop = smile.ForwardConfig(segment_length=config.forward_segment, episodes_per_segment=config.forward_episodes,
+    loop = forward.ForwardConfig(segment_length=config.forward_segment, episodes_per_segment=config.forward_episodes,
                                label_budget=config.label_budget, eval_episodes=config.eval_episodes, seed=seed)
-    return smile.fit_forward(task, expert, _policy(config, task.spec, seed), loop,
+    return forward.fit(task, expert, _policy(config, task.spec, seed), loop,
                              bc_config=_round_bc(config, seed), eval_task=_eval_task(config)), 0
 
 
-def _aggrevate(config: LabelsConfig, seed: int, expert: Expert) -> tuple[DAggerResult, int]:
+def _aggrevate(config: LabelsConfig, seed: int, expert: Expert) -> tuple[InteractiveResult, int]:
     task = make_task(config.task, num_envs=32)  # parallel cost-to-go rollouts
     loop = aggrevate.AggreVaTeConfig(
         iterations=config.max_rounds, episodes_per_iteration=config.aggrevate_states,
@@ -392,11 +397,10 @@ def _aggrevate(config: LabelsConfig, seed: int, expert: Expert) -> tuple[DAggerR
                          eval_task=_eval_task(config)), 0
 
 
-# method -> its fit: (result, states its gate watched without a label)
-INTERACTIVE: dict[str, Callable[[LabelsConfig, int, Expert], tuple[DAggerResult, int]]] = {
-    "dagger": lambda c, s, e: _dagger_family(c, "dagger", s, e),
-    "hg-dagger": lambda c, s, e: _dagger_family(c, "hg-dagger", s, e),
-    "thrifty-dagger": lambda c, s, e: _dagger_family(c, "thrifty-dagger", s, e),
+# method -> its fit: (result, states its gate watched without a label); every method of DAgger's
+# round loop goes through _dagger_family, so a new gate in the registry needs nothing here
+INTERACTIVE: dict[str, Callable[[LabelsConfig, int, Expert], tuple[InteractiveResult, int]]] = {
+    **{m.name: partial(_dagger_family, method=m.name) for m in INTERACTIVE_METHODS.values() if m.gated},
     "smile": _smile,
     "forward": _forward,
     "aggrevate": _aggrevate,
@@ -488,8 +492,8 @@ def plot_png(result: LabelsResult) -> bytes:
     fig = Figure(figsize=(9, 5), dpi=120)
     ax = fig.add_subplot()
     fig.subplots_adjust(left=0.08, right=0.78)  # the legend sits right of the axes, off the curves
-    colours = dict(zip(METHODS, ("black", "tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown",
-                                 "tab:red")))
+    colours = dict(zip(DEFAULT_METHODS, ("black", "tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown",
+                                         "tab:red")), **{"ensemble-dagger": "tab:pink", "lazy-dagger": "tab:olive"})
     for m, curve in result.curves.items():
         for run in (r for r in result.runs if r.method == m):
             ax.plot([p.labels for p in run.points], [p.score for p in run.points], "-", lw=0.7, alpha=0.35,

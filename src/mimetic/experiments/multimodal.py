@@ -7,7 +7,7 @@ points straight into the obstacle, while a policy that models the action distrib
 density head, a diffusion policy) commits to one side and gets through. For each training seed:
 
 1. **demonstrations**: the expert drives ``demos`` episodes (reset seeds
-   ``seed * 1_000_003 + 500_000 + k``, away from evaluation's); every method trains on the same set;
+   ``seeding.EPISODES(seed, seeding.DEMO_OFFSET + k)``, away from evaluation's); every method trains on the same set;
 2. **methods**, each trained from scratch by ``bc.fit`` (``bc_steps`` steps):
    ``mse`` (MLP, deterministic head: plain BC), ``mixture`` (MLP, mixture-of-gaussians head; acts
    with the mean of the most likely component), ``diffusion`` (DDPM-trained, DDIM-sampled action
@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from mimetic import seeding
 from mimetic.algos import bc
 from mimetic.data import Dataset
 from mimetic.envs import make_expert, make_task
@@ -65,8 +66,7 @@ from mimetic.types import Trajectory
 METHODS = ("mse", "mixture", "diffusion", "act")
 NAMES = {"mse": "MSE-BC", "mixture": "mixture (MDN)", "diffusion": "diffusion", "act": "ACT"}
 FILES = ("multimodal.json", "multimodal.md", "multimodal.png")
-EVAL_SEED = 10_000
-DEMO_SEED_OFFSET = 500_000
+EVAL_SEED = seeding.EVAL_SEED
 START_OBS = np.array([[0.0, 0.0, 0.0, GOAL_Y]], np.float32)  # (1, 4) canonical first observation
 TARGETS = {"mse": ("<=", 0.1), "diffusion": (">=", 0.9)}  # issue 5: MSE-BC near 0, diffusion >= 0.9
 
@@ -288,7 +288,7 @@ def run_multimodal(config: MultimodalConfig, *, out_dir: Path | None = None,
 def demonstrations(config: MultimodalConfig, seed: int) -> list[Trajectory]:
     """``demos`` expert episodes; every method of this seed trains on them."""
     task = make_task("multimodal", num_envs=min(config.demos, 16))
-    return collect(task, make_expert("multimodal"), episodes=config.demos, seed=seed * 1_000_003 + DEMO_SEED_OFFSET)
+    return collect(task, make_expert("multimodal"), episodes=config.demos, seed=seeding.EPISODES(seed, seeding.DEMO_OFFSET))
 
 
 Builder = Callable[[MultimodalConfig, TaskSpec, int], tuple[Any, float]]

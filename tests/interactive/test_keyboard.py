@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 
-from mimetic.algos import bc, dagger
+from mimetic.algos import bc
+from mimetic.interactive import dagger
+from mimetic.interactive.gates.human import HGDAggerGates
 from mimetic.envs import make_task
 from mimetic.errors import TaskError
-from mimetic.human import KeyboardHuman
+from mimetic.interactive.gates.keyboard import KeyboardHuman
 from mimetic.policies import MLPConfig, MLPPolicy
 
 pytest.importorskip("pygame")
@@ -31,7 +33,7 @@ def test_keyboard_human_takes_over_and_labels_with_its_keys():
     keys = ScriptedKeys(5)
     human = KeyboardHuman(task, keys_fn=keys)
     policy = MLPPolicy.for_spec(task.spec, MLPConfig(hidden=(16,)), seed=0)
-    gates = dagger.HGDAggerGates(discrete=False, deviation=1.0, human=human)
+    gates = HGDAggerGates(discrete=False, deviation=1.0, human=human)
     res = dagger.fit(task, human.expert, policy, dagger.DAggerConfig(rounds=2, episodes_per_round=1, eval_episodes=0),
                      bc_config=bc.BCConfig(steps=20), gate=gates)
     assert res.labels == res.expert_steps == keys.held > 0  # every held step, and only those, labelled

@@ -3,7 +3,11 @@
 import numpy as np
 import pytest
 
-from mimetic.algos import bc, dagger
+from mimetic.algos import bc
+from mimetic.interactive import dagger
+from mimetic.interactive.gates.human import HGDAggerGates
+from mimetic.interactive.gates.thrifty import ThriftyGates
+from mimetic.interactive.risk import failure_risk
 from mimetic.envs import make_expert, make_task
 from mimetic.errors import ConfigError
 from mimetic.policies import MLPConfig, MLPPolicy
@@ -57,7 +61,8 @@ def test_bad_config_is_one_line(bad):
 
 
 def test_simulated_human_takes_over_on_deviation_and_hands_back_when_calm():
-    from mimetic.oracle import LabelBudget, SimulatedHuman
+    from mimetic.interactive.budget import LabelBudget
+    from mimetic.interactive.gates.human import SimulatedHuman
 
     expert = lambda obs: np.zeros((len(obs), 1), np.float32)
     budget = LabelBudget(expert)
@@ -76,7 +81,7 @@ def test_simulated_human_takes_over_on_deviation_and_hands_back_when_calm():
 def test_hg_dagger_keeps_only_expert_driven_steps():
     task = make_task("driving", num_envs=2, max_steps=200)
     pol = MLPPolicy.for_spec(task.spec, MLPConfig(hidden=(32, 32), ensemble=3), seed=0)
-    gates = dagger.HGDAggerGates(discrete=False, deviation=0.05, doubt_fn=pol.disagreement)
+    gates = HGDAggerGates(discrete=False, deviation=0.05, doubt_fn=pol.disagreement)
     res = dagger.fit(task, make_expert("driving"), pol,
                      dagger.DAggerConfig(rounds=3, episodes_per_round=2, eval_episodes=0), bc_config=FAST, gate=gates)
     assert res.labels == res.expert_steps == res.rounds[-1].transitions
@@ -90,7 +95,7 @@ def test_thrifty_asks_for_fewer_labels_than_dagger_on_pendulum():
     labels = {}
     for mode in ("dagger", "thrifty"):
         pol = MLPPolicy.for_spec(task.spec, MLPConfig(hidden=(32, 32), ensemble=4), seed=0)
-        gate = dagger.ThriftyGates(pol, discrete=False, switch_rate=0.1) if mode == "thrifty" else None
+        gate = ThriftyGates(pol, discrete=False, switch_rate=0.1) if mode == "thrifty" else None
         labels[mode] = dagger.fit(task, make_expert("pendulum"), pol, cfg, bc_config=FAST, gate=gate).labels
     assert labels["dagger"] == 4 * 4 * 200
     assert labels["thrifty"] < 0.6 * labels["dagger"]
@@ -99,10 +104,10 @@ def test_thrifty_asks_for_fewer_labels_than_dagger_on_pendulum():
 def test_thrifty_needs_an_ensemble_and_a_valid_rate():
     task = make_task("pendulum")
     with pytest.raises(ConfigError, match="ensemble"):
-        dagger.ThriftyGates(_policy(task), discrete=False)
+        ThriftyGates(_policy(task), discrete=False)
     ens = MLPPolicy.for_spec(task.spec, MLPConfig(hidden=(8,), ensemble=2))
     with pytest.raises(ConfigError, match="switch rate"):
-        dagger.ThriftyGates(ens, discrete=False, switch_rate=1.5)
+        ThriftyGates(ens, discrete=False, switch_rate=1.5)
 
 
 def test_failure_risk_learns_where_episodes_fail():
@@ -113,17 +118,17 @@ def test_failure_risk_learns_where_episodes_fail():
         return Trajectory(obs=xs, acts=np.zeros((20, 1), np.float32), rewards=np.zeros(20),
                           terminated=terminated, truncated=not terminated)
 
-    risk = dagger.FailureRisk(1, gamma=0.8, steps=400)
-    risk.fit([episode(0.0, False), episode(5.0, True)] * 4)
+    risk = failure_risk([episode(0.0, False), episode(5.0, True)] * 4, gamma=0.8, steps=400)
     safe, late, early = risk(np.array([[0.5], [5.95], [5.0]], np.float32))
     assert late > 0.5 > safe  # just before the failure vs a state of a successful episode
     assert late > early  # discounting: the failure is far from the start of the failed episode
     with pytest.raises(ConfigError):
-        dagger.FailureRisk(1, gamma=1.5)
+        failure_risk([], gamma=1.5)
 
 
 def test_thrifty_gate_hands_back_below_its_threshold_after_min_steps():
-    from mimetic.oracle import LabelBudget, ThriftyGate
+    from mimetic.interactive.budget import LabelBudget
+    from mimetic.interactive.gates.thrifty import ThriftyGate
 
     budget = LabelBudget(lambda obs: np.zeros((len(obs), 1), np.float32))
     novelty = iter([[1.0, 0.0]] + [[0.0, 0.0]] * 4)  # env 0 novel at the first step only
@@ -138,7 +143,8 @@ def test_thrifty_gate_hands_back_below_its_threshold_after_min_steps():
 
 
 def test_thrifty_gate_keeps_control_while_the_learner_is_far_off():
-    from mimetic.oracle import LabelBudget, ThriftyGate
+    from mimetic.interactive.budget import LabelBudget
+    from mimetic.interactive.gates.thrifty import ThriftyGate
 
     budget = LabelBudget(lambda obs: np.zeros((len(obs), 1), np.float32))
     gate = ThriftyGate(discrete=False, novelty_fn=lambda obs: np.ones(len(obs)), novelty=0.5, labeler=budget,
@@ -165,7 +171,7 @@ def test_demo_labels_cut_round_zero_without_spending_the_budget():
 def test_thrifty_thresholds_from_the_learners_states_or_the_data(options):
     task = make_task("driving", num_envs=2, max_steps=100)
     pol = MLPPolicy.for_spec(task.spec, MLPConfig(hidden=(32, 32), ensemble=3), seed=0)
-    gates = dagger.ThriftyGates(pol, discrete=False, switch_rate=0.1, **options)
+    gates = ThriftyGates(pol, discrete=False, switch_rate=0.1, **options)
     res = dagger.fit(task, make_expert("driving"), pol,
                      dagger.DAggerConfig(rounds=3, episodes_per_round=2, eval_episodes=0), bc_config=FAST, gate=gates)
     assert len(gates.thresholds) == len(gates.handbacks) == 2  # rounds 1 and 2
@@ -179,7 +185,7 @@ def test_thrifty_thresholds_from_the_learners_states_or_the_data(options):
 def test_thrifty_rejects_bad_options(bad):
     ens = MLPPolicy.for_spec(make_task("pendulum").spec, MLPConfig(hidden=(8,), ensemble=2))
     with pytest.raises(ConfigError):
-        dagger.ThriftyGates(ens, discrete=False, **bad)
+        ThriftyGates(ens, discrete=False, **bad)
 
 
 def test_hg_dagger_reports_watched_states():
@@ -187,6 +193,6 @@ def test_hg_dagger_reports_watched_states():
     pol = _policy(task)
     res = dagger.fit(task, make_expert("driving"), pol,
                      dagger.DAggerConfig(rounds=2, episodes_per_round=1, eval_episodes=0), bc_config=FAST,
-                     gate=dagger.HGDAggerGates(discrete=False, deviation=0.05))
+                     gate=HGDAggerGates(discrete=False, deviation=0.05))
     assert res.rounds[0].watched == 0  # round 0: demonstrations, nobody deciding
     assert res.watched == res.rounds[-1].watched >= 100 - (res.labels - 100)  # every learner-driven state looked at

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from fakes import CountingExpert
 
-from mimetic.algos import bc, smile
+from mimetic.algos import bc
+from mimetic.interactive import forward, smile
 from mimetic.envs import make_expert, make_task
 from mimetic.errors import ConfigError
 from mimetic.policies import MLPConfig, MLPPolicy
@@ -65,8 +66,8 @@ def test_smile_episode_mixing_and_budget():
 def test_forward_training_trains_one_member_per_segment_in_order():
     task = make_task("cartpole", num_envs=2, max_steps=100)
     expert = CountingExpert("cartpole")
-    cfg = smile.ForwardConfig(segment_length=25, episodes_per_segment=2, eval_episodes=10)
-    res = smile.fit_forward(task, expert, _policy(task), cfg, bc_config=FAST,
+    cfg = forward.ForwardConfig(segment_length=25, episodes_per_segment=2, eval_episodes=10)
+    res = forward.fit(task, expert, _policy(task), cfg, bc_config=FAST,
                             eval_task=make_task("cartpole", num_envs=10, max_steps=100))
     pol = res.policy
     assert isinstance(pol, TimeIndexedPolicy) and len(pol.policies) == len(res.rounds) == 4
@@ -80,8 +81,8 @@ def test_forward_training_trains_one_member_per_segment_in_order():
 
 def test_forward_training_with_too_few_episodes_keeps_segments_it_cannot_reach_untrained():
     task = make_task("cartpole", num_envs=1, max_steps=60)
-    res = smile.fit_forward(task, make_expert("cartpole"), _policy(task),
-                            smile.ForwardConfig(segment_length=20, episodes_per_segment=1, label_budget=30,
+    res = forward.fit(task, make_expert("cartpole"), _policy(task),
+                            forward.ForwardConfig(segment_length=20, episodes_per_segment=1, label_budget=30,
                                                 eval_episodes=0), bc_config=FAST)
     assert res.budget_spent and res.labels == 30 and len(res.policy.policies) == 2
     assert [r.transitions for r in res.rounds] == [20, 10]
@@ -91,9 +92,9 @@ def test_forward_training_with_too_few_episodes_keeps_segments_it_cannot_reach_u
                                   lambda: smile.SMILeConfig(alpha=1.5), lambda: smile.SMILeConfig(mixing="slot"),
                                   lambda: smile.SMILeConfig(label_budget=0),
                                   lambda: smile.SMILeConfig(eval_episodes=-1),
-                                  lambda: smile.ForwardConfig(segment_length=0),
-                                  lambda: smile.ForwardConfig(episodes_per_segment=0),
-                                  lambda: smile.ForwardConfig(label_budget=0)])
+                                  lambda: forward.ForwardConfig(segment_length=0),
+                                  lambda: forward.ForwardConfig(episodes_per_segment=0),
+                                  lambda: forward.ForwardConfig(label_budget=0)])
 def test_bad_config_is_one_line(make):
     with pytest.raises(ConfigError):
         make()
@@ -102,7 +103,7 @@ def test_bad_config_is_one_line(make):
 def test_forward_segment_count_covers_the_horizon():
     assert math.ceil(100 / 30) == 4  # members for a 100-step task with 30-step segments
     task = make_task("cartpole", num_envs=1, max_steps=100)
-    res = smile.fit_forward(task, make_expert("cartpole"), _policy(task),
-                            smile.ForwardConfig(segment_length=30, episodes_per_segment=1, eval_episodes=0),
+    res = forward.fit(task, make_expert("cartpole"), _policy(task),
+                            forward.ForwardConfig(segment_length=30, episodes_per_segment=1, eval_episodes=0),
                             bc_config=bc.BCConfig(steps=20))
     assert len(res.policy.policies) == 4 and [r.transitions for r in res.rounds][-1] <= 10

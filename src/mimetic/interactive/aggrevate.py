@@ -37,21 +37,21 @@ labels stay counted), and the policy trains on what was gathered.
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from mimetic import seeding
 from mimetic.algos import bc
-from mimetic.algos.dagger import DAggerResult, RoundRecord, round_record
 from mimetic.data.dataset import MIN_OBS_STD
 from mimetic.envs.base import BatchedTask, TaskSpec
 from mimetic.errors import ConfigError, TaskError
-from mimetic.oracle import BETA_SCHEDULES, LabelBudget, beta_at
+from mimetic.interactive.budget import LabelBudget
+from mimetic.interactive.gates.beta import BETA_SCHEDULES, beta_at
+from mimetic.interactive.loop import InteractiveResult, RoundOutcome, RoundRecord, check_common, run_rounds
 from mimetic.protocols import Expert, Policy, TrainablePolicy
 from mimetic.rollout import Scorer
 from mimetic.types import BCResult
@@ -118,10 +118,7 @@ class AggreVaTeConfig:
             raise ConfigError(f"beta_schedule must be one of {', '.join(BETA_SCHEDULES)}, got {self.beta_schedule!r}")
         if not (0 <= self.beta0 <= 1 and 0 <= self.beta_p <= 1):
             raise ConfigError(f"beta0 and beta_p must be in [0, 1], got {self.beta0} and {self.beta_p}")
-        if self.label_budget is not None and self.label_budget < 1:
-            raise ConfigError(f"label_budget must be >= 1 (or None), got {self.label_budget}")
-        if self.eval_episodes < 0:
-            raise ConfigError(f"eval_episodes must be >= 0, got {self.eval_episodes}")
+        check_common(label_budget=self.label_budget, eval_episodes=self.eval_episodes)
 
 
 def fit(
@@ -134,7 +131,7 @@ def fit(
     eval_task: BatchedTask | None = None,
     callback: Callable[[RoundRecord], None] | None = None,
     progress: bool = False,
-) -> DAggerResult:
+) -> InteractiveResult:
     """Run AggreVaTe on ``task`` and train ``policy`` in place (warm, on all data so far).
 
     ``task`` must save and restore its state (get_state/set_state); its ``num_envs`` sets how many
@@ -145,33 +142,29 @@ def fit(
     budget = LabelBudget(expert, limit=config.label_budget)
     rng = np.random.default_rng(config.seed)
     data = CostData(task.spec)
-    scorer = Scorer.make(eval_task or task, expert, episodes=config.eval_episodes)
-    records: list[RoundRecord] = []
-    best = _Best(policy, enabled=config.keep_best and scorer is not None)
-    wall, spent = 0.0, False
-    for i in tqdm(range(config.iterations), desc="aggrevate", unit="it", disable=not progress):
-        start = time.perf_counter()
+
+    def one_iteration(i: int) -> RoundOutcome:
         beta = beta_at(config.beta_schedule, i, beta0=config.beta0, p=config.beta_p, rounds=config.iterations)
-        seed = config.seed * 1_000_003 + i * config.episodes_per_iteration  # fresh start states
-        states, obs = _roll_in(task, policy, budget, episodes=config.episodes_per_iteration, seed=seed,
-                               beta=beta, rng=rng)
+        states, obs = _roll_in(task, policy, budget, episodes=config.episodes_per_iteration, rng=rng, beta=beta,
+                               seed=seeding.EPISODES(config.seed, i * config.episodes_per_iteration))  # fresh starts
         cands = _candidates(task.spec, policy, budget, obs, config=config, rng=rng)  # (M, K, *A)
         q, done = _explore(task, budget, states, cands, horizon=config.ctg_horizon)  # (M, K), (M,)
         data.extend(obs[done], cands[done], q[done])  # aggregate: D <- D u D_i
-        spent = budget.exhausted or budget.remaining == 0
-        _train(policy, data, bc_config, seed=config.seed * 7919 + i)
-        wall += time.perf_counter() - start
-        record = round_record(i, beta, budget, data.n, wall, scorer(policy) if scorer else None)
-        records.append(record)
+        _train(policy, data, bc_config, seed=seeding.FITS(config.seed, i))
+        return RoundOutcome(beta=beta, transitions=data.n, learner=policy)
+
+    scorer = Scorer.make(eval_task or task, expert, episodes=config.eval_episodes)
+    best = _Best(policy, enabled=config.keep_best and scorer is not None)
+
+    def on_record(record: RoundRecord) -> None:
         best.offer(record.return_mean)
         if callback is not None:
             callback(record)
-        if spent:
-            break
+
+    res = run_rounds(one_iteration, rounds=config.iterations, budget=budget, scorer=scorer, desc="aggrevate",
+                     unit="it", callback=on_record, progress=progress)
     best.restore()
-    counts = budget.counts()
-    return DAggerResult(rounds=tuple(records), labels=counts.labels, expert_steps=counts.expert_steps,
-                        context_switches=counts.context_switches, wall_s=wall, budget_spent=spent)
+    return res
 
 
 class _Best:
@@ -411,6 +404,3 @@ def _train(policy: TrainablePolicy, data: CostData, config: bc.BCConfig, *, seed
     idx = np.random.default_rng(seed).choice(data.n, size=data.n, p=gap / gap.sum())  # (N,)
     return bc.fit(policy, _Drawn(data.obs[idx], best[idx], data.obs_stats()), replace(config, seed=seed))
 
-
-# ----------------------------------------------------------------------------- evaluation & records
-# Shared with smile.py (SMILe, forward training).

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 from fakes import CountingExpert
 
-from mimetic.algos import aggrevate, bc
+from mimetic.algos import bc
+from mimetic.interactive import aggrevate
 from mimetic.envs import make_expert, make_task
 from mimetic.errors import ConfigError, TaskError
-from mimetic.oracle import LabelBudget
+from mimetic.interactive.budget import LabelBudget
 from mimetic.policies import MLPConfig, MLPPolicy
 from mimetic.rollout import evaluate
 
