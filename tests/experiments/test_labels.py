@@ -57,7 +57,10 @@ def test_every_method_runs_and_stays_within_the_budget():
     for run in result.runs:
         assert run.points and all(p.labels <= 600 for p in run.points), run.method
         assert run.labels == run.points[-1].labels
-        assert (run.watched > 0) == (run.method in ("hg-dagger", "thrifty-dagger", "ensemble-dagger", "lazy-dagger")), run.method
+        if run.method in ("hg-dagger", "thrifty-dagger", "ensemble-dagger"):  # these gates always watch
+            assert run.watched > 0, run.method
+        elif run.method != "lazy-dagger":  # LazyDAgger watches only while the expert drives
+            assert run.watched == 0, run.method
     assert labels.markdown(result).count("\n| ") >= 2 * len(METHODS)
 
 
