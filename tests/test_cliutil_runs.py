@@ -5,7 +5,7 @@ from typing import Literal
 
 import pytest
 
-from mimetic.cliutil import add_config_args, config_from_args, field_docs
+from mimetic.cli.options import add_config_args, config_from_args, field_docs
 from mimetic.errors import ConfigError
 from mimetic.runs import RunDir, write_json_atomic
 

@@ -63,12 +63,13 @@ def _parser_for(tp: Any, optional: bool) -> tuple[Any, dict[str, Any]]:
 
 
 def add_config_args(parser: argparse.ArgumentParser, cls: type, *, skip: set[str] | None = None,
-                    title: str | None = None, prefix: str = "") -> None:
+                    title: str | None = None, prefix: str = "", defaults: dict[str, Any] | None = None) -> None:
     """Add one option per field of ``cls`` (already-present options are shared, not duplicated).
 
     With ``prefix`` ("diffusion"), every option is namespaced (``--diffusion-hidden``, dest
     ``diffusion_hidden``), so two configs with a field of the same name can sit side by side;
-    read them back with ``config_from_args(cls, args, prefix=...)``.
+    read them back with ``config_from_args(cls, args, prefix=...)``. ``defaults`` replaces field
+    defaults for this command (e.g. fewer BC steps in each DAgger round), in --help too.
     """
     hints = get_type_hints(cls)
     docs = field_docs(cls)
@@ -80,6 +81,8 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type, *, skip: set[str
             continue
         flag = "--" + dest.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        if defaults and f.name in defaults:
+            default = defaults[f.name]
         tp, optional = _strip_optional(hints[f.name])
         help_text = f"{docs.get(f.name, '')} (default: {default})".strip()
         if tp is bool:

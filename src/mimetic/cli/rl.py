@@ -17,15 +17,15 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from mimetic.cli import print_table
-from mimetic.cliutil import config_from_args
-from mimetic.commands import (
-    _check_positive,
-    _dataset_task,
-    _jsonable,
-    _scalars,
-    _task_and_expert,
+from mimetic.cli.common import (
+    check_positive,
+    dataset_task,
+    jsonable,
+    print_table,
+    scalars,
+    task_and_expert,
 )
+from mimetic.cli.options import add_config_args, config_from_args
 from mimetic.errors import CheckpointError, ConfigError
 
 SKIP_NET = {"ensemble", "head", "gaussian_std", "mixture_components"}  # PPO's actor fixes these
@@ -35,7 +35,6 @@ def add_parsers(algos: argparse._SubParsersAction) -> None:
     """The ``train ppo|gail|airl`` subcommands (options generated from the config dataclasses)."""
     from mimetic.algos.adversarial import AdversarialConfig
     from mimetic.algos.ppo import PPO_NET, PPOConfig
-    from mimetic.cliutil import add_config_args
     from mimetic.policies.mlp import MLPConfig
 
     texts = {
@@ -72,8 +71,9 @@ def add_parsers(algos: argparse._SubParsersAction) -> None:
         add_config_args(p, PPOConfig, title="PPO")
         if name != "ppo":
             add_config_args(p, AdversarialConfig, title="discriminator", skip={"method"})
-        add_config_args(p, MLPConfig, title="policy and value networks", skip=SKIP_NET)
-        p.set_defaults(hidden=PPO_NET.hidden, activation=PPO_NET.activation)
+        add_config_args(p, MLPConfig, title="policy and value networks", skip=SKIP_NET,
+                        defaults={"hidden": PPO_NET.hidden, "activation": PPO_NET.activation})
+        p.set_defaults(handler=train)
 
 
 def _saved_config(resume: str | None) -> dict[str, Any] | None:
@@ -124,7 +124,7 @@ def _inputs(args: argparse.Namespace, saved: dict[str, Any] | None) -> tuple[str
     if data is None:
         raise ConfigError(f"train {args.algo} needs --data DATASET (or --resume RUN)")
     ds = load_minari(data)
-    name = args.task or (saved or {}).get("task") or _dataset_task(ds, None, data)
+    name = args.task or (saved or {}).get("task") or dataset_task(ds, None, data)
     max_steps = args.max_steps or (saved or {}).get("max_steps") or ds.metadata.get("max_steps")
     return name, ds, max_steps, str(data)
 
@@ -170,11 +170,11 @@ def train(args: argparse.Namespace) -> None:
 
     saved = _saved_config(args.resume)
     ppo_cfg, adv_cfg, net = _configs(args, saved)
-    _check_positive(num_envs=args.num_envs)
+    check_positive(num_envs=args.num_envs)
     if args.eval_every < 0 or args.eval_episodes < 0:
         raise ConfigError("--eval-every and --eval-episodes must be >= 0")
     name, demos, max_steps, data = _inputs(args, saved)
-    task, expert = _task_and_expert(name, expert_arg=args.expert, num_envs=args.num_envs, max_steps=max_steps,
+    task, expert = task_and_expert(name, expert_arg=args.expert, num_envs=args.num_envs, max_steps=max_steps,
                                     need_expert=False)
     if demos is not None:
         demos.validate(task.spec)
@@ -193,13 +193,13 @@ def train(args: argparse.Namespace) -> None:
         learner.load_state(*state)
     elif adv_cfg is not None:
         learner.warm_start(progress=True)
-    eval_task, _ = _task_and_expert(name, expert_arg=args.expert, num_envs=min(args.eval_episodes, 50) or 1,
+    eval_task, _ = task_and_expert(name, expert_arg=args.expert, num_envs=min(args.eval_episodes, 50) or 1,
                                     max_steps=max_steps, need_expert=False)
     scorer = Scorer.make(eval_task, expert, episodes=args.eval_episodes) if expert is not None else None
     config = {"command": f"train {args.algo}", "task": task.spec.name, "max_steps": task.spec.max_steps,
               "data": data, "reward": reward_path, "resumed_from": args.resume, "ppo": ppo_cfg,
               "discriminator": adv_cfg, "net": net, "num_envs": args.num_envs}
-    with RunDir(out, config=_jsonable(config), tensorboard=not args.no_tensorboard) as run, _StopFlag() as flag:
+    with RunDir(out, config=jsonable(config), tensorboard=not args.no_tensorboard) as run, _StopFlag() as flag:
         offset = float(state[1].get("wall_s", 0.0)) if state and adv_cfg is None else 0.0
         loop = _Loop(args, run, scorer, eval_task, flag, wall_offset=offset)
         if adv_cfg is None:
@@ -219,7 +219,7 @@ def train(args: argparse.Namespace) -> None:
             adversarial.save_reward(learner.disc, run.path / "reward", task=task.spec.name)
         result = {"env_steps": steps, "wall_s": wall, "interrupted": flag.stop, "final_eval": final,
                   "first_target": loop.first_target, "best": loop.best, "evaluations": loop.evals}
-        run.write_json("result.json", _jsonable(result))
+        run.write_json("result.json", jsonable(result))
     _print_summary(args.algo, loop.evals, steps, wall, out, interrupted=flag.stop)
 
 
@@ -238,7 +238,7 @@ class _Loop:
     def __call__(self, rec: Any, policy: Any) -> bool:
         d = dataclasses.asdict(rec)
         extra = d.pop("extra")
-        self.run.log(rec.env_steps, {**_scalars(d), **_scalars(extra)}, prefix="train/")
+        self.run.log(rec.env_steps, {**scalars(d), **scalars(extra)}, prefix="train/")
         if self.args.eval_episodes and self.args.eval_every and rec.iteration % self.args.eval_every == 0:
             self._evaluate(policy, rec.env_steps, self.wall_offset + rec.wall_s, rec.iteration)
             if self.first_target is not None and self.args.target_score is not None:
@@ -259,7 +259,7 @@ class _Loop:
         self.evals.append(row)
         self.last_eval_iter = iteration
         self._keep_best(policy, res, row)
-        self.run.log(steps, _scalars(res.as_dict()), prefix="eval/")
+        self.run.log(steps, scalars(res.as_dict()), prefix="eval/")
         score = res.normalized_score
         if (self.args.target_score is not None and self.first_target is None and score is not None
                 and score >= self.args.target_score):

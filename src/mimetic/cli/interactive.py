@@ -1,4 +1,6 @@
-"""``mimetic train dagger | hg-dagger | thrifty-dagger | aggrevate | smile | forward`` from the command line."""
+"""``mimetic train <method>`` for every interactive method of :mod:`mimetic.interactive.registry`:
+the subcommands, their options (loop, gate, BC and policy configs) and the dispatch are generated
+from the registry, so a new method needs no change here."""
 
 from __future__ import annotations
 
@@ -7,9 +9,40 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from mimetic.cli import print_table
-from mimetic.cliutil import config_from_args
-from mimetic.commands import _check_positive, _jsonable, _task_and_expert, make_policy
+from mimetic.cli.common import (
+    add_policy_args,
+    add_task_args,
+    check_positive,
+    jsonable,
+    make_policy,
+    print_table,
+    scalars,
+    task_and_expert,
+)
+from mimetic.cli.options import add_config_args, config_from_args
+
+
+def add_parsers(algos: argparse._SubParsersAction) -> None:
+    from mimetic.algos.bc import BCConfig
+    from mimetic.interactive.registry import METHODS
+    from mimetic.policies.mlp import MLPConfig
+
+    for m in METHODS.values():
+        p = algos.add_parser(m.name, help=m.help, description=m.help)
+        envs = (f"{m.num_envs}, the parallel cost-to-go rollouts" if m.num_envs else "one per episode of a round")
+        add_task_args(p, required=True, default_from="the task's own", envs_default=envs)
+        if m.gated:
+            p.add_argument("--demos", default=None, help="optional Minari dataset to start the aggregate from")
+        p.add_argument("--out", default=None, help=f"run directory (default: runs/{m.name}-<task>-<time>)")
+        p.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard events")
+        if m.gate is not None:
+            add_config_args(p, m.gate, title=f"{m.title} gate")
+        add_config_args(p, m.loop, title="interactive loop")
+        # A round refits warm on the aggregate: far fewer steps than BC from scratch.
+        add_config_args(p, BCConfig, title="behavioral cloning in each round", defaults={"steps": 500})
+        add_config_args(p, MLPConfig, title="policy network", defaults={"hidden": (64, 64), "ensemble": m.ensemble})
+        add_policy_args(p)
+        p.set_defaults(handler=train)
 
 
 def _load_demos(path: str | None, task: Any) -> Any:
@@ -35,12 +68,12 @@ def train(args: argparse.Namespace) -> None:
     options = config_from_args(method.gate, args) if method.gate is not None else None
     # one env per episode of a round (AggreVaTe: its parallel cost-to-go rollouts) unless told
     num_envs = args.num_envs if args.num_envs is not None else (method.num_envs or episodes_per_round(cfg))
-    _check_positive(num_envs=num_envs)
+    check_positive(num_envs=num_envs)
     if options is not None and options.num_envs() is not None:
         num_envs = options.num_envs()  # e.g. one window, one car for a live human
-    task, expert = _task_and_expert(args.task, expert_arg=args.expert, num_envs=num_envs,
+    task, expert = task_and_expert(args.task, expert_arg=args.expert, num_envs=num_envs,
                                     max_steps=args.max_steps, need_expert=True)
-    eval_task, _ = _task_and_expert(args.task, expert_arg=args.expert, num_envs=16, max_steps=args.max_steps,
+    eval_task, _ = task_and_expert(args.task, expert_arg=args.expert, num_envs=16, max_steps=args.max_steps,
                                     need_expert=False)
     policy = make_policy(args, task.spec, mlp_cfg, seed=cfg.seed)
     demos = _load_demos(getattr(args, "demos", None), task)
@@ -51,14 +84,14 @@ def train(args: argparse.Namespace) -> None:
               "policy": {"kind": getattr(args, "policy", "mlp"), **policy.checkpoint_config()},
               "demos": getattr(args, "demos", None),
               "gate": dataclasses.asdict(options) if options is not None else {}}
-    with RunDir(out, config=_jsonable(config), tensorboard=not args.no_tensorboard) as run:
-        log = lambda r: run.log(r.round, _numbers(dataclasses.asdict(r)), prefix="round/")
+    with RunDir(out, config=jsonable(config), tensorboard=not args.no_tensorboard) as run:
+        log = lambda r: run.log(r.round, scalars(dataclasses.asdict(r)), prefix="round/")
         extra = {"gate": gate, "dataset": demos} if method.gated else {}
         res = method.fit(task, asked, policy, cfg, bc_config=bc_cfg, eval_task=eval_task,
                          progress=True, callback=log, **extra)
         tau = gate.tau() if hasattr(gate, "tau") else None
         result = {k: v for k, v in dataclasses.asdict(res).items() if k != "policy"}
-        run.write_json("result.json", {**_jsonable(result), "doubt_tau": tau})
+        run.write_json("result.json", {**jsonable(result), "doubt_tau": tau})
         final = getattr(res, "policy", None) or policy  # SMILe / forward: the mixture they built
         save_policy(final, run.path / "checkpoint", extra={"task": task.spec.name, "algo": args.algo,
                                                            "max_steps": task.spec.max_steps})
@@ -69,10 +102,6 @@ def train(args: argparse.Namespace) -> None:
     looks = f", {watched} states watched (not labels)" if watched else ""
     print(f"{res.labels} expert labels, {res.expert_steps} expert-driven steps, {res.context_switches} "
           f"context switches{looks}, {res.wall_s:.1f} s training{stop}{extra}; run saved to {out}")
-
-
-def _numbers(d: dict) -> dict:
-    return {k: v for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def _print_rounds(res: Any) -> None:

@@ -1,0 +1,247 @@
+"""What the command modules share: the one-line-error parser, tables, the task/expert/policy
+builders every command uses, and input checks. Everything here is public (the command modules
+import it; nothing imports a command module)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+import numpy as np
+
+from mimetic.cli.options import add_config_args, config_from_args
+from mimetic.errors import ConfigError, MimeticError, TaskError
+from mimetic.interactive.budget import LabelBudget
+from mimetic.protocols import Expert
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports bad input as a single line (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
+
+
+def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+    def fmt(v: Any) -> str:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "-"  # undefined, e.g. the normalized score when expert and random tie
+        if isinstance(v, float):
+            return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
+        return str(v)
+
+    cells = [[fmt(h) for h in header]] + [[fmt(v) for v in r] for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def print_table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
+    print(table(rows, header))
+
+
+def print_json(obj: Any) -> None:
+    """One line of strict JSON (NaN/inf become null, so jq and other strict parsers accept it)."""
+    from mimetic.runs import json_line
+
+    print(json_line(obj))
+
+
+def add_task_args(p: argparse.ArgumentParser, *, required: bool, default_from: str,
+                  envs_default: str = "16") -> None:
+    """--task, --max-steps, --num-envs (default 16 unless ``envs_default`` says what decides) and --expert."""
+    task_help = "task name (see 'mimetic tasks') or gym:<Gymnasium id>"
+    p.add_argument("--task", required=required,
+                   help=task_help if required else f"{task_help} (default: {default_from})")
+    p.add_argument("--max-steps", type=int, default=None, help=f"episode horizon (default: {default_from})")
+    p.add_argument("--num-envs", type=int, default=16 if envs_default == "16" else None,
+                   help=f"environments stepped together (default: {envs_default})")
+    p.add_argument("--expert", default=None,
+                   help="'module:function' (batched or single obs) or an SB3 .zip; needed for gym:<id> tasks "
+                        "(default: the task's built-in expert)")
+
+
+POLICY_KINDS = ("mlp", "diffusion", "chunking")  # --policy choices; non-MLP options carry the kind as prefix
+
+
+def add_policy_args(p: argparse.ArgumentParser) -> None:
+    """``--policy`` and the options of the non-MLP policy kinds, namespaced (``--diffusion-...``)."""
+    from mimetic.policies import ChunkingConfig, DiffusionConfig
+
+    p.add_argument("--policy", choices=POLICY_KINDS, default="mlp",
+                   help="policy type: mlp (the 'policy network' options), diffusion (continuous actions; the "
+                        "--diffusion-* options) or chunking (ACT-style action chunks, continuous actions; the "
+                        "--chunking-* options) (default: mlp)")
+    add_config_args(p, DiffusionConfig, title="diffusion policy (--policy diffusion)", prefix="diffusion")
+    add_config_args(p, ChunkingConfig, title="action-chunking policy (--policy chunking)", prefix="chunking")
+
+
+def set_threads() -> None:
+    """One torch thread unless MIMETIC_THREADS says otherwise: our networks are small, and on a
+    busy 2-core laptop extra threads made acting an order of magnitude slower, not faster."""
+    import os
+
+    import torch
+
+    text = os.environ.get("MIMETIC_THREADS", "1")
+    if not text.isdigit() or int(text) < 1:
+        raise MimeticError(f"MIMETIC_THREADS must be a positive integer, got {text!r}")
+    torch.set_num_threads(int(text))
+
+
+def version() -> str:
+    from mimetic import __version__
+
+    return f"mimetic {__version__}"
+
+
+def check_positive(**values: int | None) -> None:
+    for name, v in values.items():
+        if v is not None and v < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
+
+
+def check_seed(seed: int) -> None:
+    if seed < 0:
+        raise ConfigError(f"--seed must be >= 0 (episode k starts from reset seed SEED+k), got {seed}")
+
+
+def import_expert(expert_arg: str) -> Callable[[np.ndarray], Any]:
+    """The user's 'module:function', imported as ``python -m`` would (current directory first)."""
+    module, _, attr = expert_arg.partition(":")
+    if not module or not attr:
+        raise ConfigError(f"--expert must be 'module:function' or a .zip file, got {expert_arg!r}")
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # the console script, unlike python -m, does not add it
+    try:
+        fn = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(f"cannot load expert {expert_arg!r}: {e}") from None
+    return fn
+
+
+def resolve_expert(task_name: str, expert_arg: str | None, spec=None) -> Expert:
+    """The built-in expert, or a user's: 'module:function' or a Stable-Baselines3 .zip."""
+    from mimetic.envs import as_expert, load_sb3_expert, make_expert
+
+    if expert_arg is None:
+        return make_expert(task_name)
+    if expert_arg.endswith(".zip"):
+        return load_sb3_expert(expert_arg, spec)
+    discrete = None if spec is None else spec.discrete  # the task decides int vs float actions
+    return as_expert(import_expert(expert_arg), name=expert_arg, discrete=discrete)
+
+
+def check_expert(expert: Expert, task, label: str) -> None:
+    """Label one batch of start states now, so a user's expert that returns the wrong kind of
+    action fails with one line before any episode runs (a counted check, not data)."""
+    from mimetic.interactive.budget import LabelBudget
+
+    spec = task.spec
+    obs = task.reset(seeds=np.arange(task.num_envs))  # (B, *O); rollout resets again
+    n = len(obs)
+    try:
+        acts = np.asarray(LabelBudget(expert).label(obs))
+    except (ValueError, TypeError) as e:  # raised converting the expert's output to actions
+        raise TaskError(f"expert {label!r} returned unusable actions for {spec.name} observations of "
+                        f"shape {obs.shape}: {e}") from None
+    want = (n,) if spec.discrete else (n, *spec.action_space.shape)
+    if acts.shape != want:
+        kind = "one action index" if spec.discrete else f"an action of shape {spec.action_space.shape}"
+        raise TaskError(f"expert {label!r} returned actions of shape {acts.shape} for {n} observations; "
+                        f"{spec.name} needs {kind} per observation, {want} in all")
+    if spec.discrete and np.any((acts < 0) | (acts >= spec.action_space.n)):
+        raise TaskError(f"expert {label!r} returned actions outside [0, {spec.action_space.n}) "
+                        f"for {spec.name}: {acts.tolist()[:8]}")
+    if not spec.discrete and not np.all(np.isfinite(acts)):
+        raise TaskError(f"expert {label!r} returned NaN/inf actions for {spec.name}")
+
+
+def task_and_expert(name: str, *, expert_arg: str | None, num_envs: int, max_steps: int | None,
+                     need_expert: bool) -> tuple[Any, Expert | None]:
+    """The task and its expert; without ``need_expert`` a task that has none gets None (evaluation
+    then reports no imitation error or expert-normalized score)."""
+    if expert_arg is not None and not expert_arg.endswith(".zip"):
+        import_expert(expert_arg)  # first: the module may register the Gymnasium env it is for
+    task = make_cli_task(name, num_envs=num_envs, max_steps=max_steps)
+    if expert_arg is None:
+        try:
+            return task, resolve_expert(name, None)
+        except TaskError:
+            if need_expert:
+                raise TaskError(f"no built-in expert for {name!r}; pass --expert module:function "
+                                "(or a Stable-Baselines3 .zip)") from None
+            return task, None
+    expert = resolve_expert(name, expert_arg, task.spec)
+    check_expert(expert, task, expert_arg)
+    return task, expert
+
+
+def make_cli_task(name: str, *, num_envs: int, max_steps: int | None):
+    from mimetic.envs import make_task
+
+    check_positive(num_envs=num_envs, max_steps=max_steps)
+    try:
+        return make_task(name, num_envs=num_envs, max_steps=max_steps)
+    except TaskError as e:
+        if name.startswith("gym:") and str(e).startswith("unknown task"):
+            raise TaskError(f"unknown task {name!r}: no Gymnasium env has that id; if a module of yours registers "
+                            "it, pass --expert module:function from that module so it is imported first") from None
+        raise
+
+
+def make_policy(args: argparse.Namespace, spec: Any, mlp_cfg: Any, *, seed: int) -> Any:
+    """The policy ``--policy`` asks for, shaped for ``spec``."""
+    from mimetic.policies import (
+        ChunkingConfig,
+        ChunkingPolicy,
+        DiffusionConfig,
+        DiffusionPolicy,
+        MLPPolicy,
+    )
+
+    kind = getattr(args, "policy", "mlp")
+    if kind == "diffusion":
+        return DiffusionPolicy.for_spec(spec, config_from_args(DiffusionConfig, args, prefix="diffusion"), seed=seed)
+    if kind == "chunking":
+        return ChunkingPolicy.for_spec(spec, config_from_args(ChunkingConfig, args, prefix="chunking"), seed=seed)
+    return MLPPolicy.for_spec(spec, mlp_cfg, seed=seed)
+
+
+def scalars(d: dict) -> dict:
+    return {k: v for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def jsonable(obj):
+    if dataclasses.is_dataclass(obj):
+        return {k: jsonable(v) for k, v in dataclasses.asdict(obj).items()}
+    if isinstance(obj, dict):
+        return {k: jsonable(v) for k, v in obj.items()}
+    return obj
+
+
+def print_eval(results) -> None:
+    rows = []
+    for label, r in results:
+        ret = f"{r.return_mean:.1f}" + (f" ± {r.return_ci95:.1f}" if math.isfinite(r.return_ci95) else "")
+        rows.append([label, ret, r.success_rate, r.normalized_score,
+                     r.imitation_error, r.cost_mean, r.episodes])
+    print_table(rows, ["policy", "return (95% CI)", "success", "expert-normalized", "imitation error",
+                       "cost/episode", "episodes"])
+
+
+def dataset_task(ds, task_arg: str | None, data_path: str) -> str:
+    """--task, else the task the dataset names, else its Gymnasium env (datasets made by minari)."""
+    name = task_arg or ds.metadata.get("task")
+    if not name and isinstance(ds.metadata.get("gym_id"), str):
+        name = f"gym:{ds.metadata['gym_id']}"
+    if not name:
+        raise ConfigError(f"dataset {data_path} does not name its task; pass --task")
+    return name

@@ -1,0 +1,79 @@
+"""``mimetic experiment <name>``: one table (:data:`EXPERIMENTS`) drives the subparsers and the run."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+from pathlib import Path
+
+from mimetic.cli.common import Parser
+from mimetic.cli.options import add_config_args, config_from_args
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """One ``mimetic experiment`` subcommand: module ``mimetic.experiments.<module>`` provides the
+    config class, ``run_<module>(config, out_dir=, progress=)``, ``markdown(result)`` and ``FILES``."""
+
+    module: str
+    config: str  # the config dataclass's name in that module
+    help: str
+    description: str
+    run_kind: str  # the default output folder is runs/<run_kind>-<task>-<time>
+    run_task: str | None  # a fixed task for that name, or None: the config's ``task``
+
+
+EXPERIMENTS = {
+    "horizon": Experiment(
+        "horizon", "HorizonConfig", "compounding error: BC vs DAgger cost as the horizon grows (driving)",
+        "BC and DAgger trained with the same expert labels at each horizon on the driving task; total cost vs "
+        "horizon, log-log slopes, table and PNG plot.", "experiment-horizon", "driving"),
+    "labels": Experiment(
+        "labels", "LabelsConfig", "expert-normalized score vs expert labels spent, one curve per method",
+        "BC and the interactive methods (DAgger, HG-DAgger, ThriftyDAgger, SMILe, forward training, AggreVaTe) "
+        "on one task and label budget; score vs labels per round, labels to reach the target, table and PNG plot.",
+        "experiment-labels", None),
+    "demos": Experiment(
+        "demos", "DemosConfig", "demonstrations needed: BC vs GAIL with 1, 2, 4, 8, 16 expert episodes",
+        "BC and GAIL (optionally GAIL warm-started by BC) trained on growing sets of expert episodes on one task "
+        "(pendulum or driving); final score or cost vs episodes, GAIL's learning curves, table and PNG plot.",
+        "experiment-demos", None),
+    "multimodal": Experiment(
+        "multimodal", "MultimodalConfig", "multimodal expert: MSE-BC vs mixture vs diffusion vs ACT success",
+        "On the multimodal task (the expert passes an obstacle left or right by a hidden coin), BC with an MSE "
+        "loss, a mixture-density head, a diffusion policy and ACT chunking, trained on the same demonstrations; "
+        "success per seed, table, and a PNG of evaluation paths and sampled start actions.",
+        "experiment", "multimodal"),
+    "chunking": Experiment(
+        "chunking", "ChunkingExperimentConfig", "action chunking on driving: cost vs chunk size k",
+        "BC of an action-chunking policy for chunk sizes k on the driving task, each policy executed three ways "
+        "(whole chunks, ACT's temporal ensemble, first action only); cost and success per k, table and PNG plot.",
+        "experiment-chunking", "driving"),
+}
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("experiment", help="experiments that show the theory on real runs")
+    exps = p.add_subparsers(dest="experiment", required=True, parser_class=Parser)
+    for name, exp in EXPERIMENTS.items():
+        e = exps.add_parser(name, help=exp.help, description=exp.description)
+        default = f"runs/{exp.run_kind}-{'<task>' if exp.run_task is None else exp.run_task}-<time>"
+        e.add_argument("--out", default=None, help=f"output folder (default: {default})")
+        module = importlib.import_module(f"mimetic.experiments.{exp.module}")
+        add_config_args(e, getattr(module, exp.config), title="experiment")
+        e.set_defaults(handler=experiment)
+
+
+def experiment(args: argparse.Namespace) -> None:
+    """Run ``mimetic experiment <name>`` from its entry in :data:`EXPERIMENTS`."""
+    from mimetic.runs import default_run_dir
+
+    exp = EXPERIMENTS[args.experiment]
+    module = importlib.import_module(f"mimetic.experiments.{exp.module}")
+    config = config_from_args(getattr(module, exp.config), args)
+    task = exp.run_task if exp.run_task is not None else config.task
+    out = Path(args.out) if args.out else default_run_dir(exp.run_kind, task)
+    result = getattr(module, f"run_{exp.module}")(config, out_dir=out, progress=True)
+    print(module.markdown(result))
+    print(f"written to {out}: {', '.join(module.FILES)} ({result.wall_s:.0f} s)")
