@@ -5,19 +5,19 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+from mimetic.algos.bc import BCConfig, fit
+from mimetic.data import Dataset, save_minari
+from mimetic.envs import make_expert, make_task, task_names
 from mimetic.errors import ConfigError, TaskError
+from mimetic.interactive.budget import LabelBudget
+from mimetic.policies import MLPConfig, MLPPolicy, save_policy
+from mimetic.rollout import collect, evaluate, reference_results, with_reference
+from mimetic.runs import RunDir, default_run_dir
 
 
 def run_quickstart(*, task: str = "cartpole", episodes: int = 10, seed: int = 0, out: str | Path | None = None,
                    eval_episodes: int = 50, num_envs: int = 16) -> dict:
     """Demos -> BC -> evaluation, all written to one run directory; returns a summary dict."""
-    from mimetic.algos.bc import BCConfig, fit
-    from mimetic.data import Dataset, save_minari
-    from mimetic.envs import make_expert, make_task, task_names
-    from mimetic.interactive.budget import LabelBudget
-    from mimetic.policies import MLPConfig, MLPPolicy, save_policy
-    from mimetic.rollout import collect, evaluate, reference_results, with_reference
-    from mimetic.runs import RunDir, default_run_dir
 
     if episodes < 1 or eval_episodes < 1:
         raise ConfigError("quickstart needs at least 1 demo episode and 1 evaluation episode")

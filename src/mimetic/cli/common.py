@@ -14,11 +14,16 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 import numpy as np
+import torch
 
+from mimetic import __version__
 from mimetic.cli.options import add_config_args, config_from_args
+from mimetic.envs import as_expert, load_sb3_expert, make_expert, make_task
 from mimetic.errors import ConfigError, MimeticError, TaskError
 from mimetic.interactive.budget import LabelBudget
+from mimetic.policies import ChunkingConfig, ChunkingPolicy, DiffusionConfig, DiffusionPolicy, MLPPolicy
 from mimetic.protocols import Expert
+from mimetic.runs import json_line
 
 
 class Parser(argparse.ArgumentParser):
@@ -49,7 +54,6 @@ def print_table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
 
 def print_json(obj: Any) -> None:
     """One line of strict JSON (NaN/inf become null, so jq and other strict parsers accept it)."""
-    from mimetic.runs import json_line
 
     print(json_line(obj))
 
@@ -73,7 +77,6 @@ POLICY_KINDS = ("mlp", "diffusion", "chunking")  # --policy choices; non-MLP opt
 
 def add_policy_args(p: argparse.ArgumentParser) -> None:
     """``--policy`` and the options of the non-MLP policy kinds, namespaced (``--diffusion-...``)."""
-    from mimetic.policies import ChunkingConfig, DiffusionConfig
 
     p.add_argument("--policy", choices=POLICY_KINDS, default="mlp",
                    help="policy type: mlp (the 'policy network' options), diffusion (continuous actions; the "
@@ -86,9 +89,7 @@ def add_policy_args(p: argparse.ArgumentParser) -> None:
 def set_threads() -> None:
     """One torch thread unless MIMETIC_THREADS says otherwise: our networks are small, and on a
     busy 2-core laptop extra threads made acting an order of magnitude slower, not faster."""
-    import os
 
-    import torch
 
     text = os.environ.get("MIMETIC_THREADS", "1")
     if not text.isdigit() or int(text) < 1:
@@ -97,7 +98,6 @@ def set_threads() -> None:
 
 
 def version() -> str:
-    from mimetic import __version__
 
     return f"mimetic {__version__}"
 
@@ -129,7 +129,6 @@ def import_expert(expert_arg: str) -> Callable[[np.ndarray], Any]:
 
 def resolve_expert(task_name: str, expert_arg: str | None, spec=None) -> Expert:
     """The built-in expert, or a user's: 'module:function' or a Stable-Baselines3 .zip."""
-    from mimetic.envs import as_expert, load_sb3_expert, make_expert
 
     if expert_arg is None:
         return make_expert(task_name)
@@ -142,7 +141,6 @@ def resolve_expert(task_name: str, expert_arg: str | None, spec=None) -> Expert:
 def check_expert(expert: Expert, task, label: str) -> None:
     """Label one batch of start states now, so a user's expert that returns the wrong kind of
     action fails with one line before any episode runs (a counted check, not data)."""
-    from mimetic.interactive.budget import LabelBudget
 
     spec = task.spec
     obs = task.reset(seeds=np.arange(task.num_envs))  # (B, *O); rollout resets again
@@ -185,7 +183,6 @@ def task_and_expert(name: str, *, expert_arg: str | None, num_envs: int, max_ste
 
 
 def make_cli_task(name: str, *, num_envs: int, max_steps: int | None):
-    from mimetic.envs import make_task
 
     check_positive(num_envs=num_envs, max_steps=max_steps)
     try:
@@ -199,13 +196,6 @@ def make_cli_task(name: str, *, num_envs: int, max_steps: int | None):
 
 def make_policy(args: argparse.Namespace, spec: Any, mlp_cfg: Any, *, seed: int) -> Any:
     """The policy ``--policy`` asks for, shaped for ``spec``."""
-    from mimetic.policies import (
-        ChunkingConfig,
-        ChunkingPolicy,
-        DiffusionConfig,
-        DiffusionPolicy,
-        MLPPolicy,
-    )
 
     kind = getattr(args, "policy", "mlp")
     if kind == "diffusion":

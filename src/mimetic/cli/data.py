@@ -8,8 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from mimetic.cli.common import add_task_args, check_positive, check_seed, print_table, task_and_expert
+from mimetic.data import Dataset, save_minari
+from mimetic.data.io import MAIN_FILE, METADATA_FILE
+from mimetic.envs import describe_tasks
 from mimetic.errors import ConfigError, DataError
+from mimetic.interactive.budget import LabelBudget
 from mimetic.protocols import Expert
+from mimetic.rollout import collect as collect_demos
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +30,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def tasks(args: argparse.Namespace) -> None:
-    from mimetic.envs import describe_tasks
 
     rows = [[d["name"], d["gym_id"], d["obs_dim"], d["action"], d["max_steps"], d["description"]]
             for d in describe_tasks()]
@@ -35,7 +39,6 @@ def tasks(args: argparse.Namespace) -> None:
 def _check_dataset_out(path: str, *, overwrite: bool) -> Path:
     """Refuse an --out that save_minari would refuse (or should: --overwrite of a folder that is
     not a dataset would delete it), before the demonstrations are recorded."""
-    from mimetic.data.io import MAIN_FILE, METADATA_FILE
 
     out = Path(path)
     if out.suffix in (".hdf5", ".h5"):
@@ -53,9 +56,6 @@ def _check_dataset_out(path: str, *, overwrite: bool) -> Path:
 
 
 def collect(args: argparse.Namespace) -> None:
-    from mimetic.data import Dataset, save_minari
-    from mimetic.interactive.budget import LabelBudget
-    from mimetic.rollout import collect as collect_demos
 
     check_positive(episodes=args.episodes)
     check_seed(args.seed)

@@ -10,10 +10,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import load_env_creator
 
 from mimetic.cli.common import add_task_args, check_positive, check_seed, print_eval, print_json, task_and_expert
 from mimetic.errors import CheckpointError, ConfigError, TaskError
+from mimetic.policies import load_policy, read_checkpoint_meta
+from mimetic.policies.checkpoint import META_FILE, WEIGHTS_FILE
+from mimetic.rollout import evaluate as run_eval
+from mimetic.runs import make_parents, remove_dirs, share_mode
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +35,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def _checkpoint_dir(path: str) -> Path:
     """A run directory, its checkpoint/ folder, or a file inside that folder."""
-    from mimetic.policies.checkpoint import META_FILE, WEIGHTS_FILE
 
     p = Path(path)
     if p.is_file() and p.name in (META_FILE, WEIGHTS_FILE):
@@ -42,8 +47,6 @@ def _checkpoint_dir(path: str) -> Path:
 
 
 def evaluate(args: argparse.Namespace) -> None:
-    from mimetic.policies import load_policy, read_checkpoint_meta
-    from mimetic.rollout import evaluate as run_eval
 
     check_positive(episodes=args.episodes)
     check_seed(args.seed)
@@ -86,8 +89,6 @@ def _check_renders(task) -> None:
 
 def video_fps(task) -> int:
     """Real-time playback: the frame rate the task's Gymnasium env declares (30 if none)."""
-    import gymnasium as gym
-    from gymnasium.envs.registration import load_env_creator
 
     envs = getattr(task, "envs", None)  # an adapted Gymnasium task: ask its env
     if envs:
@@ -126,7 +127,6 @@ class VideoFile:
     def __enter__(self) -> VideoFile:
         import imageio.v2 as imageio
 
-        from mimetic.runs import make_parents, remove_dirs
 
         self._parents = make_parents(self.path)
         try:
@@ -154,7 +154,6 @@ class VideoFile:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        from mimetic.runs import remove_dirs, share_mode
 
         assert self._tmp is not None, "VideoFile used outside its with-block"
         try:

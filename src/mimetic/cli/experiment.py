@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mimetic.cli.common import Parser
 from mimetic.cli.options import add_config_args, config_from_args
+from mimetic.runs import default_run_dir
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +68,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def experiment(args: argparse.Namespace) -> None:
     """Run ``mimetic experiment <name>`` from its entry in :data:`EXPERIMENTS`."""
-    from mimetic.runs import default_run_dir
 
     exp = EXPERIMENTS[args.experiment]
     module = importlib.import_module(f"mimetic.experiments.{exp.module}")

@@ -9,6 +9,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from mimetic.algos import bc
+from mimetic.algos.bc import BCConfig
 from mimetic.cli.common import (
     add_policy_args,
     add_task_args,
@@ -20,12 +22,13 @@ from mimetic.cli.common import (
     task_and_expert,
 )
 from mimetic.cli.options import add_config_args, config_from_args
+from mimetic.data import load_minari
+from mimetic.interactive.registry import METHODS, episodes_per_round
+from mimetic.policies import MLPConfig, save_policy
+from mimetic.runs import RunDir, default_run_dir
 
 
 def add_parsers(algos: argparse._SubParsersAction) -> None:
-    from mimetic.algos.bc import BCConfig
-    from mimetic.interactive.registry import METHODS
-    from mimetic.policies.mlp import MLPConfig
 
     for m in METHODS.values():
         p = algos.add_parser(m.name, help=m.help, description=m.help)
@@ -48,7 +51,6 @@ def add_parsers(algos: argparse._SubParsersAction) -> None:
 def _load_demos(path: str | None, task: Any) -> Any:
     if path is None:
         return None
-    from mimetic.data import load_minari
 
     ds = load_minari(path)
     ds.validate(task.spec)
@@ -56,10 +58,6 @@ def _load_demos(path: str | None, task: Any) -> Any:
 
 
 def train(args: argparse.Namespace) -> None:
-    from mimetic.algos import bc
-    from mimetic.interactive.registry import METHODS, episodes_per_round
-    from mimetic.policies import MLPConfig, save_policy
-    from mimetic.runs import RunDir, default_run_dir
 
     method = METHODS[args.algo]
     cfg = config_from_args(method.loop, args)

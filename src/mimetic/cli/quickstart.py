@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mimetic.cli.common import check_positive, check_seed, print_table
+from mimetic.quickstart import run_quickstart
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +19,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def quickstart(args: argparse.Namespace) -> None:
-    from mimetic.quickstart import run_quickstart
 
     check_positive(episodes=args.episodes, eval_episodes=args.eval_episodes)
     check_seed(args.seed)

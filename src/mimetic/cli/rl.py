@@ -17,6 +17,9 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from mimetic.algos import adversarial, ppo
+from mimetic.algos.adversarial import AdversarialConfig, learned_reward, load_reward
+from mimetic.algos.ppo import PPO_NET, PPOConfig
 from mimetic.cli.common import (
     check_positive,
     dataset_task,
@@ -26,16 +29,18 @@ from mimetic.cli.common import (
     task_and_expert,
 )
 from mimetic.cli.options import add_config_args, config_from_args
+from mimetic.data import load_minari
 from mimetic.errors import CheckpointError, ConfigError
+from mimetic.policies import save_policy
+from mimetic.policies.mlp import MLPConfig
+from mimetic.rollout import Scorer, evaluate
+from mimetic.runs import RunDir, check_new_run_dir, default_run_dir
 
 SKIP_NET = {"ensemble", "head", "gaussian_std", "mixture_components"}  # PPO's actor fixes these
 
 
 def add_parsers(algos: argparse._SubParsersAction) -> None:
     """The ``train ppo|gail|airl`` subcommands (options generated from the config dataclasses)."""
-    from mimetic.algos.adversarial import AdversarialConfig
-    from mimetic.algos.ppo import PPO_NET, PPOConfig
-    from mimetic.policies.mlp import MLPConfig
 
     texts = {
         "ppo": "PPO on the task's reward (the RL baseline), or on a learned AIRL reward (--reward)",
@@ -91,9 +96,6 @@ def _saved_config(resume: str | None) -> dict[str, Any] | None:
 def _configs(args: argparse.Namespace, saved: dict[str, Any] | None) -> tuple[Any, Any, Any]:
     """PPO, discriminator and network configs: from the command line, or the resumed run's
     (only --total-steps may change on resume)."""
-    from mimetic.algos.adversarial import AdversarialConfig
-    from mimetic.algos.ppo import PPOConfig
-    from mimetic.policies.mlp import MLPConfig
 
     if saved is None:
         ppo_cfg = config_from_args(PPOConfig, args)
@@ -113,7 +115,6 @@ def _configs(args: argparse.Namespace, saved: dict[str, Any] | None) -> tuple[An
 
 def _inputs(args: argparse.Namespace, saved: dict[str, Any] | None) -> tuple[str, Any, Any, str | None]:
     """(task name, demonstrations or None, max_steps, data path) checked before any training."""
-    from mimetic.data import load_minari
 
     if args.algo == "ppo":
         name = args.task or (saved or {}).get("task")
@@ -130,7 +131,6 @@ def _inputs(args: argparse.Namespace, saved: dict[str, Any] | None) -> tuple[str
 
 
 def _reward_fn(args: argparse.Namespace, saved: dict[str, Any] | None, task_name: str) -> tuple[Any, str | None]:
-    from mimetic.algos.adversarial import learned_reward, load_reward
 
     if args.algo != "ppo":  # for gail/airl, --reward is the discriminator's reward form
         return None, None
@@ -163,10 +163,6 @@ class _StopFlag:
 
 
 def train(args: argparse.Namespace) -> None:
-    from mimetic.algos import adversarial, ppo
-    from mimetic.policies import save_policy
-    from mimetic.rollout import Scorer
-    from mimetic.runs import RunDir, check_new_run_dir, default_run_dir
 
     saved = _saved_config(args.resume)
     ppo_cfg, adv_cfg, net = _configs(args, saved)
@@ -246,7 +242,6 @@ class _Loop:
         return self.flag.stop
 
     def _evaluate(self, policy: Any, steps: int, wall: float, iteration: int) -> dict[str, Any]:
-        from mimetic.rollout import evaluate
 
         was_training = policy.training
         policy.eval()
@@ -269,7 +264,6 @@ class _Loop:
     def _keep_best(self, policy: Any, res: Any, row: dict[str, Any]) -> None:
         """Adversarial training can dip after reaching expert level: keep the best-evaluated policy
         too (``best/``; by expert-normalized score, else return)."""
-        from mimetic.policies import save_policy
 
         value = res.normalized_score if res.normalized_score is not None else res.return_mean
         if value is None or (self.best is not None and value <= self.best["value"]):

@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from mimetic.algos.bc import BCConfig, fit
 from mimetic.cli.common import (
     add_policy_args,
     check_positive,
@@ -19,13 +20,15 @@ from mimetic.cli.common import (
     task_and_expert,
 )
 from mimetic.cli.options import add_config_args, config_from_args
+from mimetic.data import load_minari
 from mimetic.errors import ConfigError
+from mimetic.policies import MLPConfig, save_policy
 from mimetic.protocols import Expert
+from mimetic.rollout import evaluate as run_eval
+from mimetic.runs import RunDir, check_new_run_dir, default_run_dir
 
 
 def add_parsers(algos: argparse._SubParsersAction) -> None:
-    from mimetic.algos.bc import BCConfig
-    from mimetic.policies.mlp import MLPConfig
 
     bc = algos.add_parser("bc", help="behavioral cloning from a dataset")
     bc.add_argument("--data", required=True, help="Minari dataset directory (or its main_data.hdf5)")
@@ -47,10 +50,6 @@ def add_parsers(algos: argparse._SubParsersAction) -> None:
 def _train_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, str, Any, Expert | None]:
     """Every check of ``train bc``'s input, before any training: configs, --out, the dataset
     against its task, and the expert (a bad --expert must not throw a finished run away)."""
-    from mimetic.algos.bc import BCConfig
-    from mimetic.data import load_minari
-    from mimetic.policies import MLPConfig
-    from mimetic.runs import check_new_run_dir
 
     bc_cfg = config_from_args(BCConfig, args)
     mlp_cfg = config_from_args(MLPConfig, args)
@@ -74,10 +73,6 @@ def _train_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, str, Any, Ex
 
 
 def train(args: argparse.Namespace) -> None:
-    from mimetic.algos.bc import fit
-    from mimetic.policies import save_policy
-    from mimetic.rollout import evaluate as run_eval
-    from mimetic.runs import RunDir, default_run_dir
 
     bc_cfg, mlp_cfg, ds, name, task, expert = _train_inputs(args)
     policy = make_policy(args, task.spec, mlp_cfg, seed=bc_cfg.seed)
