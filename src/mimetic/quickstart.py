@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from mimetic.algos.bc import BCConfig, fit
+from mimetic.algos import bc
 from mimetic.data import Dataset, save_minari
 from mimetic.envs import make_expert, make_task, task_names
 from mimetic.errors import ConfigError, TaskError
@@ -21,7 +21,7 @@ def run_quickstart(*, task: str = "cartpole", episodes: int = 10, seed: int = 0,
 
     if episodes < 1 or eval_episodes < 1:
         raise ConfigError("quickstart needs at least 1 demo episode and 1 evaluation episode")
-    bc_cfg, mlp_cfg = BCConfig(seed=seed), MLPConfig()
+    bc_cfg, mlp_cfg = bc.BCConfig(seed=seed), MLPConfig()
     out = Path(out) if out else default_run_dir("quickstart", task)
     config = {"command": "quickstart", "task": task, "episodes": episodes, "seed": seed,
               "eval_episodes": eval_episodes, "bc": asdict(bc_cfg), "policy": asdict(mlp_cfg)}
@@ -40,7 +40,7 @@ def run_quickstart(*, task: str = "cartpole", episodes: int = 10, seed: int = 0,
     policy = MLPPolicy.for_spec(env.spec, mlp_cfg, seed=seed)
     with run_dir as run:
         save_minari(ds, run.path / "data")
-        result = fit(policy, ds, bc_cfg, progress=True, callback=lambda s, m: run.log(s, m, prefix="train/"))
+        result = bc.fit(policy, ds, bc_cfg, progress=True, callback=lambda s, m: run.log(s, m, prefix="train/"))
         save_policy(policy, run.path / "checkpoint", extra={"task": task, "max_steps": env.spec.max_steps,
                                                             "algo": "bc"})
         exp, rnd = reference_results(env, expert, episodes=eval_episodes, seed=10_000)
