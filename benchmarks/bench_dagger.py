@@ -207,9 +207,7 @@ def make_gate(algo: str, policy: MLPPolicy, *, task: str, discrete: bool, **thri
     if algo == "thrifty":
         return dagger.ThriftyGates(policy, discrete=discrete, **(thrifty or THRIFTY_GATES[task]))
     # the CLI's observable risk (driving: metres off the centreline)
-    from mimetic.envs import risk_function
-
-    return dagger.HGDAggerGates(discrete=discrete, deviation=HG_DEVIATION, risk_fn=risk_function("driving"),
+    return dagger.HGDAggerGates(discrete=discrete, deviation=HG_DEVIATION, risk_fn=make_task("driving").spec.risk,
                                 risk=HG_RISK_M, doubt_fn=policy.disagreement)
 
 

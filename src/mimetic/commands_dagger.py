@@ -42,11 +42,9 @@ def _gate(args: argparse.Namespace, task: Any, policy: Any, expert: Any) -> tupl
         human = KeyboardHuman(task)  # the person at the keyboard is the expert: their actions are the labels
         return HGDAggerGates(discrete=spec.discrete, deviation=1.0, human=human), human.expert
     deviation = args.deviation if args.deviation is not None else (0.5 if spec.discrete else 0.2)
-    from mimetic.envs import risk_function
-
-    risk_fn = risk_function(spec.name)
-    # default: 1 m off the centreline (driving), half the failure angle (cartpole, where 1.0 = failure)
-    risk = args.risk if args.risk is not None else (0.5 if spec.name == "cartpole" else 1.0)
+    risk_fn = spec.risk
+    # default: the task's own level (driving 1 m off the centreline, cartpole half the failure angle)
+    risk = args.risk if args.risk is not None else (spec.risk_threshold if spec.risk_threshold is not None else 1.0)
     if deviation <= 0 or risk <= 0:
         raise ConfigError(f"--deviation and --risk must be > 0, got {deviation} and {risk}")
     doubt = policy.disagreement if getattr(policy.config, "ensemble", 1) > 1 else None

@@ -206,22 +206,6 @@ def collect(task: BatchedTask, expert: Expert, *, episodes: int, seed: int = 0,
 # ----------------------------------------------------------------------------- evaluation
 
 
-def episode_success(spec: TaskSpec, traj: Trajectory) -> bool | None:
-    """Task-specific success; None where a task defines none (adapted Gymnasium envs)."""
-    name = spec.name
-    if name in ("cartpole", "driving"):
-        return not traj.terminated  # balanced / stayed on the road until the horizon
-    if name == "pendulum":
-        return bool(traj.obs[-1][0] > 0.9)  # cos(theta) near 1: upright at the end
-    if name.startswith("lunarlander"):
-        return traj.ret >= 200.0  # Gymnasium's "solved" threshold
-    if name == "multimodal":
-        from mimetic.envs.multimodal import episode_success as multimodal_success
-
-        return multimodal_success(traj)
-    return None
-
-
 def _imitation_error(spec: TaskSpec, trajs: list[Trajectory]) -> float:
     acts = np.concatenate([t.acts for t in trajs])
     labels = np.concatenate([t.labels for t in trajs if t.labels is not None])
@@ -233,7 +217,8 @@ def _imitation_error(spec: TaskSpec, trajs: list[Trajectory]) -> float:
 
 def summarize(spec: TaskSpec, trajs: list[Trajectory], *, seed: int, labels: int = 0) -> EvalResult:
     rets = np.array([t.ret for t in trajs])
-    succ = [episode_success(spec, t) for t in trajs]
+    # the task's own success hook; adapted Gymnasium tasks define none
+    succ = [None if spec.success is None else bool(spec.success(t)) for t in trajs]
     has_labels = all(t.labels is not None for t in trajs)
     return EvalResult(
         task=spec.name,

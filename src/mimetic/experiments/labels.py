@@ -338,15 +338,13 @@ def _round_bc(config: LabelsConfig, seed: int) -> bc.BCConfig:
 
 
 def _dagger_family(config: LabelsConfig, method: str, seed: int, expert: Expert) -> tuple[DAggerResult, int]:
-    from mimetic.envs import risk_function
-
     task = make_task(config.task, num_envs=config.episodes_per_round)
     spec = task.spec
     policy = _policy(config, spec, seed, ensemble=config.ensemble if method == "thrifty-dagger" else 1)
     gate: dagger.GateFactory | None = None
     if method == "hg-dagger":
         deviation = config.deviation if config.deviation is not None else (0.5 if spec.discrete else 0.2)
-        gate = dagger.HGDAggerGates(discrete=spec.discrete, deviation=deviation, risk_fn=risk_function(spec.name),
+        gate = dagger.HGDAggerGates(discrete=spec.discrete, deviation=deviation, risk_fn=spec.risk,
                                     risk=config.risk)
     elif method == "thrifty-dagger":
         gate = dagger.ThriftyGates(policy, discrete=spec.discrete, switch_rate=config.switch_rate)
