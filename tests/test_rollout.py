@@ -118,3 +118,28 @@ def test_beta_gate_and_schedules():
         beta_at("bogus", 0)
     with pytest.raises(ConfigError):
         beta_at("constant", 0, beta0=-1)
+
+
+class _FirstEpisodeOnly:
+    """Queries every state of each env's first episode, none of its later ones."""
+
+    def __init__(self):
+        self.first = None
+
+    def __call__(self, obs, learner_acts):
+        return np.zeros(len(obs), bool), self.first.copy()
+
+    def reset(self, mask):
+        if self.first is None:
+            self.first = np.ones(len(mask), bool)
+        else:
+            self.first[mask] = False
+
+
+def test_a_slots_next_episode_does_not_inherit_its_labels():
+    budget = LabelBudget(right_expert)
+    first, second = rollout(CounterTask(num_envs=1, max_steps=6), ConstPolicy(0), episodes=2, seed=0,
+                            labeler=budget, gate=_FirstEpisodeOnly())
+    assert first.labeled.all() and (first.labels == 1).all()
+    assert not second.labeled.any() and (second.labels == 0).all()  # never queried: no labels
+    assert budget.labels == len(first)

@@ -179,6 +179,9 @@ def rollout(
             ep_of_env[idx] = next_ep + np.arange(len(idx))
             next_ep += len(idx)
             t_env[idx] = 0
+            # a slot's next episode starts unlabelled: its previous episode's labels must not show through
+            buf.labels[idx] = 0
+            buf.labeled[idx] = False
             prev_take = prev_take & ~done
             obs = task.reset(seeds=seed + ep_of_env, mask=done)
             for agent in (policy, gate):
