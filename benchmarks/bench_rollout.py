@@ -138,7 +138,8 @@ def plain_loop(task: BatchedTask, expert: Act, *, episodes: int, seed: int = 0) 
     begun = np.zeros(n, np.int64)  # step at which it began
     next_ep, t = n, 0
     log_obs, log_acts, log_rewards, log_costs = [], [], [], []
-    ends: dict[int, tuple[int, int, int, np.ndarray, bool, bool]] = {}  # episode -> (env, first, end, final obs, ...)
+    # episode -> (env, first step, end step, final observation, terminated, truncated)
+    ends: dict[int, tuple[int, int, int, np.ndarray, bool, bool]] = {}
     while len(ends) < episodes:
         acts = expert(obs)
         step = task.step(acts)
@@ -227,8 +228,9 @@ def plain_rows(ps: list[PlainPair]) -> list[str]:
         rs = [p for p in ps if (p.task, p.num_envs) == (task, b)]
         ratios = [p.ratio for p in rs]
         med = statistics.median(ratios)
-        lines.append(f"| {task} | {b} | {rs[0].env_steps:,} | {statistics.median(p.env_steps / p.rollout_s for p in rs):,.0f} "
-                     f"| {statistics.median(p.env_steps / p.plain_s for p in rs):,.0f} | {med:.2f} "
+        rollout_sps = statistics.median(p.env_steps / p.rollout_s for p in rs)
+        plain_sps = statistics.median(p.env_steps / p.plain_s for p in rs)
+        lines.append(f"| {task} | {b} | {rs[0].env_steps:,} | {rollout_sps:,.0f} | {plain_sps:,.0f} | {med:.2f} "
                      f"({min(ratios):.2f}-{max(ratios):.2f}) | {'yes' if med >= 0.6 else 'no'} |")
     return lines
 
