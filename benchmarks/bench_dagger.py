@@ -80,10 +80,10 @@ from _peer import (
 )
 
 from mimetic.algos import bc
+from mimetic.envs import make_expert, make_task
 from mimetic.interactive import dagger
 from mimetic.interactive.gates.human import HGDAggerGates
 from mimetic.interactive.gates.thrifty import ThriftyGates
-from mimetic.envs import make_expert, make_task
 from mimetic.policies import MLPConfig, MLPPolicy
 from mimetic.rollout import reference_results
 
@@ -210,9 +210,7 @@ def make_gate(algo: str, policy: MLPPolicy, *, task: str, discrete: bool, **thri
     if algo == "thrifty":
         return ThriftyGates(policy, discrete=discrete, **(thrifty or THRIFTY_GATES[task]))
     # the CLI's observable risk (driving: metres off the centreline)
-    from mimetic.envs import risk_function
-
-    return HGDAggerGates(discrete=discrete, deviation=HG_DEVIATION, risk_fn=risk_function("driving"),
+    return HGDAggerGates(discrete=discrete, deviation=HG_DEVIATION, risk_fn=make_task("driving").spec.risk,
                          risk=HG_RISK_M, doubt_fn=policy.disagreement)
 
 

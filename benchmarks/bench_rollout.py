@@ -28,6 +28,14 @@ Run (from the repository root, about 5 minutes on a quiet 2-core machine):
     python benchmarks/bench_rollout.py [--tasks cartpole pendulum driving] [--batches 1 16 64 256 1024]
                                        [--repeats 5] [--steps 20000] [--batched-steps 200000]
                                        [--threads 1] [--json out.json]
+
+``--vs-plain`` measures instead the loop's own overhead: ``collect(task, expert)`` against
+:func:`plain_loop`, the same work (the same ``task.step`` physics, expert calls, resets and
+recorded arrays, checked equal before timing) written as plainly as numpy allows, side by side in
+alternating order, for each task and B in ``--batches`` (episodes: ``--batched-steps`` worth of
+whole waves). Target: rollout speed >= 0.6 of the plain loop's.
+
+    python benchmarks/bench_rollout.py --vs-plain [--tasks ...] [--batches 64 1024] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -51,10 +59,11 @@ import torch
 
 from mimetic.algos.bc import BCConfig, fit
 from mimetic.data import Dataset
-from mimetic.envs import make_expert, make_task
+from mimetic.envs import BatchedTask, make_expert, make_task
 from mimetic.policies import MLPConfig, MLPPolicy
 from mimetic.protocols import Policy
 from mimetic.rollout import collect, rollout
+from mimetic.types import Trajectory
 
 GYM_IDS = {"cartpole": "CartPole-v1", "pendulum": "Pendulum-v1", "driving": "mimetic/Driving-v0"}
 TARGET_RATIO = 20.0
@@ -115,6 +124,115 @@ def mimetic_loop(task_name: str, num_envs: int, *, driver: str, policy: Policy |
     seconds = time.perf_counter() - start
     task.close()
     return sum(len(t) for t in trajs), seconds
+
+
+def plain_loop(task: BatchedTask, expert: Act, *, episodes: int, seed: int = 0) -> list[Trajectory]:
+    """What ``collect(task, expert, episodes=..., seed=...)`` computes, written plainly: the same
+    schedule (episode k on the env that frees up next, reset seed seed + k), every step logged
+    time-major in Python lists, the episodes cut out of the stacked logs at the end. The expert
+    labels every env, idle ones included (collect labels only the active ones; the timed runs use
+    whole waves, so no env is idle)."""
+    n = task.num_envs
+    obs = task.reset(seeds=seed + np.arange(n))  # (B, *O)
+    episode = np.arange(n)  # episode each env runs
+    begun = np.zeros(n, np.int64)  # step at which it began
+    next_ep, t = n, 0
+    log_obs, log_acts, log_rewards, log_costs = [], [], [], []
+    # episode -> (env, first step, end step, final observation, terminated, truncated)
+    ends: dict[int, tuple[int, int, int, np.ndarray, bool, bool]] = {}
+    while len(ends) < episodes:
+        acts = expert(obs)
+        step = task.step(acts)
+        log_obs.append(obs)
+        log_acts.append(acts)
+        log_rewards.append(step.rewards)
+        log_costs.append(step.costs)
+        t += 1
+        obs = step.obs
+        done = step.terminated | step.truncated
+        if done.any():
+            for j in np.flatnonzero(done):
+                if episode[j] < episodes:
+                    ends[int(episode[j])] = (j, int(begun[j]), t, step.obs[j], bool(step.terminated[j]),
+                                             bool(step.truncated[j]) and not step.terminated[j])
+            idx = np.flatnonzero(done)
+            episode[idx] = next_ep + np.arange(len(idx))
+            next_ep += len(idx)
+            begun[idx] = t
+            obs = task.reset(seeds=seed + episode, mask=done)
+    all_obs, all_acts = np.stack(log_obs), np.stack(log_acts)  # (S, B, *O), (S, B, *A)
+    all_rewards, all_costs = np.stack(log_rewards), np.stack(log_costs)  # (S, B) each
+    out = []
+    for k in range(episodes):
+        j, first, end, final, terminated, truncated = ends[k]
+        acts = all_acts[first:end, j]
+        out.append(Trajectory(obs=np.concatenate([all_obs[first:end, j], final[None]]), acts=acts,
+                              rewards=all_rewards[first:end, j], costs=all_costs[first:end, j],
+                              labels=acts.copy(), labeled=np.ones(end - first, bool),
+                              expert_acted=np.ones(end - first, bool), terminated=terminated,
+                              truncated=truncated, seed=seed + k))
+    return out
+
+
+def same_trajectories(a: list[Trajectory], b: list[Trajectory]) -> bool:
+    fields = ("obs", "acts", "rewards", "costs", "labels", "labeled", "expert_acted")
+    return len(a) == len(b) and all(
+        (x.terminated, x.truncated, x.seed) == (y.terminated, y.truncated, y.seed)
+        and all(np.array_equal(getattr(x, f), getattr(y, f)) for f in fields) for x, y in zip(a, b))
+
+
+@dataclass(frozen=True)
+class PlainPair:
+    """``collect`` and :func:`plain_loop` timed back to back on the same task and episodes."""
+
+    task: str
+    num_envs: int
+    repeat: int
+    episodes: int
+    env_steps: int
+    rollout_s: float
+    plain_s: float
+
+    @property
+    def ratio(self) -> float:
+        """Rollout speed as a fraction of the plain loop's (1.0: no overhead)."""
+        return self.plain_s / self.rollout_s
+
+
+def measure_vs_plain(task_name: str, num_envs: int, *, batched_steps: int, repeats: int) -> list[PlainPair]:
+    task, expert = make_task(task_name, num_envs=num_envs), make_expert(task_name)
+    episodes = episodes_for(task_name, num_envs, batched_steps)
+    trajs = collect(task, expert, episodes=episodes, seed=0)
+    if not same_trajectories(trajs, plain_loop(task, expert, episodes=episodes, seed=0)):
+        raise SystemExit(f"plain_loop and collect disagree on {task_name} B={num_envs}: not the same work")
+    steps = sum(len(t) for t in trajs)
+    out = []
+    for r in range(repeats):
+        secs: dict[str, float] = {}
+        for which in ("rollout", "plain") if r % 2 == 0 else ("plain", "rollout"):
+            start = time.perf_counter()
+            if which == "rollout":
+                collect(task, expert, episodes=episodes, seed=0)
+            else:
+                plain_loop(task, expert, episodes=episodes, seed=0)
+            secs[which] = time.perf_counter() - start
+        out.append(PlainPair(task_name, num_envs, r, episodes, steps, secs["rollout"], secs["plain"]))
+    task.close()
+    return out
+
+
+def plain_rows(ps: list[PlainPair]) -> list[str]:
+    lines = [("| task | envs | env steps per run | rollout env-steps/s | plain loop env-steps/s "
+              "| rollout / plain (median of per-repeat, min-max) | >= 0.6 |"), "|---|---|---|---|---|---|---|"]
+    for task, b in dict.fromkeys((p.task, p.num_envs) for p in ps):
+        rs = [p for p in ps if (p.task, p.num_envs) == (task, b)]
+        ratios = [p.ratio for p in rs]
+        med = statistics.median(ratios)
+        rollout_sps = statistics.median(p.env_steps / p.rollout_s for p in rs)
+        plain_sps = statistics.median(p.env_steps / p.plain_s for p in rs)
+        lines.append(f"| {task} | {b} | {rs[0].env_steps:,} | {rollout_sps:,.0f} | {plain_sps:,.0f} | {med:.2f} "
+                     f"({min(ratios):.2f}-{max(ratios):.2f}) | {'yes' if med >= 0.6 else 'no'} |")
+    return lines
 
 
 # --------------------------------------------------------------------------- setup
@@ -214,11 +332,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bc-steps", type=int, default=3000, help="BC steps for the policies that drive")
     p.add_argument("--threads", type=int, default=1, help="torch threads (policy forward passes)")
     p.add_argument("--json", type=Path, default=None, help="also write every measurement as JSON here")
+    p.add_argument("--vs-plain", action="store_true", help="collect vs the plain numpy loop (see above)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     info = machine(a.threads)
     print(f"machine: {info}", flush=True)
     start = time.perf_counter()
+    if a.vs_plain:
+        import mimetic.rollout
+
+        info["rollout_module"] = mimetic.rollout.__file__  # which implementation was measured
+        ps = [p for name in a.tasks for b in a.batches
+              for p in measure_vs_plain(name, b, batched_steps=a.batched_steps, repeats=a.repeats)]
+        info.update(loadavg_end=os.getloadavg(), total_s=round(time.perf_counter() - start, 1))
+        print(f"\nmachine: {info}\n")
+        print("\n".join(plain_rows(ps)))
+        if a.json:
+            a.json.write_text(json.dumps({"machine": info, "pairs": [{**asdict(p), "ratio": p.ratio} for p in ps]},
+                                         indent=1) + "\n")
+        return 0
     ms: list[Measurement] = []
     for task_name in a.tasks:
         ms += run_task(task_name, batches=a.batches, repeats=a.repeats, target_steps=a.steps,

@@ -6,6 +6,7 @@ from mimetic.errors import BudgetExhausted, ConfigError
 from mimetic.interactive.budget import LabelBudget
 from mimetic.interactive.gates.beta import AlwaysQuery, BetaGate, beta_at
 from mimetic.rollout import collect, evaluate, rollout
+from mimetic.types import Trajectory
 
 
 @pytest.mark.parametrize("num_envs", [1, 2, 5])
@@ -119,3 +120,215 @@ def test_beta_gate_and_schedules():
         beta_at("bogus", 0)
     with pytest.raises(ConfigError):
         beta_at("constant", 0, beta0=-1)
+
+
+class _FirstEpisodeOnly:
+    """Queries every state of each env's first episode, none of its later ones."""
+
+    def __init__(self):
+        self.first = None
+
+    def __call__(self, obs, learner_acts):
+        return np.zeros(len(obs), bool), self.first.copy()
+
+    def reset(self, mask):
+        if self.first is None:
+            self.first = np.ones(len(mask), bool)
+        else:
+            self.first[mask] = False
+
+
+def test_a_slots_next_episode_does_not_inherit_its_labels():
+    budget = LabelBudget(right_expert)
+    first, second = rollout(CounterTask(num_envs=1, max_steps=6), ConstPolicy(0), episodes=2, seed=0,
+                            labeler=budget, gate=_FirstEpisodeOnly())
+    assert first.labeled.all() and (first.labels == 1).all()
+    assert not second.labeled.any() and (second.labels == 0).all()  # never queried: no labels
+    assert budget.labels == len(first)
+
+
+# ----------------------------------------------------------------------------- against a plain reference
+
+
+def _reference_rollout(task, policy, *, episodes, seed, labeler=None, gate=None, on_frame=None):
+    """``rollout`` written plainly, one Python list per env and field, with the same schedule:
+    episode k runs on the env that frees up next (lowest index first), from reset seed seed + k."""
+    n, spec = task.num_envs, task.spec
+    a_shape, a_type = ((), np.int64) if spec.discrete else (spec.action_space.shape, np.float32)
+    fields = ("obs", "acts", "rewards", "costs", "labels", "labeled", "expert_acted")
+    rec = [{f: [] for f in fields} for _ in range(n)]
+    ep = list(range(n))
+    next_ep = n
+    out = {}
+    prev_take = np.zeros(n, bool)
+    obs = task.reset(seeds=seed + np.arange(n))
+    for agent in (policy, gate):
+        if agent is not None:
+            agent.reset(np.ones(n, bool))
+
+    def finish(j, final_obs, terminated, truncated):
+        r = rec[j]
+        out[ep[j]] = Trajectory(
+            obs=np.array([*r["obs"], final_obs], np.float32), acts=np.array(r["acts"], a_type).reshape(-1, *a_shape),
+            rewards=np.array(r["rewards"], np.float64), costs=np.array(r["costs"], np.float64),
+            labels=np.array(r["labels"], a_type).reshape(-1, *a_shape) if labeler else None,
+            labeled=np.array(r["labeled"], bool) if labeler else None,
+            expert_acted=np.array(r["expert_acted"], bool) if labeler else None,
+            terminated=terminated, truncated=truncated, seed=seed + ep[j])
+
+    while len(out) < episodes:
+        active = np.array([e < episodes for e in ep])
+        learner = policy.act(obs) if policy is not None else None
+        if policy is None:
+            take, query = active.copy(), active.copy()
+        elif gate is not None:
+            take, query = gate(obs, learner)
+            take, query = take & active, (query | take) & active
+        else:
+            take, query = np.zeros(n, bool), active & (labeler is not None)
+        labels = np.zeros((n, *a_shape), a_type)
+        if query.any():
+            if not labeler.can_cover(int(query.sum())):
+                for j in range(n):
+                    if active[j] and rec[j]["acts"]:
+                        finish(j, obs[j], False, True)
+                break
+            labels[query] = labeler.label(obs[query])
+            labeler.count_control(expert_steps=int(take.sum()), switches=int((take & ~prev_take).sum()))
+        acts = labels if learner is None else np.where(take.reshape(-1, *[1] * len(a_shape)), labels, learner)
+        prev_take = take
+        if on_frame is not None and ep[0] == 0:
+            on_frame(task.render(0))
+        step = task.step(acts)
+        for j in range(n):
+            for f, v in zip(fields, (obs[j], acts[j], step.rewards[j], step.costs[j], labels[j], query[j], take[j])):
+                rec[j][f].append(v)
+        done = step.terminated | step.truncated
+        for j in np.flatnonzero(done & active):
+            finish(j, step.obs[j], bool(step.terminated[j]), bool(step.truncated[j] and not step.terminated[j]))
+        if on_frame is not None and done[0] and ep[0] == 0:
+            on_frame(task.render(0))
+        obs = step.obs
+        if done.any():
+            for j in np.flatnonzero(done):
+                ep[j], next_ep = next_ep, next_ep + 1
+                rec[j] = {f: [] for f in fields}
+            prev_take = prev_take & ~done
+            obs = task.reset(seeds=seed + np.array(ep), mask=done)
+            for agent in (policy, gate):
+                if agent is not None:
+                    agent.reset(done)
+    return [out[k] for k in sorted(out)]
+
+
+class _LinearPolicy:
+    """A fixed random linear map: deterministic learner actions that differ from the expert's."""
+
+    def __init__(self, spec, seed=0):
+        rng = np.random.default_rng(seed)
+        self.spec, self.w = spec, rng.normal(size=(spec.obs_dim, spec.act_dim))
+
+    def act(self, obs):
+        out = obs @ self.w
+        if self.spec.discrete:
+            return np.argmax(out, axis=1).astype(np.int64)
+        return np.clip(out, self.spec.action_space.low, self.spec.action_space.high).astype(np.float32)
+
+    def reset(self, mask):
+        pass
+
+
+class _RiskyStreakGate:
+    """Stateful, partial queries: the expert takes over after 3 steps above the batch's median
+    |obs| and keeps control for 4 steps; it is also queried on every 4th step of an episode."""
+
+    def __init__(self):
+        self.t = self.streak = self.held = None
+
+    def __call__(self, obs, learner_acts):
+        size = np.abs(obs).sum(axis=1)
+        self.streak = np.where(size > np.median(size), self.streak + 1, 0)
+        take = (self.streak >= 3) | ((self.held > 0) & (self.held < 4))
+        self.held = np.where(take, self.held + 1, 0)
+        query = take | (self.t % 4 == 0)
+        self.t = self.t + 1
+        return take, query
+
+    def reset(self, mask):
+        if self.t is None:
+            self.t, self.streak, self.held = (np.zeros(len(mask), np.int64) for _ in range(3))
+        for a in (self.t, self.streak, self.held):
+            a[mask] = 0
+
+
+class _FramedCounter(CounterTask):
+    def render(self, index=0):
+        return np.full((2, 2, 3), 100 + self.pos[index], np.uint8)
+
+
+def _case(name):
+    """(task, policy, labeler, gate, episodes, seed) of one named case; gate and policy fresh per call."""
+    from mimetic.envs import make_expert, make_task
+
+    if name == "counter-frames":
+        task = _FramedCounter(num_envs=2, max_steps=4)
+        return task, ConstPolicy(1), None, None, 5, 0
+    task_name, horizon = {"expert": ("pendulum", 30), "learner": ("cartpole", 60), "beta": ("driving", 40),
+                          "gate": ("cartpole", 40), "gate-budget": ("driving", 40),
+                          "expert-budget": ("pendulum", 30)}[name]
+    task = make_task(task_name, num_envs=3, max_steps=horizon)
+    expert, spec = make_expert(task_name), task.spec
+    policy = _LinearPolicy(spec)
+    if name == "expert":
+        return task, None, LabelBudget(expert), None, 7, 3
+    if name == "expert-budget":  # runs out in the third wave, mid-episode
+        return task, None, LabelBudget(expert, limit=2 * 3 * horizon + 17), None, 9, 3
+    if name == "learner":
+        return task, policy, LabelBudget(expert), None, 8, 5
+    if name == "beta":
+        return task, policy, LabelBudget(expert), BetaGate(0.4, rng=np.random.default_rng(7)), 7, 1
+    if name == "gate":
+        return task, policy, LabelBudget(expert), _RiskyStreakGate(), 8, 2
+    return task, policy, LabelBudget(expert, limit=55), _RiskyStreakGate(), 8, 2  # gate-budget
+
+
+@pytest.mark.parametrize("name", ["expert", "expert-budget", "learner", "beta", "gate", "gate-budget",
+                                  "counter-frames"])
+def test_rollout_matches_the_plain_reference_bit_for_bit(name):
+    task, policy, labeler, gate, episodes, seed = _case(name)
+    frames = []
+    got = rollout(task, policy, episodes=episodes, seed=seed, labeler=labeler, gate=gate, on_frame=frames.append)
+    counts = labeler.counts() if labeler else None
+    task, policy, labeler, gate, episodes, seed = _case(name)
+    ref_frames = []
+    want = _reference_rollout(task, policy, episodes=episodes, seed=seed, labeler=labeler, gate=gate,
+                              on_frame=ref_frames.append)
+    assert (labeler.counts() if labeler else None) == counts
+    assert [t.seed for t in got] == [t.seed for t in want]
+    if name.endswith("budget"):  # cut short mid-episode
+        assert labeler.exhausted and got[-1].truncated and 0 < len(got[-1]) < task.spec.max_steps
+    for g, w in zip(got, want):
+        assert (g.terminated, g.truncated) == (w.terminated, w.truncated)
+        for f in ("obs", "acts", "rewards", "costs", "labels", "labeled", "expert_acted"):
+            a, b = getattr(g, f), getattr(w, f)
+            if b is None:
+                assert a is None, f
+                continue
+            assert a.dtype == b.dtype and a.flags.c_contiguous, f
+            np.testing.assert_array_equal(a, b, err_msg=f)
+    assert len(ref_frames) == len(frames) and all(np.array_equal(a, b) for a, b in zip(frames, ref_frames))
+    if name == "counter-frames":
+        assert len(frames) == len(got[0]) + 1  # env 0's first episode, its final frame included
+
+
+def test_an_episode_past_max_steps_is_an_error():
+    from mimetic.errors import TaskError
+
+    class NeverEnds(CounterTask):
+        def step(self, actions):
+            s = super().step(actions)
+            return type(s)(obs=s.obs, rewards=s.rewards, terminated=s.terminated & False,
+                           truncated=s.truncated & False, costs=s.costs)
+
+    with pytest.raises(TaskError, match="max_steps=5"):
+        rollout(NeverEnds(num_envs=2), ConstPolicy(1), episodes=2)

@@ -15,7 +15,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mimetic.envs.base import BatchedTask, TaskSpec
-from mimetic.errors import ConfigError
+from mimetic.errors import ConfigError, TaskError
 from mimetic.interactive.budget import LabelBudget
 from mimetic.protocols import Expert, Gate, Policy
 from mimetic.types import EvalResult, Trajectory
@@ -40,47 +40,82 @@ class RandomPolicy:
         pass
 
 
-@dataclass
-class _Buffers:
-    """Per-env episode buffers, written with one fancy-indexed assignment per step."""
+@dataclass(frozen=True)
+class _Ring:
+    """The last T+1 batched steps, time-major: row ``g % (T+1)`` holds global step ``g`` of every env.
 
-    obs: np.ndarray  # (B, T+1, *O)
-    acts: np.ndarray  # (B, T, *A) executed actions
-    rewards: np.ndarray  # (B, T)
-    costs: np.ndarray  # (B, T)
-    labels: np.ndarray  # (B, T, *A) expert labels where labeled
-    labeled: np.ndarray  # (B, T) bool
-    expert_acted: np.ndarray  # (B, T) bool
+    Each step writes one contiguous row per array (no per-env indexing: that was a third of the
+    loop's time); an episode is cut out when it ends, with one gather-and-transpose per group of
+    episodes that end together. T+1 rows hold the longest episode: T steps and its final
+    observation (row ``g + 1`` when the episode ends at step ``g``).
+    """
+
+    obs: np.ndarray  # (R, B, *O) observation each step was taken at; after a last step, the final one
+    acts: np.ndarray  # (R, B, *A) executed actions
+    rewards: np.ndarray  # (R, B)
+    costs: np.ndarray  # (R, B)
+    labels: np.ndarray | None  # (R, B, *A) expert labels where labeled, else 0 (None: no labeler)
+    labeled: np.ndarray | None  # (R, B) bool
+    expert_acted: np.ndarray | None  # (R, B) bool
 
     @classmethod
-    def make(cls, spec: TaskSpec, n: int) -> _Buffers:
-        t = spec.max_steps
-        a_shape = () if spec.discrete else spec.action_space.shape
-        a_type = np.int64 if spec.discrete else np.float32
+    def make(cls, spec: TaskSpec, n: int, *, labeled: bool) -> _Ring:
+        r = spec.max_steps + 1
+        a_shape, a_type = _action_row(spec)
         return cls(
-            obs=np.zeros((n, t + 1, *spec.observation_space.shape), np.float32),
-            acts=np.zeros((n, t, *a_shape), a_type),
-            rewards=np.zeros((n, t), np.float64),
-            costs=np.zeros((n, t), np.float64),
-            labels=np.zeros((n, t, *a_shape), a_type),
-            labeled=np.zeros((n, t), bool),
-            expert_acted=np.zeros((n, t), bool),
+            obs=np.zeros((r, n, *spec.observation_space.shape), np.float32),
+            acts=np.zeros((r, n, *a_shape), a_type),
+            rewards=np.zeros((r, n), np.float64),
+            costs=np.zeros((r, n), np.float64),
+            labels=np.zeros((r, n, *a_shape), a_type) if labeled else None,
+            labeled=np.zeros((r, n), bool) if labeled else None,
+            expert_acted=np.zeros((r, n), bool) if labeled else None,
         )
 
-    def episode(self, j: int, length: int, *, terminated: bool, truncated: bool, seed: int,
-                labeled: bool) -> Trajectory:
-        return Trajectory(
-            obs=self.obs[j, : length + 1].copy(),
-            acts=self.acts[j, :length].copy(),
-            rewards=self.rewards[j, :length].copy(),
-            terminated=terminated,
-            truncated=truncated,
-            costs=self.costs[j, :length].copy(),
-            labels=self.labels[j, :length].copy() if labeled else None,
-            labeled=self.labeled[j, :length].copy() if labeled else None,
-            expert_acted=self.expert_acted[j, :length].copy() if labeled else None,
-            seed=seed,
-        )
+    def episodes(self, envs: np.ndarray, start: int, length: int, *, terminated: np.ndarray,
+                 truncated: np.ndarray, seeds: np.ndarray) -> list[Trajectory]:
+        """The episodes of ``envs`` (k,), all started at global step ``start`` and ``length`` steps
+        long; each trajectory's arrays are its own contiguous slices of one block per field."""
+        obs = _window(self.obs, envs, start, length + 1)  # (k, L+1, *O)
+        steps = {name: _window(arr, envs, start, length) if arr is not None else None
+                 for name, arr in (("acts", self.acts), ("rewards", self.rewards), ("costs", self.costs),
+                                   ("labels", self.labels), ("labeled", self.labeled),
+                                   ("expert_acted", self.expert_acted))}  # each (k, L, ...)
+        return [
+            Trajectory(obs=obs[i], **{name: None if arr is None else arr[i] for name, arr in steps.items()},
+                       terminated=bool(terminated[i]), truncated=bool(truncated[i]), seed=int(seeds[i]))
+            for i in range(len(envs))
+        ]
+
+
+def _action_row(spec: TaskSpec) -> tuple[tuple[int, ...], type]:
+    """Shape and dtype of one env's action: () int64 for discrete tasks, (A,) float32 otherwise."""
+    return ((), np.int64) if spec.discrete else (spec.action_space.shape, np.float32)
+
+
+_TILE_ROWS = 32  # steps per transposed tile: 2-4x faster than one whole-window transpose at B=1024
+
+
+def _window(ring: np.ndarray, envs: np.ndarray, start: int, n: int) -> np.ndarray:
+    """Rows ``start .. start + n - 1`` (mod R) of ``ring`` (R, B, *X) for ``envs`` (k,), as a
+    contiguous (k, n, *X) array."""
+    r, b, inner = ring.shape[0], ring.shape[1], ring.shape[2:]
+    flat = ring
+    if inner:  # one opaque element per (*X) row: the transpose then moves whole rows, about 2x faster
+        width = ring.itemsize * math.prod(inner)
+        flat = ring.reshape(r, b, -1).view(np.dtype((np.void, width))).reshape(r, b)
+    k = len(envs)
+    every = k == b  # envs are distinct, so all of them: no gather needed
+    out = np.empty((k, n), flat.dtype)
+    first = start % r
+    done = 0
+    while done < n:  # up to the ring's end, then from its start; in tiles that stay in cache
+        lo = (first + done) % r
+        hi = min(r, lo + n - done, lo + _TILE_ROWS)
+        piece = flat[lo:hi] if every else flat[lo:hi, envs]  # (hi - lo, k)
+        out[:, done:done + hi - lo] = piece.T
+        done += hi - lo
+    return out.view(ring.dtype).reshape(k, n, *inner)
 
 
 def _who_acts(policy: Policy | None, gate: Gate | None, labeler: LabelBudget | None, obs: np.ndarray,
@@ -117,9 +152,9 @@ def rollout(
     ``gate`` picks (DAgger's mixture, HG-DAgger's human, ThriftyDAgger's novelty/risk switch).
     Who is labelled: with ``labeler`` and no gate, every visited state; with a gate, the states it
     queries. Every label goes through ``labeler`` (counted; idle envs are never queried) and lands in
-    ``Trajectory.labels`` with the ``labeled`` and ``expert_acted`` masks. When the label budget
-    cannot cover a step, the rollout stops cleanly: running episodes are returned cut short
-    (``truncated``), so the returned list can be shorter than ``episodes``.
+    ``Trajectory.labels`` (0 where not labelled) with the ``labeled`` and ``expert_acted`` masks.
+    When the label budget cannot cover a step, the rollout stops cleanly: running episodes are
+    returned cut short (``truncated``), so the returned list can be shorter than ``episodes``.
     ``on_frame`` receives env 0's frames during its first episode.
     """
     if episodes < 1:
@@ -127,9 +162,13 @@ def rollout(
     if labeler is None and (policy is None or gate is not None):
         raise ConfigError("rollout needs a labeler (LabelBudget) when the expert drives or a gate decides")
     n, spec = task.num_envs, task.spec
-    buf = _Buffers.make(spec, n)
+    ring = _Ring.make(spec, n, labeled=labeler is not None)
+    rows = len(ring.obs)
+    a_shape, a_type = _action_row(spec)
+    no_labels = np.zeros((n, *a_shape), a_type)  # (B, *A) the label row of a step nobody labels
     ep_of_env = np.arange(n)  # episode each env runs; >= episodes means an idle filler env
-    t_env = np.zeros(n, np.int64)
+    start = np.zeros(n, np.int64)  # global step at which each env's episode began
+    oldest = 0  # start.min(): no episode may outgrow the ring
     prev_take = np.zeros(n, bool)  # who acted at the previous step (for context switches)
     next_ep = n
     obs = task.reset(seeds=seed + ep_of_env)  # (B, *O)
@@ -137,63 +176,82 @@ def rollout(
         if agent is not None:
             agent.reset(np.ones(n, bool))
     out: dict[int, Trajectory] = {}
-    rows = np.arange(n)
     bar = tqdm(total=episodes, desc=f"rollout {spec.name}", unit="ep", disable=not progress, leave=False)
+    g = 0  # global step
     while len(out) < episodes:
+        if g - oldest >= spec.max_steps:
+            raise TaskError(f"task {spec.name!r} ran an episode past its max_steps={spec.max_steps} "
+                            "without truncating it")
+        r = g % rows
         active = ep_of_env < episodes
-        buf.obs[rows, t_env] = obs
+        ring.obs[r] = obs
         learner, take, query = _who_acts(policy, gate, labeler, obs, active)
+        labels = no_labels
         if query.any():
             assert labeler is not None
             if not labeler.can_cover(int(query.sum())):
-                _cut_short(buf, out, ep_of_env, t_env, active, seed=seed)
+                _cut_short(ring, out, ep_of_env, start, active, g=g, seed=seed)
                 break
-            buf.labels[rows[query], t_env[query]] = labeler.label(obs[query])
-            buf.labeled[rows[query], t_env[query]] = True
+            labels = no_labels.copy()  # (B, *A) fresh: the task may keep the actions it is given
+            if query.all():
+                labels[...] = labeler.label(obs)
+            else:
+                labels[query] = labeler.label(obs[query])
             labeler.count_control(expert_steps=int(take.sum()), switches=int((take & ~prev_take).sum()))
-        labels = buf.labels[rows, t_env]  # (B, *A)
-        acts = labels if learner is None else np.where(take.reshape(-1, *[1] * (labels.ndim - 1)), labels, learner)
-        buf.expert_acted[rows, t_env] = take
+        if labeler is not None:
+            assert ring.labels is not None and ring.labeled is not None and ring.expert_acted is not None
+            ring.labels[r] = labels
+            ring.labeled[r] = query
+            ring.expert_acted[r] = take
+        acts = labels if learner is None else np.where(take.reshape(-1, *[1] * len(a_shape)), labels, learner)
         prev_take = take
         if on_frame is not None and ep_of_env[0] == 0:
             on_frame(task.render(0))
         step = task.step(acts)
-        buf.acts[rows, t_env] = acts
-        buf.rewards[rows, t_env] = step.rewards
-        buf.costs[rows, t_env] = step.costs
-        t_env += 1
+        ring.acts[r] = acts
+        ring.rewards[r] = step.rewards
+        ring.costs[r] = step.costs
         done = step.terminated | step.truncated
-        for j in np.flatnonzero(done & active):
-            buf.obs[j, t_env[j]] = step.obs[j]
-            ep = int(ep_of_env[j])
-            out[ep] = buf.episode(j, int(t_env[j]), terminated=bool(step.terminated[j]), seed=seed + ep,
-                                  truncated=bool(step.truncated[j]) and not step.terminated[j],
-                                  labeled=labeler is not None)
-            bar.update(1)
-        if on_frame is not None and done[0] and ep_of_env[0] == 0:
-            on_frame(task.render(0))  # the final frame of the recorded episode
         obs = step.obs
         if done.any():
+            ring.obs[(g + 1) % rows] = step.obs  # the final observations of the episodes that ended
+            ended = np.flatnonzero(done & active)
+            for begun in np.unique(start[ended]):  # episodes that began together end alike: one cut
+                envs = ended[start[ended] == begun]
+                trajs = ring.episodes(envs, int(begun), g + 1 - int(begun), terminated=step.terminated[envs],
+                                      truncated=step.truncated[envs] & ~step.terminated[envs],
+                                      seeds=seed + ep_of_env[envs])
+                out.update(zip(ep_of_env[envs].tolist(), trajs))
+                bar.update(len(envs))
+            if on_frame is not None and done[0] and ep_of_env[0] == 0:
+                on_frame(task.render(0))  # the final frame of the recorded episode
             # hand finished envs the next unstarted episodes, in order
             idx = np.flatnonzero(done)
             ep_of_env[idx] = next_ep + np.arange(len(idx))
             next_ep += len(idx)
-            t_env[idx] = 0
+            start[idx] = g + 1
+            oldest = int(start.min())
             prev_take = prev_take & ~done
             obs = task.reset(seeds=seed + ep_of_env, mask=done)
             for agent in (policy, gate):
                 if agent is not None:
                     agent.reset(done)
+        g += 1
     bar.close()
     return [out[k] for k in sorted(out)]
 
 
-def _cut_short(buf: _Buffers, out: dict[int, Trajectory], ep_of_env: np.ndarray, t_env: np.ndarray,
-               active: np.ndarray, *, seed: int) -> None:
-    """Budget spent: keep each running episode's steps so far as a truncated trajectory."""
-    for j in np.flatnonzero(active & (t_env > 0)):
-        ep = int(ep_of_env[j])
-        out[ep] = buf.episode(j, int(t_env[j]), terminated=False, truncated=True, seed=seed + ep, labeled=True)
+def _cut_short(ring: _Ring, out: dict[int, Trajectory], ep_of_env: np.ndarray, start: np.ndarray,
+               active: np.ndarray, *, g: int, seed: int) -> None:
+    """Budget spent at global step ``g``: keep each running episode's steps so far as a truncated
+    trajectory (its last observation is the one the budget could not label)."""
+    running = np.flatnonzero(active & (start < g))
+    for begun in np.unique(start[running]):
+        envs = running[start[running] == begun]
+        k = len(envs)
+        trajs = ring.episodes(envs, int(begun), g - int(begun), terminated=np.zeros(k, bool),
+                              truncated=np.ones(k, bool), seeds=seed + ep_of_env[envs])
+        out.update(zip(ep_of_env[envs].tolist(), trajs))
 
 
 def collect(task: BatchedTask, expert: Expert, *, episodes: int, seed: int = 0,
@@ -204,22 +262,6 @@ def collect(task: BatchedTask, expert: Expert, *, episodes: int, seed: int = 0,
 
 
 # ----------------------------------------------------------------------------- evaluation
-
-
-def episode_success(spec: TaskSpec, traj: Trajectory) -> bool | None:
-    """Task-specific success; None where a task defines none (adapted Gymnasium envs)."""
-    name = spec.name
-    if name in ("cartpole", "driving"):
-        return not traj.terminated  # balanced / stayed on the road until the horizon
-    if name == "pendulum":
-        return bool(traj.obs[-1][0] > 0.9)  # cos(theta) near 1: upright at the end
-    if name.startswith("lunarlander"):
-        return traj.ret >= 200.0  # Gymnasium's "solved" threshold
-    if name == "multimodal":
-        from mimetic.envs.multimodal import episode_success as multimodal_success
-
-        return multimodal_success(traj)
-    return None
 
 
 def _imitation_error(spec: TaskSpec, trajs: list[Trajectory]) -> float:
@@ -233,7 +275,8 @@ def _imitation_error(spec: TaskSpec, trajs: list[Trajectory]) -> float:
 
 def summarize(spec: TaskSpec, trajs: list[Trajectory], *, seed: int, labels: int = 0) -> EvalResult:
     rets = np.array([t.ret for t in trajs])
-    succ = [episode_success(spec, t) for t in trajs]
+    # the task's own success hook; adapted Gymnasium tasks define none
+    succ = [None if spec.success is None else bool(spec.success(t)) for t in trajs]
     has_labels = all(t.labels is not None for t in trajs)
     return EvalResult(
         task=spec.name,

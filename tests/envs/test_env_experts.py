@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mimetic.envs import as_expert, load_sb3_expert, make_expert, make_task
-from mimetic.envs.experts import cartpole_gain
+from mimetic.envs.cartpole import cartpole_gain
 from mimetic.errors import TaskError
 from mimetic.protocols import Expert
 

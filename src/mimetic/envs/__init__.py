@@ -1,44 +1,35 @@
 """Batched tasks, scripted experts and the task registry.
 
-Importing this package registers ``mimetic/Driving-v0`` with Gymnasium (idempotently); the other
-built-in tasks are numpy twins of Gymnasium's own CartPole-v1, Pendulum-v1 and LunarLander-v3.
+Importing this package registers ``mimetic/Driving-v0`` and ``mimetic/Multimodal-v0`` with
+Gymnasium (idempotently); the other built-in tasks are numpy twins of Gymnasium's own CartPole-v1
+and Pendulum-v1, and LunarLander-v3 adapted. Layout: ``base`` (the interface and what tasks
+share), one module per task (task, expert, hooks), ``registry`` (names -> factories).
 """
 
 from __future__ import annotations
 
-import gymnasium as gym
-
-from mimetic.envs.base import BatchedTask, SingleEnv, Step, TaskSpec
-from mimetic.envs.driving import DrivingEnv, DrivingTask, Track
-from mimetic.envs.experts import (
-    ScriptedExpert,
-    as_expert,
-    load_sb3_expert,
-    make_expert,
-    risk_function,
-)
-from mimetic.envs.gym_adapter import GymTask
-from mimetic.envs.tasks import (
-    CartPoleTask,
+from mimetic.envs.base import (
+    BatchedTask,
     NumpyTask,
-    PendulumTask,
+    ScriptedExpert,
+    SingleEnv,
+    Step,
+    TaskSpec,
+)
+from mimetic.envs.cartpole import CartPoleTask
+from mimetic.envs.driving import DrivingEnv, DrivingTask, Track
+from mimetic.envs.experts import as_expert, load_sb3_expert
+from mimetic.envs.gym_adapter import GymTask
+from mimetic.envs.pendulum import PendulumTask
+from mimetic.envs.registry import (
+    DRIVING_ID,
+    MULTIMODAL_ID,
     describe_tasks,
+    make_expert,
     make_task,
+    register_envs,
     task_names,
 )
-
-DRIVING_ID = "mimetic/Driving-v0"
-MULTIMODAL_ID = "mimetic/Multimodal-v0"
-
-
-def register_envs() -> None:
-    """Register mimetic's single-env Gymnasium versions; safe to call any number of times."""
-    if DRIVING_ID not in gym.registry:
-        # no max_episode_steps: the env truncates itself at its own max_steps (default 400)
-        gym.register(id=DRIVING_ID, entry_point="mimetic.envs.driving:DrivingEnv")
-    if MULTIMODAL_ID not in gym.registry:
-        gym.register(id=MULTIMODAL_ID, entry_point="mimetic.envs.multimodal:MultimodalEnv")
-
 
 register_envs()
 
@@ -63,6 +54,5 @@ __all__ = [
     "make_expert",
     "make_task",
     "register_envs",
-    "risk_function",
     "task_names",
 ]

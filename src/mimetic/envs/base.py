@@ -1,4 +1,4 @@
-"""The batched task interface: B environments stepped at once in numpy.
+"""The batched task interface: B environments stepped at once in numpy, and what tasks share.
 
 Semantics (rollout.py relies on them):
 - ``reset(seeds=..., mask=...)`` re-seeds and resets the envs where ``mask`` is True (all when
@@ -7,29 +7,64 @@ Semantics (rollout.py relies on them):
 - ``step(actions)`` never auto-resets: a done env returns its final observation and must be reset
   by the caller before it is stepped again (stepping a done env is undefined).
 - ``truncated`` is set by the task itself when an env reaches ``spec.max_steps`` steps.
+
+Per-task knowledge that shared code needs (what counts as success, an observable risk, the
+headline metric) lives on :class:`TaskSpec` as hooks the task module sets, never as a chain of
+task names elsewhere.
+
+:class:`NumpyTask` keeps a task's whole simulator state in one float64 array ``(B, S)`` whose last
+column is the step counter, so ``get_state``/``set_state`` restart an env exactly and the future of
+a state never depends on hidden RNG state (AggreVaTe's cost-to-go relies on this). Its reset
+seeding follows Gymnasium: env ``i`` reset with seed ``s`` gets a fresh ``np.random.default_rng(s)``
+(the generator ``gymnasium.utils.seeding.np_random(s)`` builds), so the numpy twins of Gymnasium
+tasks start exactly where ``gymnasium.make(...).reset(seed=s)`` starts. A reset without seeds
+continues that env's generator (OS entropy if it was never seeded). ``truncated`` follows
+Gymnasium's ``TimeLimit``: it is True at ``max_steps`` even when the same step also terminates.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import gymnasium as gym
 import numpy as np
 
-from mimetic.errors import TaskError
+from mimetic.errors import ConfigError, TaskError
+
+if TYPE_CHECKING:  # types imports torch; the envs package stays torch-free at import
+    from mimetic.types import Trajectory
+
+
+def check_count(what: str, value: Any, *, low: int = 1) -> int:
+    """``value`` as an int >= ``low``, else a one-line ConfigError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ConfigError(f"{what} must be an integer >= {low}, got {value!r}")
+    return int(value)
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """What every caller needs to know about a task."""
+    """What every caller needs to know about a task, including the task's own hooks.
+
+    The hooks are set by the task's module; adapted Gymnasium tasks have none (None). They do not
+    take part in equality or repr, so two specs of the same task compare equal.
+    """
 
     name: str  # mimetic task name ("cartpole") or "gym:<id>" for an adapted Gymnasium env
     gym_id: str  # the registered Gymnasium id of the single-env version
     observation_space: gym.spaces.Box
     action_space: gym.spaces.Space  # Discrete or Box
     max_steps: int
+    # did this episode succeed? (evaluation's success rate; None: the task defines no success)
+    success: Callable[[Trajectory], bool] | None = field(default=None, compare=False, repr=False)
+    # an observable risk of each state (B, *O) -> (B,), judged as a watching human would (HG-DAgger's
+    # simulated human intervenes above risk_threshold); None: the task defines none
+    risk: Callable[[np.ndarray], np.ndarray] | None = field(default=None, compare=False, repr=False)
+    risk_threshold: float | None = None  # default intervention level for ``risk``, in its units
+    headline: Literal["return", "cost"] = "return"  # the number a result on this task is judged by
 
     @property
     def discrete(self) -> bool:
@@ -55,7 +90,22 @@ class Step:
     rewards: np.ndarray  # (B,) float64
     terminated: np.ndarray  # (B,) bool
     truncated: np.ndarray  # (B,) bool
-    costs: np.ndarray  # (B,) float64, task cost of the step (driving: |lateral error|; else 0)
+    costs: np.ndarray  # (B,) float64, the task's own per-step cost (0 where the task defines none)
+
+
+@dataclass(frozen=True)
+class ScriptedExpert:
+    """A named batched expert for observations of width ``obs_dim`` (each task module defines its own)."""
+
+    name: str
+    obs_dim: int
+    fn: Callable[[np.ndarray], np.ndarray]  # (B, O) float -> (B,) int64 or (B, A) float32
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        obs = np.asarray(obs)
+        if obs.ndim != 2 or obs.shape[1] != self.obs_dim:
+            raise TaskError(f"expert {self.name!r} labels batches of shape (B, {self.obs_dim}), got {obs.shape}")
+        return self.fn(obs.astype(np.float64))
 
 
 class BatchedTask(ABC):
@@ -129,3 +179,96 @@ class SingleEnv(gym.Env):
 
     def render(self) -> np.ndarray | None:
         return self.task.render(0) if self.render_mode == "rgb_array" else None
+
+
+class NumpyTask(BatchedTask):
+    """A task whose physics is a pure numpy function of a float64 state array.
+
+    Subclasses define ``_initial_state`` (one env, from its Generator), ``_advance`` (all envs
+    one step) and ``_observe``; this class owns seeding, masks, the step counter and truncation.
+    """
+
+    state_dim: int  # physical state columns; the step counter is appended after them
+
+    def __init__(self, *, spec: TaskSpec, num_envs: int) -> None:
+        self.spec = spec
+        self.num_envs = check_count("num_envs", num_envs)
+        check_count("max_steps", spec.max_steps)
+        self._state = np.zeros((self.num_envs, self.state_dim + 1))  # (B, S+1)
+        self._rngs: list[np.random.Generator | None] = [None] * self.num_envs
+
+    @abstractmethod
+    def _initial_state(self, rng: np.random.Generator) -> np.ndarray:
+        """Physical start state of one env (state_dim,)."""
+
+    @abstractmethod
+    def _advance(self, state: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(B, S+1) state, checked actions -> (next physical state (B, state_dim), rewards,
+        terminated, costs); ``state[:, -1]`` is the number of steps taken before this one."""
+
+    @abstractmethod
+    def _observe(self, state: np.ndarray) -> np.ndarray:
+        """(B, S+1) state -> (B, O) float32 observations."""
+
+    def reset(self, *, seeds: np.ndarray | None = None, mask: np.ndarray | None = None) -> np.ndarray:
+        mask = self._check_mask(mask)
+        if seeds is not None:
+            seeds = np.asarray(seeds)
+            if seeds.shape != (self.num_envs,) or seeds.dtype.kind not in "iu" or np.any(seeds < 0):
+                raise TaskError(f"seeds must be {self.num_envs} non-negative ints, got {seeds!r}")
+        for i in np.flatnonzero(mask):
+            if seeds is not None:
+                self._rngs[i] = np.random.default_rng(int(seeds[i]))
+            elif self._rngs[i] is None:
+                self._rngs[i] = np.random.default_rng()  # Gymnasium's unseeded behaviour
+            self._state[i, :-1] = self._initial_state(self._rngs[i])
+            self._state[i, -1] = 0.0
+        return self._observe(self._state)
+
+    def step(self, actions: np.ndarray) -> Step:
+        actions = self._check_actions(actions)
+        physical, rewards, terminated, costs = self._advance(self._state, actions)
+        steps = self._state[:, -1] + 1.0
+        self._state = np.concatenate([physical, steps[:, None]], axis=1)  # (B, S+1)
+        return Step(
+            obs=self._observe(self._state),
+            rewards=np.asarray(rewards, np.float64),
+            terminated=np.asarray(terminated, bool),
+            truncated=steps >= self.spec.max_steps,
+            costs=np.asarray(costs, np.float64),
+        )
+
+    def get_state(self) -> np.ndarray:
+        return self._state.copy()  # (B, S+1)
+
+    def set_state(self, state: np.ndarray) -> np.ndarray:
+        state = np.asarray(state, np.float64)
+        if state.shape != self._state.shape or not np.all(np.isfinite(state)):
+            raise TaskError(
+                f"{self.spec.name} state must be finite with shape {self._state.shape}, got {state.shape}"
+            )
+        self._state = state.copy()
+        return self._observe(self._state)
+
+    def _check_mask(self, mask: np.ndarray | None) -> np.ndarray:
+        if mask is None:
+            return np.ones(self.num_envs, bool)
+        mask = np.asarray(mask)
+        if mask.shape != (self.num_envs,) or mask.dtype != bool:
+            raise TaskError(f"mask must be a bool array of shape ({self.num_envs},), got {mask.shape}")
+        return mask
+
+    def _check_actions(self, actions: np.ndarray) -> np.ndarray:
+        actions = np.asarray(actions)
+        b, space = self.num_envs, self.spec.action_space
+        if self.spec.discrete:
+            ok = actions.shape == (b,) and actions.dtype.kind in "iu"
+            if not ok or np.any((actions < 0) | (actions >= space.n)):
+                raise TaskError(
+                    f"{self.spec.name} needs int actions in [0, {space.n}) of shape ({b},), "
+                    f"got {actions.dtype} {actions.shape}"
+                )
+            return actions.astype(np.int64, copy=False)
+        if actions.shape != (b, *space.shape):
+            raise TaskError(f"{self.spec.name} needs actions of shape {(b, *space.shape)}, got {actions.shape}")
+        return actions.astype(np.float32, copy=False)

@@ -33,20 +33,32 @@ Cost (``Step.costs``, reward = -cost): ``|e|`` per step, plus 1 on each off-road
 (``|e| > 2`` m, half the lane width). ``|e| > 4`` m is a crash: the episode terminates and the
 crash step also pays ``5 * (max_steps - t)``, i.e. as if the car had stayed off-road at the crash
 distance for the rest of the horizon, so crashing early never lowers an episode's total cost.
+Results on this task are judged by cost (``TaskSpec.headline``).
+
+Expert ``driving-stanley``: Stanley-style steering (Thrun et al. 2006) from the observation alone.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
 
-from mimetic.envs.base import SingleEnv, Step, TaskSpec
-from mimetic.envs.tasks import NumpyTask, check_count
+from mimetic.envs.base import (
+    NumpyTask,
+    ScriptedExpert,
+    SingleEnv,
+    Step,
+    TaskSpec,
+    check_count,
+)
 from mimetic.errors import ConfigError
+
+if TYPE_CHECKING:  # types imports torch; the envs package stays torch-free at import
+    from mimetic.types import Trajectory
 
 DT = 0.1  # s per step
 SPEED = 10.0  # m/s
@@ -57,6 +69,16 @@ CRASH_DISTANCE = 4.0  # m; beyond it the episode ends
 OFFROAD_COST = 1.0
 LOOKAHEAD = (0.0, 5.0, 10.0, 20.0)  # m ahead at which the observation previews curvature
 E_SCALE, PSI_SCALE, KAPPA_SCALE = 2.0, 0.5, 20.0  # observation = raw / scale (kappa: * scale)
+
+
+def success(traj: Trajectory) -> bool:
+    """Stayed on the road until the horizon: the episode did not end in a crash."""
+    return not traj.terminated
+
+
+def risk(obs: np.ndarray) -> np.ndarray:
+    """(B, 6) -> (B,) metres from the centreline (what a watching human judges by)."""
+    return np.abs(obs[:, 0]) * E_SCALE
 
 
 @dataclass(frozen=True)
@@ -150,6 +172,10 @@ class DrivingTask(NumpyTask):
             observation_space=gym.spaces.Box(-high, high, dtype=np.float32),
             action_space=gym.spaces.Box(-MAX_STEER, MAX_STEER, (1,), np.float32),
             max_steps=max_steps,
+            success=success,
+            risk=risk,
+            risk_threshold=1.0,  # m off the centreline, half the lane's half-width
+            headline="cost",
         )
         super().__init__(spec=spec, num_envs=num_envs)
         self._obs_high = high
@@ -252,6 +278,24 @@ def _paint_disc(img: np.ndarray, centre: np.ndarray, radius: float, colour: tupl
         return
     rr, cc = np.mgrid[r0:r1, c0:c1]
     img[r0:r1, c0:c1][(rr - r) ** 2 + (cc - c) ** 2 <= radius**2] = colour
+
+
+# --------------------------------------------------------------------------- expert
+
+STANLEY_K_PSI = 1.5  # 1/rad; with K_E these put the linearised lateral poles near -3 rad/s
+STANLEY_K_E = 2.25  # 1/s
+
+
+def expert_actions(obs: np.ndarray) -> np.ndarray:
+    """(B, 6) -> (B, 1) float32 steering: curvature feed-forward plus heading and lateral feedback."""
+    e = obs[:, 0] * E_SCALE
+    psi = obs[:, 1] * PSI_SCALE
+    kappa = obs[:, 2] / KAPPA_SCALE
+    steer = np.arctan(WHEELBASE * kappa) - STANLEY_K_PSI * psi - np.arctan(STANLEY_K_E * e / SPEED)
+    return np.clip(steer, -MAX_STEER, MAX_STEER).astype(np.float32)[:, None]  # (B, 1)
+
+
+EXPERT = ScriptedExpert("driving-stanley", 6, expert_actions)
 
 
 class DrivingEnv(SingleEnv):

@@ -42,8 +42,7 @@ from typing import TYPE_CHECKING
 import gymnasium as gym
 import numpy as np
 
-from mimetic.envs.base import SingleEnv, TaskSpec
-from mimetic.envs.tasks import NumpyTask
+from mimetic.envs.base import NumpyTask, ScriptedExpert, SingleEnv, TaskSpec
 
 if TYPE_CHECKING:  # types imports torch; the envs package stays torch-free at import
     from mimetic.types import Trajectory
@@ -99,6 +98,7 @@ class MultimodalTask(NumpyTask):
             observation_space=gym.spaces.Box(-high, high, dtype=np.float32),
             action_space=gym.spaces.Box(-1.0, 1.0, (2,), np.float32),
             max_steps=max_steps,
+            success=episode_success,
         )
         super().__init__(spec=spec, num_envs=num_envs)
 
@@ -163,6 +163,9 @@ def expert_actions(obs: np.ndarray) -> np.ndarray:
     speed = np.minimum(1.0, dist / DT)
     vel = np.where(dist > 1e-9, delta / np.maximum(dist, 1e-9) * speed, 0.0)  # (B, 2)
     return np.clip(vel, -1.0, 1.0).astype(np.float32)
+
+
+EXPERT = ScriptedExpert("multimodal-coin", 4, expert_actions)
 
 
 class MultimodalEnv(SingleEnv):

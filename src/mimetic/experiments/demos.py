@@ -48,7 +48,8 @@ from mimetic.runs import check_new_run_dir, json_line, write_files_atomic
 from mimetic.types import Trajectory
 
 TASKS = ("pendulum", "driving")
-HEADLINE = {"pendulum": "score", "driving": "cost"}  # the metric each task is judged by
+# the metric each task is judged by (its TaskSpec.headline); a return is judged as the expert-normalized score
+HEADLINE = {name: "cost" if make_task(name).spec.headline == "cost" else "score" for name in TASKS}
 METHODS = ("bc", "gail", "gail-bc")
 NAMES = {"bc": "BC", "gail": "GAIL", "gail-bc": "GAIL + BC warm start"}
 FILES = ("demos.json", "demos.md", "demos.png")

@@ -11,7 +11,6 @@ from typing import Literal
 
 import numpy as np
 
-from mimetic.envs import risk_function
 from mimetic.envs.base import BatchedTask
 from mimetic.errors import ConfigError
 from mimetic.interactive.budget import LabelBudget
@@ -121,9 +120,9 @@ class HGDAggerOptions:
             human = KeyboardHuman(task)  # the person at the keyboard is the expert: their actions are the labels
             return HGDAggerGates(discrete=spec.discrete, deviation=1.0, human=human), human.expert
         deviation = self.deviation if self.deviation is not None else (0.5 if spec.discrete else 0.2)
-        risk = self.risk if self.risk is not None else (0.5 if spec.name == 'cartpole' else 1.0)  # MERGE: spec hook
+        risk = self.risk if self.risk is not None else (spec.risk_threshold if spec.risk_threshold is not None else 1.0)
         if deviation <= 0 or risk <= 0:
             raise ConfigError(f"--deviation and --risk must be > 0, got {deviation} and {risk}")
         doubt = policy.disagreement if getattr(policy.config, "ensemble", 1) > 1 else None  # type: ignore[attr-defined]
-        return HGDAggerGates(discrete=spec.discrete, deviation=deviation, risk_fn=risk_function(spec.name), risk=risk,
+        return HGDAggerGates(discrete=spec.discrete, deviation=deviation, risk_fn=spec.risk, risk=risk,
                              doubt_fn=doubt), expert

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from mimetic.envs.base import BatchedTask
 from mimetic.errors import ConfigError
 from mimetic.interactive.gates.beta import BetaGate

@@ -1,0 +1,128 @@
+"""The task registry: built-in task names -> task and expert factories, and Gymnasium registration.
+
+Each task lives in its own module (task class, scripted expert, hooks); this module only lists
+them. Any registered Gymnasium id also works as a task, as ``gym:<id>`` or bare (:class:`GymTask`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+
+from mimetic.envs import cartpole, driving, lunarlander, multimodal, pendulum
+from mimetic.envs.base import BatchedTask, ScriptedExpert, check_count
+from mimetic.envs.gym_adapter import GymTask
+from mimetic.errors import TaskError
+
+DRIVING_ID = "mimetic/Driving-v0"
+MULTIMODAL_ID = "mimetic/Multimodal-v0"
+
+Build = Callable[..., BatchedTask]  # (num_envs=..., [max_steps=...]) -> task
+
+
+@dataclass(frozen=True)
+class _Entry:
+    build: Build
+    expert: ScriptedExpert
+    description: str
+
+
+def _lander(*, continuous: bool) -> Build:
+    def build(**kwargs: Any) -> BatchedTask:
+        return lunarlander.LunarLanderTask(continuous=continuous, **kwargs)
+
+    return build
+
+
+_TASKS: dict[str, _Entry] = {
+    "cartpole": _Entry(cartpole.CartPoleTask, cartpole.EXPERT,
+                       "CartPole-v1 in batched numpy; push left/right to balance a pole"),
+    "pendulum": _Entry(pendulum.PendulumTask, pendulum.EXPERT,
+                       "Pendulum-v1 in batched numpy; swing up and balance with torque"),
+    "lunarlander": _Entry(_lander(continuous=False), lunarlander.EXPERT,
+                          "LunarLander-v3 (Box2D, adapted); 4 discrete engines"),
+    "lunarlander-continuous": _Entry(_lander(continuous=True), lunarlander.CONTINUOUS_EXPERT,
+                                     "LunarLander-v3 with continuous=True (Box2D, adapted); 2 throttles"),
+    "driving": _Entry(driving.DrivingTask, driving.EXPERT,
+                      "long-horizon lane keeping on a curvy closed track (ALVINN-style)"),
+    "multimodal": _Entry(multimodal.MultimodalTask, multimodal.EXPERT,
+                         "reach a goal around an obstacle; the expert passes left or right by a hidden coin"),
+}
+# Gymnasium ids whose observations and actions are exactly those of a built-in task
+_ALIASES = {"CartPole-v1": "cartpole", "Pendulum-v1": "pendulum", "LunarLander-v3": "lunarlander",
+            DRIVING_ID: "driving", MULTIMODAL_ID: "multimodal"}
+
+
+def register_envs() -> None:
+    """Register mimetic's single-env Gymnasium versions; safe to call any number of times."""
+    if DRIVING_ID not in gym.registry:
+        # no max_episode_steps: the env truncates itself at its own max_steps (default 400)
+        gym.register(id=DRIVING_ID, entry_point="mimetic.envs.driving:DrivingEnv")
+    if MULTIMODAL_ID not in gym.registry:
+        gym.register(id=MULTIMODAL_ID, entry_point="mimetic.envs.multimodal:MultimodalEnv")
+
+
+def task_names() -> list[str]:
+    """The built-in task names (any Gymnasium id also works, as ``gym:<id>`` or bare)."""
+    return list(_TASKS)
+
+
+def make_task(name: str, *, num_envs: int = 1, max_steps: int | None = None) -> BatchedTask:
+    """B copies of task ``name``: a built-in name, ``gym:<id>``, or a registered Gymnasium id."""
+    num_envs = check_count("num_envs", num_envs)
+    if max_steps is not None:
+        max_steps = check_count("max_steps", max_steps)
+    if name in _TASKS:
+        # each task class has its own default horizon; only pass one when asked to
+        return _TASKS[name].build(num_envs=num_envs, **({} if max_steps is None else {"max_steps": max_steps}))
+    gym_id = name.removeprefix("gym:")
+    if gym_id in gym.registry:
+        return GymTask(gym_id, num_envs=num_envs, max_steps=max_steps)
+    raise TaskError(
+        f"unknown task {name!r}; known: {', '.join(_TASKS)}, or gym:<id> for any registered Gymnasium env"
+    )
+
+
+def _resolve(name: str) -> str | None:
+    bare = name.removeprefix("gym:")
+    return name if name in _TASKS else _ALIASES.get(bare)
+
+
+def expert_name(task: str) -> str | None:
+    """Name of the built-in expert of ``task``, or None."""
+    key = _resolve(task)
+    return None if key is None else _TASKS[key].expert.name
+
+
+def make_expert(name: str) -> ScriptedExpert:
+    """The built-in scripted expert of task ``name`` (also its Gymnasium id, e.g. ``gym:CartPole-v1``)."""
+    key = _resolve(name)
+    if key is None:
+        raise TaskError(
+            f"no built-in expert for {name!r}; experts exist for {', '.join(_TASKS)} "
+            "-- wrap your own with as_expert(fn) or load_sb3_expert(path, spec)"
+        )
+    return _TASKS[key].expert
+
+
+def describe_tasks() -> list[dict[str, Any]]:
+    """One row per built-in task, for ``mimetic tasks``."""
+    rows = []
+    for name, entry in _TASKS.items():
+        task = entry.build(num_envs=1)
+        spec = task.spec
+        task.close()
+        rows.append({
+            "name": name,
+            "gym_id": spec.gym_id,
+            "obs_dim": spec.obs_dim,
+            "action": "discrete" if spec.discrete else "continuous",
+            "act_dim": spec.act_dim,
+            "max_steps": spec.max_steps,
+            "expert": entry.expert.name,
+            "description": entry.description,
+        })
+    return rows
