@@ -54,8 +54,16 @@ from mimetic.runs import check_new_run_dir, json_line, write_files_atomic
 
 TASKS = ("cartpole", "pendulum", "driving")
 DEFAULT_METHODS = ("bc", "dagger", "hg-dagger", "thrifty-dagger", "smile", "forward", "aggrevate")
-METHODS = ("bc", *INTERACTIVE_METHODS)  # BC and every interactive method of the registry
-NAMES = {"bc": "BC", **{m.name: m.title for m in INTERACTIVE_METHODS.values()}}
+METHODS = ("bc", *INTERACTIVE_METHODS)  # BC and every interactive method of the registry (at import)
+
+
+def method_names() -> tuple[str, ...]:
+    """BC and every method in the registry now (a method registered later is included)."""
+    return ("bc", *INTERACTIVE_METHODS)
+
+
+def title(method: str) -> str:
+    return "BC" if method == "bc" else INTERACTIVE_METHODS[method].title
 FILES = ("labels.json", "labels.md", "labels.png")
 EVAL_SEED = seeding.EVAL_SEED  # rollout.Scorer's default, which the interactive fits use
 
@@ -148,9 +156,9 @@ class LabelsConfig:
         object.__setattr__(self, "bc_episodes", tuple(sorted(self.bc_episodes)))
         if self.task not in TASKS:
             raise ConfigError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
-        unknown = [m for m in self.methods if m not in METHODS]
+        unknown = [m for m in self.methods if m not in method_names()]
         if not self.methods or unknown or len(set(self.methods)) != len(self.methods):
-            raise ConfigError(f"methods must be distinct names among {', '.join(METHODS)}, got {self.methods}")
+            raise ConfigError(f"methods must be distinct names among {', '.join(method_names())}, got {self.methods}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
             raise ConfigError(f"seeds must be one or more distinct values >= 0, got {self.seeds}")
         if not self.bc_episodes or len(set(self.bc_episodes)) != len(self.bc_episodes) or self.bc_episodes[0] < 1:
@@ -330,7 +338,8 @@ def _bc_points(config: LabelsConfig, seed: int, expert: Expert) -> tuple[LabelsP
 def _interactive_points(config: LabelsConfig, method: str, seed: int,
                         expert: Expert) -> tuple[tuple[LabelsPoint, ...], int]:
     """One point per round of the method's fit, and the states its gate watched."""
-    result, watched = INTERACTIVE[method](config, seed, expert)
+    fit = INTERACTIVE.get(method) or partial(_dagger_family, method=method)  # any gated method
+    result, watched = fit(config, seed, expert)
     points = tuple(LabelsPoint(round=r.round, labels=r.labels, score=_score(r.normalized_score),
                                return_mean=float(r.return_mean if r.return_mean is not None else math.nan),
                                train_s=r.train_wall_s) for r in result.rounds)
@@ -397,10 +406,9 @@ def _aggrevate(config: LabelsConfig, seed: int, expert: Expert) -> tuple[Interac
                          eval_task=_eval_task(config)), 0
 
 
-# method -> its fit: (result, states its gate watched without a label); every method of DAgger's
+# the reductions' fits: (result, states its gate watched without a label); every method of DAgger's
 # round loop goes through _dagger_family, so a new gate in the registry needs nothing here
 INTERACTIVE: dict[str, Callable[[LabelsConfig, int, Expert], tuple[InteractiveResult, int]]] = {
-    **{m.name: partial(_dagger_family, method=m.name) for m in INTERACTIVE_METHODS.values() if m.gated},
     "smile": _smile,
     "forward": _forward,
     "aggrevate": _aggrevate,
@@ -469,7 +477,7 @@ def markdown(result: LabelsResult) -> str:
     for s in result.summary:
         hits = ", ".join("-" if h is None else str(h) for h in s.labels_to_target)
         median = "-" if s.median_labels_to_target is None else f"{s.median_labels_to_target:g}"
-        lines.append(f"| {NAMES[s.method]} | {s.reached}/{len(s.labels_to_target)} | {hits} | {median} | "
+        lines.append(f"| {title(s.method)} | {s.reached}/{len(s.labels_to_target)} | {hits} | {median} | "
                      f"{s.best_score:.3f} ± {s.best_score_sd:.3f} | {s.final_score:.3f} ± {s.final_score_sd:.3f} "
                      f"| {s.labels:.0f} | {s.watched:.0f} | {s.wall_s:.1f} |")
     lines += ["", ("Scores: mean ± standard deviation over seeds. Watched: states where a simulated gate "
@@ -480,7 +488,7 @@ def markdown(result: LabelsResult) -> str:
               "|---|" + "---:|" * len(result.checkpoints)]
     for m, curve in result.curves.items():
         cells = [curve_at(curve, x) for x in result.checkpoints]
-        lines.append(f"| {NAMES[m]} | " + " | ".join("-" if v is None else f"{v:.2f}" for v in cells) + " |")
+        lines.append(f"| {title(m)} | " + " | ".join("-" if v is None else f"{v:.2f}" for v in cells) + " |")
     lines.append("")
     return "\n".join(lines)
 
@@ -494,12 +502,13 @@ def plot_png(result: LabelsResult) -> bytes:
     fig.subplots_adjust(left=0.08, right=0.78)  # the legend sits right of the axes, off the curves
     colours = dict(zip(DEFAULT_METHODS, ("black", "tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown",
                                          "tab:red")), **{"ensemble-dagger": "tab:pink", "lazy-dagger": "tab:olive"})
+    # a method registered later gets matplotlib's next colour (None)
     for m, curve in result.curves.items():
         for run in (r for r in result.runs if r.method == m):
             ax.plot([p.labels for p in run.points], [p.score for p in run.points], "-", lw=0.7, alpha=0.35,
-                    color=colours[m], marker=".", ms=3)
-        ax.step([p.labels for p in curve], [p.score_mean for p in curve], where="post", lw=2, color=colours[m],
-                label=NAMES[m])
+                    color=colours.get(m), marker=".", ms=3)
+        ax.step([p.labels for p in curve], [p.score_mean for p in curve], where="post", lw=2, color=colours.get(m),
+                label=title(m))
     ax.axhline(result.config.target, color="grey", ls="--", lw=1, label=f"score {result.config.target:g}")
     ax.set_xscale("log")
     ax.set_xticks(result.checkpoints, labels=[f"{x:g}" for x in result.checkpoints])
