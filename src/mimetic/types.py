@@ -21,7 +21,7 @@ class Trajectory:
     rewards: np.ndarray  # (T,)
     terminated: bool
     truncated: bool
-    costs: np.ndarray | None = None  # (T,) task cost per step (driving: |lateral error|)
+    costs: np.ndarray | None = None  # (T,) the task-defined cost of each step (0 where a task defines none)
     labels: np.ndarray | None = None  # (T, *A) expert actions where labeled
     labeled: np.ndarray | None = None  # (T,) bool
     expert_acted: np.ndarray | None = None  # (T,) bool
