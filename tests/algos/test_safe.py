@@ -127,6 +127,6 @@ def test_lazy_gate_without_hysteresis_lets_go_at_beta_h():
 
 
 def test_lazy_gate_keeps_the_expert_for_the_minimum_intervention():
-    gate, beta_h = _lazy_gate(min_intervention=3)
+    gate, _ = _lazy_gate(min_intervention=3)
     took = [gate(UNSAFE if t == 0 else SAFE, _gap(0.0))[0].tolist() for t in range(5)]
     assert took == [[True], [True], [True], [False], [False]]  # 3 steps although the gap is 0 at once
