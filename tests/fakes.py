@@ -71,3 +71,34 @@ class CountingExpert:
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         self.rows += len(obs)
         return self.expert(obs)
+
+
+def weights(module) -> dict:
+    """A detached copy of a torch module's state (parameters and buffers)."""
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def same_weights(a: dict, b: dict) -> bool:
+    import torch
+
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+class FitSpy:
+    """Stands in for ``bc.fit`` (monkeypatched): records each fitted policy's weights when its fit
+    starts and when it ends, then runs the real fit. Tells whether a loop warm-starts or restarts."""
+
+    def __init__(self, fit) -> None:
+        self.fit = fit
+        self.starts: list[dict] = []
+        self.ends: list[dict] = []
+        self.policies: list = []
+        self.data: list = []
+
+    def __call__(self, policy, data, config, **kwargs):
+        self.starts.append(weights(policy))
+        self.data.append(data)
+        out = self.fit(policy, data, config, **kwargs)
+        self.ends.append(weights(policy))
+        self.policies.append(policy)
+        return out

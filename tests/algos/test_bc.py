@@ -121,7 +121,9 @@ def test_progress_bar_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert "bc" in capsys.readouterr().err
 
 
-def test_sample_weights_are_not_required_and_warm_start_continues() -> None:
+def test_warm_start_continues() -> None:
+    # bc.fit takes no sample weights: a weighted fit (AggreVaTe's cost gaps) resamples the data it
+    # hands in, tested in test_aggrevate.py::test_cost_gaps_weigh_the_samples_bc_trains_on
     data = bang_bang(500)
     policy = policy_for(data)
     first = bc.fit(policy, data, BCConfig(steps=100, batch_size=64, log_every=100))

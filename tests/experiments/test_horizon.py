@@ -88,3 +88,27 @@ def test_failure_mid_run_leaves_no_partial_output(tmp_path, monkeypatch, where):
     with pytest.raises(RuntimeError, match="boom"):
         run_horizon(TINY, out_dir=out)
     assert calls and list(tmp_path.iterdir()) == []  # neither files, nor temporary or parent folders
+
+
+@pytest.mark.slow
+def test_headline_bc_cost_grows_like_t_squared_and_daggers_like_t():
+    """README "Experiments": log-log slopes of mean cost vs horizon, expert 0.96, BC 2.05, DAgger
+    1.14 (the full run: horizons 50-1600, seeds 0-2, 8000 labels, 128 evaluation episodes, about
+    3 minutes; DAgger's 1.14 comes from one crashed episode at T = 1600, without it 0.96). Here
+    horizons 50, 200 and 800 only, the full run's settings and seeds otherwise: each (horizon,
+    seed) cell does not depend on the other horizons, so these are the full run's cells (BC's mean
+    cost 0.51, 14.96, 143.94). Measured slopes here: expert 0.95, BC 2.04, DAgger 0.95. Over
+    seeds 0-5 one at a time, BC's slope is 2.16, 2.19, 0.95, 2.03, 0.95, 2.22 (seeds 2 and 4 never
+    crash); the mean over any 3 of them gives BC 1.67-2.19 and DAgger 0.945-0.950, and BC's mean
+    cost at T = 800 is 7-32x the expert's."""
+    result = run_horizon(HorizonConfig(horizons=(50, 200, 800)))
+    slopes, table = result.slopes, {r.horizon: r for r in result.table}
+    assert 0.9 <= slopes["expert"] <= 1.0  # cost per step about constant: linear in T
+    assert 0.85 <= slopes["dagger"] <= 1.2  # DAgger: linear, with the expert
+    assert 1.6 <= slopes["bc"] <= 2.5  # BC: about quadratic
+    assert slopes["bc"] - slopes["dagger"] >= 0.6
+    for t, row in table.items():
+        assert row.bc_labels == row.dagger_labels == 8000  # the same budget, spent by both
+        assert row.dagger_cost <= 1.1 * row.expert_cost
+    assert table[50].bc_cost <= 1.1 * table[50].expert_cost  # BC is as good as the expert at T = 50 ...
+    assert table[800].bc_cost >= 5 * table[800].expert_cost  # ... and far worse by T = 800

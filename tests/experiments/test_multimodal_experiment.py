@@ -148,3 +148,23 @@ def test_cli_experiment_multimodal_bad_input_is_one_error_line(tmp_path, capsys)
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.strip().count("\n") == 0 and err.startswith("error: --demos")
     assert not (tmp_path / "mm").exists()
+
+
+@pytest.mark.slow
+def test_headline_mse_bc_averages_the_modes_into_the_obstacle_and_diffusion_gets_round():
+    """README "Policies": MSE-BC succeeds 1% of the time, diffusion 95% (the full run: 4 methods,
+    seeds 0-2, 100 evaluation episodes each, about 4 minutes; per seed MSE-BC 0.03 / 0.00 / 0.00,
+    diffusion 0.94 / 0.96 / 0.95). Here MSE-BC and diffusion alone, at the full run's settings and
+    seeds (each method's cell does not depend on the others, so these are the full run's cells).
+    Measured on seeds 0-4: MSE-BC 0.03, 0, 0, 0, 0 (crashes 0.97-1.00), diffusion 0.94, 0.96,
+    0.95, 0.93, 0.95."""
+    result = run_multimodal(MultimodalConfig(methods=("mse", "diffusion")))
+    assert result.expert_success == 1.0
+    cells = {(c.method, c.seed): c for c in result.cells}
+    assert sorted(cells) == [(m, s) for m in ("diffusion", "mse") for s in (0, 1, 2)]
+    for seed in (0, 1, 2):
+        mse, diffusion = cells["mse", seed], cells["diffusion", seed]
+        assert mse.success_rate <= 0.1 and mse.crash_rate >= 0.85  # the averaged action hits the obstacle
+        assert diffusion.success_rate >= 0.85
+    summary = {s.method: s for s in result.summary}
+    assert summary["mse"].success_rate <= 0.05 and summary["diffusion"].success_rate >= 0.9

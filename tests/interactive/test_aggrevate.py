@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-from fakes import CountingExpert
 
+from fakes import CountingExpert, FitSpy
 from mimetic.algos import bc
-from mimetic.interactive import aggrevate
 from mimetic.envs import make_expert, make_task
 from mimetic.errors import ConfigError, TaskError
+from mimetic.interactive import aggrevate
 from mimetic.interactive.budget import LabelBudget
 from mimetic.policies import MLPConfig, MLPPolicy
 from mimetic.rollout import evaluate
@@ -61,6 +61,32 @@ def test_continuous_candidates_start_with_the_learner_and_stay_in_bounds():
     assert np.array_equal(cands[:, 0], learner)
     assert cands.min() >= -2.0 and cands.max() <= 2.0 and len(np.unique(cands[0])) == 6
 
+
+
+def test_cost_gaps_weigh_the_samples_bc_trains_on(monkeypatch):
+    """AggreVaTe is BC's only weighted use: each sample weighs its cost gap w = max Q - min Q, by
+    cost-proportionate resampling. At one state, 20 samples prefer action 1 by a gap of 1 and 10
+    prefer action 0 by a gap of 10: weighted, action 0 holds 100 of the 120 units of weight
+    (unweighted, 10 of the 30 samples), so the learner picks 0. Samples whose actions all cost the
+    same (w = 0, at another state) are never drawn."""
+    spy = FitSpy(bc.fit)
+    monkeypatch.setattr(bc, "fit", spy)
+    spec = make_task("cartpole").spec
+    here, elsewhere = np.zeros(4, np.float32), np.array([1.0, 0.0, 0.0, 0.0], np.float32)
+    data = aggrevate.CostData(spec)
+    cands = np.tile([0, 1], (40, 1))  # (N, K) both actions explored at every state
+    q = np.array([[1.0, 0.0]] * 20 + [[0.0, 10.0]] * 10 + [[3.0, 3.0]] * 10)  # (N, K) cost-to-go
+    data.extend(np.stack([here] * 30 + [elsewhere] * 10), cands, q)
+    policy = _policy(make_task("cartpole"))
+    aggrevate._train(policy, data, bc.BCConfig(steps=300), seed=0)
+    (drawn,) = spy.data
+    obs, acts = drawn.transitions()
+    assert len(obs) == data.n == 40  # |D| draws
+    assert not (obs == elsewhere).all(axis=1).any()  # w = 0: never drawn
+    # expected share 100/120 = 0.83 (0.80-0.95 over draw seeds 0-7); unweighted 1/3; the weight is
+    # proportional, not all on the cheaper side
+    assert 0.7 < np.mean(acts == 0) < 1.0
+    assert policy.act(here[None]).tolist() == [0]
 
 def test_every_expert_action_is_a_counted_label():
     task = make_task("cartpole", num_envs=8)

@@ -3,13 +3,14 @@
 import numpy as np
 import pytest
 
+from fakes import FitSpy, same_weights, weights
 from mimetic.algos import bc
+from mimetic.envs import make_expert, make_task
+from mimetic.errors import ConfigError
 from mimetic.interactive import dagger
 from mimetic.interactive.gates.human import HGDAggerGates
 from mimetic.interactive.gates.thrifty import ThriftyGates
 from mimetic.interactive.risk import failure_risk
-from mimetic.envs import make_expert, make_task
-from mimetic.errors import ConfigError
 from mimetic.policies import MLPConfig, MLPPolicy
 
 FAST = bc.BCConfig(steps=200)
@@ -44,13 +45,32 @@ def test_label_budget_stops_cleanly():
     assert res.rounds[-1].transitions == res.labels
 
 
-def test_retrain_from_scratch_restores_initial_weights_each_round():
+def test_retrain_from_scratch_restores_initial_weights_each_round(monkeypatch):
+    spy = FitSpy(bc.fit)
+    monkeypatch.setattr(bc, "fit", spy)
     task = make_task("cartpole", num_envs=1)
     pol = _policy(task)
+    initial = weights(pol)
     res = dagger.fit(task, make_expert("cartpole"), pol,
-                     dagger.DAggerConfig(rounds=2, episodes_per_round=1, warm_start=False, eval_episodes=0),
+                     dagger.DAggerConfig(rounds=3, episodes_per_round=1, warm_start=False, eval_episodes=0),
                      bc_config=FAST)
-    assert len(res.rounds) == 2
+    assert len(res.rounds) == 3 and len(spy.starts) == 3
+    # every round's refit starts from the weights the policy had before round 0, not the last fit's
+    assert all(same_weights(start, initial) for start in spy.starts)
+    assert not same_weights(spy.ends[0], initial)  # (the fits do move the weights)
+    assert same_weights(weights(pol), spy.ends[-1])
+
+
+def test_warm_start_continues_from_the_previous_rounds_weights(monkeypatch):
+    spy = FitSpy(bc.fit)
+    monkeypatch.setattr(bc, "fit", spy)
+    task = make_task("cartpole", num_envs=1)
+    pol = _policy(task)
+    initial = weights(pol)
+    dagger.fit(task, make_expert("cartpole"), pol,
+               dagger.DAggerConfig(rounds=3, episodes_per_round=1, eval_episodes=0), bc_config=FAST)
+    assert same_weights(spy.starts[0], initial)
+    assert all(same_weights(start, end) for start, end in zip(spy.starts[1:], spy.ends[:-1]))
 
 
 @pytest.mark.parametrize("bad", [{"rounds": 0}, {"label_budget": 0}, {"beta0": -0.5}, {"beta_p": 2.0},

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from mimetic.algos import bc
-from mimetic.interactive import dagger
-from mimetic.interactive.gates.human import HGDAggerGates
 from mimetic.envs import make_task
 from mimetic.errors import TaskError
+from mimetic.interactive import dagger
+from mimetic.interactive.gates.human import HGDAggerGates
 from mimetic.interactive.gates.keyboard import KeyboardHuman
 from mimetic.policies import MLPConfig, MLPPolicy
 

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 
 from mimetic.algos import bc
+from mimetic.envs import make_expert, make_task
+from mimetic.errors import ConfigError
 from mimetic.interactive import dagger
+from mimetic.interactive.budget import LabelBudget
 from mimetic.interactive.gates import ensemble as safe_ensemble
 from mimetic.interactive.gates import lazy as safe_lazy
 from mimetic.interactive.risk import safety_classifier
-from mimetic.envs import make_expert, make_task
-from mimetic.errors import ConfigError
-from mimetic.interactive.budget import LabelBudget
 from mimetic.policies import MLPConfig, MLPPolicy
 
 FAST = bc.BCConfig(steps=200, lr=1e-2)
@@ -72,3 +72,64 @@ def test_bad_options():
         safe_lazy.LazyDAggerGates(single, discrete=False, release=0.0)
     with pytest.raises(ConfigError):
         safe_lazy.LazyDAggerGates(single, discrete=False, unsafe_rate=1.0)
+
+
+class _Leaning:
+    """A learner whose action gap from the (zero) expert grows with x where x > 0: unsafe on the right."""
+
+    def act(self, obs):
+        return np.maximum(obs[:, :1], 0.0).astype(np.float32)  # (B, 1)
+
+
+def _lazy_gate(**options):
+    """LazyDAgger's round-1 gate, calibrated on 200 labelled states x in [-1, 1] (expert: 0)."""
+    from mimetic.data import Dataset
+    from mimetic.interactive.gates.common import RoundContext
+    from mimetic.types import Trajectory
+
+    x = np.linspace(-1, 1, 201, dtype=np.float32)[:, None]  # (T+1, 1)
+    zeros = np.zeros((200, 1), np.float32)
+    data = Dataset.from_trajectories([Trajectory(obs=x, acts=zeros, rewards=np.zeros(200), terminated=False,
+                                                 truncated=True, labels=zeros, labeled=np.ones(200, bool))],
+                                     targets="labels")
+    budget = LabelBudget(lambda obs: np.zeros((len(obs), 1), np.float32))
+    gates = safe_lazy.LazyDAggerGates(_Leaning(), discrete=False, unsafe_rate=0.1, **options)
+    gate = gates(RoundContext(1, np.random.default_rng(0), budget, data))
+    gate.reset(np.ones(1, bool))
+    (beta_h,) = gates.beta_h
+    # the states are x = -1 + i/100, i < 200, with squared gaps max(x, 0)^2; their 0.9 quantile
+    # (position 0.9 * 199 = 179.1) lies 0.1 of the way from x = 0.79 (i = 179) to x = 0.80
+    assert beta_h == pytest.approx(0.9 * 0.79 ** 2 + 0.1 * 0.80 ** 2, rel=1e-5)
+    return gate, beta_h
+
+
+UNSAFE, SAFE = np.array([[0.95]], np.float32), np.array([[-0.5]], np.float32)
+
+
+def _gap(squared):
+    """A learner action at squared distance ``squared`` from the expert's 0."""
+    return np.array([[np.sqrt(squared)]], np.float32)
+
+
+def test_lazy_gate_hands_back_only_below_the_lower_release_threshold():
+    gate, beta_h = _lazy_gate(release=0.5)
+    assert gate(UNSAFE, _gap(beta_h * 1.5))[0].tolist() == [True]  # the classifier says unsafe: take over
+    # the classifier says safe again and the gap is under beta_h but above beta_r = 0.5 beta_h:
+    # hysteresis keeps the expert in control (with hand-back at beta_h it would let go here)
+    assert gate(SAFE, _gap(beta_h * 0.75))[0].tolist() == [True]
+    assert gate(SAFE, _gap(beta_h * 0.75))[0].tolist() == [True]
+    assert gate(SAFE, _gap(beta_h * 0.25))[0].tolist() == [False]  # below beta_r: hand back
+    assert gate(SAFE, _gap(beta_h * 0.75))[0].tolist() == [False]  # the learner drives until unsafe again
+
+
+def test_lazy_gate_without_hysteresis_lets_go_at_beta_h():
+    gate, beta_h = _lazy_gate(release=1.0)
+    assert gate(UNSAFE, _gap(beta_h * 1.5))[0].tolist() == [True]
+    assert gate(SAFE, _gap(beta_h * 1.5))[0].tolist() == [True]  # still too far off
+    assert gate(SAFE, _gap(beta_h * 0.75))[0].tolist() == [False]
+
+
+def test_lazy_gate_keeps_the_expert_for_the_minimum_intervention():
+    gate, _ = _lazy_gate(min_intervention=3)
+    took = [gate(UNSAFE if t == 0 else SAFE, _gap(0.0))[0].tolist() for t in range(5)]
+    assert took == [[True], [True], [True], [False], [False]]  # 3 steps although the gap is 0 at once

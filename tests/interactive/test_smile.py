@@ -1,22 +1,18 @@
 """SMILe and forward training (Ross & Bagnell 2010): mixture weights, no aggregation, time-indexed
 members trained in order on the states the earlier members reach, every label counted."""
 
-import math
-
 import numpy as np
 import pytest
-from fakes import CountingExpert
 
+from fakes import CountingExpert, FitSpy, same_weights, weights
 from mimetic.algos import bc
-from mimetic.interactive import forward, smile
 from mimetic.envs import make_expert, make_task
 from mimetic.errors import ConfigError
+from mimetic.interactive import forward, smile
 from mimetic.policies import MLPConfig, MLPPolicy
 from mimetic.policies.compose import MixturePolicy, TimeIndexedPolicy
 
 FAST = bc.BCConfig(steps=200)
-
-
 
 
 def _policy(task, seed=0):
@@ -100,10 +96,57 @@ def test_bad_config_is_one_line(make):
         make()
 
 
-def test_forward_segment_count_covers_the_horizon():
-    assert math.ceil(100 / 30) == 4  # members for a 100-step task with 30-step segments
-    task = make_task("cartpole", num_envs=1, max_steps=100)
-    res = forward.fit(task, make_expert("cartpole"), _policy(task),
-                            forward.ForwardConfig(segment_length=30, episodes_per_segment=1, eval_episodes=0),
+def test_forward_training_for_100_steps_in_30_step_segments(monkeypatch):
+    """T = 100, S = 30: members for steps 0-29, 30-59, 60-89 and 90-99 (the last one short), each
+    trained only on the expert's labels of its own segment, reached by the members before it."""
+    spy = FitSpy(bc.fit)
+    monkeypatch.setattr(bc, "fit", spy)
+    task = make_task("pendulum", num_envs=2, max_steps=100)  # never terminates: every roll-in gets there
+    res = forward.fit(task, make_expert("pendulum"), _policy(task),
+                            forward.ForwardConfig(segment_length=30, episodes_per_segment=2, eval_episodes=0),
                             bc_config=bc.BCConfig(steps=20))
-    assert len(res.policy.policies) == 4 and [r.transitions for r in res.rounds][-1] <= 10
+    pol = res.policy
+    assert len(pol.policies) == len(res.rounds) == len(spy.data) == 4
+    assert [r.transitions for r in res.rounds] == [60, 60, 60, 20]  # 2 episodes x 30, 30, 30, 10 steps
+    assert res.labels == res.expert_steps == 2 * 100  # T * episodes_per_segment labels in all
+    for k, data in enumerate(spy.data):
+        segment = list(range(30 * k, min(30 * k + 30, 100)))
+        t = np.arange(data.n_steps) - data.ep_starts[data.step_episode]  # (N,) time step in its episode
+        assert data.n_episodes == 2 and (data.ep_lengths == segment[-1] + 1).all()  # stopped at the segment's end
+        assert sorted(set(t[data.valid].tolist())) == segment  # member k learns on segment k only
+        assert (data.expert_acted == (t >= 30 * k)).all()  # the learner drove up to it, the expert within it
+    # acting: member k at steps [30k, 30k + 30); the last member also past the end
+    assert pol.segment(np.arange(120)).tolist() == [0] * 30 + [1] * 30 + [2] * 30 + [3] * 30
+
+def _run_spied(monkeypatch, method, warm_start):
+    """Run SMILe or forward training with 3 members, recording each member's fit."""
+    spy = FitSpy(bc.fit)
+    monkeypatch.setattr(bc, "fit", spy)
+    task = make_task("cartpole", num_envs=1, max_steps=60)
+    policy = _policy(task)
+    initial = weights(policy)
+    if method == "smile":
+        res = smile.fit(task, make_expert("cartpole"), policy,
+                        smile.SMILeConfig(iterations=3, episodes_per_iteration=1, warm_start=warm_start,
+                                          eval_episodes=0), bc_config=FAST)
+    else:
+        res = forward.fit(task, make_expert("cartpole"), policy,
+                          forward.ForwardConfig(segment_length=20, episodes_per_segment=1, warm_start=warm_start,
+                                                eval_episodes=0), bc_config=FAST)
+    assert len(res.policy.policies) == len(spy.starts) == 3
+    assert [id(m) for m in res.policy.policies] == [id(p) for p in spy.policies]  # one fit per member, in order
+    assert res.policy.policies[0] is policy and len({id(m) for m in res.policy.policies}) == 3
+    assert same_weights(spy.starts[0], initial) and not same_weights(spy.ends[0], initial)
+    return spy, initial
+
+
+@pytest.mark.parametrize("method", ["smile", "forward"])
+def test_without_warm_start_every_member_starts_from_the_initial_weights(monkeypatch, method):
+    spy, initial = _run_spied(monkeypatch, method, warm_start=False)
+    assert all(same_weights(start, initial) for start in spy.starts)
+
+
+@pytest.mark.parametrize("method", ["smile", "forward"])
+def test_with_warm_start_each_member_starts_from_the_previous_one(monkeypatch, method):
+    spy, _ = _run_spied(monkeypatch, method, warm_start=True)
+    assert all(same_weights(start, end) for start, end in zip(spy.starts[1:], spy.ends[:-1]))
