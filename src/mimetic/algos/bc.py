@@ -7,13 +7,12 @@ BC (Pomerleau 1989; the "supervised learning" baseline of Ross, Gordon & Bagnell
 2. move all transitions (time windows, for chunking and diffusion policies) to tensors once,
 3. for ``steps`` gradient steps: draw a minibatch from a seeded per-epoch permutation, call
    ``policy.loss(batch)`` (the only policy method used, so MLP, chunking and diffusion policies
-   train unchanged), clip, and take an AdamW step (cosine-decayed learning rate by default).
+   train unchanged), clip, and take a ``torch.optim.AdamW`` step (cosine-decayed learning rate by
+   default).
 
-At the small batches and small networks typical of low-dimensional control, a step is dominated
-by per-tensor overheads, not arithmetic; the parameters are therefore trained as views of one flat
-buffer, so zeroing, clipping and the AdamW update cost a handful of tensor ops per step in total
-instead of a few per parameter tensor (about 1.4x the throughput of ``torch.optim.AdamW`` at
-batch 32 with a 32x32 MLP).
+The stock multi-tensor (``foreach``) AdamW replaced a hand-written one on a flat parameter
+buffer: both give bitwise the same weights; the flat one was faster end to end only for tiny
+networks at small batches (benchmarks/RESULTS.md, "BC optimiser").
 """
 
 from __future__ import annotations
@@ -132,28 +131,32 @@ def fit(
     _check_loss(policy, config.loss)
     generator = torch.Generator().manual_seed(config.seed)
     batches, n = _batch_source(policy, dataset, config.batch_size, generator)
+    params = _trainable(policy)
     batch_size = min(config.batch_size, n)
     was_training = getattr(policy, "training", False)
-    flat = _FlatParams(policy)
+    # foreach: a few multi-tensor kernels per step instead of several per parameter tensor (at
+    # small batches the per-tensor overhead is what a step costs). fused=True was 10-20% faster
+    # still but rounds differently; foreach reproduces the earlier flat-buffer AdamW bitwise.
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     try:
-        opt = _AdamW(flat.param, weight_decay=config.weight_decay)
         _set_mode(policy, training=True)
         with _Log(config, n=n, batch_size=batch_size, progress=progress, callback=callback) as log:
             loop_start = time.perf_counter()
             for step in range(1, config.steps + 1):
                 loss, metrics = policy.loss(next(batches), metrics=log.due(step))
-                flat.grad.zero_()
+                opt.zero_grad(set_to_none=True)
                 loss.backward()
-                if step == 1:
-                    flat.assert_in_place()
                 if config.grad_clip > 0:
-                    flat.clip_grad_norm_(config.grad_clip)
+                    torch.nn.utils.clip_grad_norm_(params, config.grad_clip, foreach=True)
                 lr = _lr_at(config, step)
-                opt.step(flat.grad, lr=lr)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                opt.step()
                 log.add(step, loss.detach(), metrics, lr)
             loop_s = time.perf_counter() - loop_start
     finally:
-        flat.release()
+        for p in params:
+            p.grad = None  # the policy leaves fit as it came: no gradients held
         _set_mode(policy, training=was_training)
     return BCResult(
         steps=config.steps,
@@ -263,70 +266,13 @@ def _set_mode(policy: TrainablePolicy, *, training: bool) -> None:
         policy.train(training)
 
 
-class _FlatParams:
-    """A policy's trainable parameters re-pointed into one flat buffer, their grads into another.
-
-    Autograd accumulates into an existing ``.grad`` in place, so after ``backward`` the flat
-    ``grad`` holds every gradient and one optimizer tensor updates every weight. ``release``
-    gives each parameter its own storage back, leaving the policy as it was before ``fit``.
-    """
-
-    def __init__(self, policy: TrainablePolicy) -> None:
-        if not isinstance(policy, torch.nn.Module):
-            raise ConfigError(f"BC trains torch policies; got a {type(policy).__name__}")
-        self.params = [p for p in policy.parameters() if p.requires_grad]
-        if not self.params:
-            raise ConfigError("the policy has no trainable parameters")
-        total = sum(p.numel() for p in self.params)
-        self.param = torch.empty(total)  # (P,)
-        self.grad = torch.zeros(total)  # (P,)
-        offset = 0
-        for p in self.params:
-            k = p.numel()
-            self.param[offset : offset + k].copy_(p.data.reshape(-1))
-            p.data = self.param[offset : offset + k].view_as(p)
-            p.grad = self.grad[offset : offset + k].view_as(p)
-            offset += k
-        self.grad_ptrs = [p.grad.data_ptr() for p in self.params]  # type: ignore[union-attr]
-
-    def clip_grad_norm_(self, max_norm: float) -> None:
-        """Global-norm clipping (as ``torch.nn.utils.clip_grad_norm_``): one norm, rarely a scale."""
-        norm = float(torch.linalg.vector_norm(self.grad))
-        if norm > max_norm:
-            self.grad.mul_(max_norm / (norm + 1e-6))
-
-    def assert_in_place(self) -> None:
-        """Internal invariant: backward accumulated into our views instead of replacing them."""
-        for p, ptr in zip(self.params, self.grad_ptrs):
-            assert p.grad is not None and p.grad.data_ptr() == ptr, "a gradient left the flat buffer"
-
-    def release(self) -> None:
-        for p in self.params:
-            p.data = p.data.clone()
-            p.grad = None
-
-
-class _AdamW:
-    """AdamW (Loshchilov & Hutter 2019, Algorithm 2, with Adam's bias correction, Kingma & Ba 2015)
-    on one flat tensor: five in-place tensor ops per step, no per-parameter bookkeeping."""
-
-    def __init__(
-        self, param: torch.Tensor, *, weight_decay: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
-    ) -> None:
-        self.param, self.weight_decay, self.betas, self.eps = param, weight_decay, betas, eps
-        self.m = torch.zeros_like(param)  # (P,) first moment
-        self.v = torch.zeros_like(param)  # (P,) second moment
-        self.t = 0
-
-    def step(self, grad: torch.Tensor, *, lr: float) -> None:
-        self.t += 1
-        beta1, beta2 = self.betas
-        self.m.lerp_(grad, 1.0 - beta1)
-        self.v.mul_(beta2).addcmul_(grad, grad, value=1.0 - beta2)
-        if self.weight_decay:
-            self.param.mul_(1.0 - lr * self.weight_decay)  # decoupled: not scaled by the moments
-        denom = self.v.sqrt().div_(math.sqrt(1.0 - beta2**self.t)).add_(self.eps)
-        self.param.addcdiv_(self.m, denom, value=-lr / (1.0 - beta1**self.t))
+def _trainable(policy: TrainablePolicy) -> list[torch.nn.Parameter]:
+    if not isinstance(policy, torch.nn.Module):
+        raise ConfigError(f"BC trains torch policies; got a {type(policy).__name__}")
+    params = [p for p in policy.parameters() if p.requires_grad]
+    if not params:
+        raise ConfigError("the policy has no trainable parameters")
+    return params
 
 
 class _Log:
