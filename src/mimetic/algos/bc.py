@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 import numpy as np
 import torch
@@ -44,6 +45,16 @@ class TransitionSource(Protocol):
 
     def obs_stats(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-feature observation mean and std, (O,) each."""
+        ...
+
+
+@runtime_checkable
+class CachedRowsSource(TransitionSource, Protocol):
+    """A source that caches its training rows as it grows (``mimetic.data.Dataset`` is one)."""
+
+    def training_arrays(self, *, obs_horizon: int | None = None, act_horizon: int | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, bool]:
+        """(obs, targets, mask or None, all finite): transitions, or windows of every valid step."""
         ...
 
 
@@ -188,27 +199,29 @@ def _batch_source(
     targets (see ``Dataset.windows``). Either way every tensor is built once, up front.
     """
     window = int(policy.window)
-    if window != 1:
-        obs, acts, mask = _windows(policy, dataset, window)
+    horizons = _horizons(policy, dataset, window) if window != 1 else None
+    if isinstance(dataset, CachedRowsSource):
+        # A growing dataset's rows are cached and extended by the dataset (O(new rows) setup per
+        # refit); the tensors share their memory instead of copying it.
+        obs_horizon, act_horizon = horizons if horizons is not None else (None, None)
+        o_np, a_np, m_np, finite = dataset.training_arrays(obs_horizon=obs_horizon, act_horizon=act_horizon)
+        obs, acts = _shared_tensor(o_np), _shared_tensor(a_np)
+        mask = None if m_np is None else _shared_tensor(m_np)
     else:
-        obs_np, acts_np = dataset.transitions()
-        if len(acts_np) != len(obs_np):
-            raise DataError(f"dataset has {len(obs_np)} observations but {len(acts_np)} actions")
-        obs, acts, mask = _as_tensor(obs_np, np.float32), _as_tensor(acts_np, None), None
+        obs, acts, mask = _tensors(dataset, horizons)
+        finite = bool(torch.isfinite(obs).all()) and (not acts.is_floating_point() or bool(torch.isfinite(acts).all()))
     n = len(obs)
     if n == 0:
         raise DataError("the dataset is empty; record some demonstrations first")
-    if not bool(torch.isfinite(obs).all()) or (acts.is_floating_point() and not bool(torch.isfinite(acts).all())):
+    if not finite:
         raise DataError("the dataset contains NaN or inf observations/actions; clean it before training")
     mean, std = dataset.obs_stats()
     policy.set_normalizer(mean, std)
     return _minibatches(obs, acts, mask, batch_size=min(batch_size, n), generator=generator), n
 
 
-def _windows(
-    policy: TrainablePolicy, dataset: TransitionSource, window: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Every valid step's windows as tensors: obs (N, To, *O), acts (N, Tp, *A), mask (N, Tp)."""
+def _horizons(policy: TrainablePolicy, dataset: TransitionSource, window: int) -> tuple[int, int]:
+    """A time-windowed policy's (obs_horizon To, pred_horizon Tp), checked against the dataset."""
     obs_horizon, pred_horizon = getattr(policy, "obs_horizon", None), getattr(policy, "pred_horizon", None)
     if obs_horizon is None or pred_horizon is None:
         raise ConfigError(
@@ -219,10 +232,29 @@ def _windows(
             f"BC for policies with window {window} needs a dataset with episode boundaries "
             f"(mimetic.data.Dataset), not a {type(dataset).__name__}"
         )
+    return int(obs_horizon), int(pred_horizon)
+
+
+def _tensors(
+    dataset: TransitionSource, horizons: tuple[int, int] | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """A plain source's training rows as fresh tensors: obs (N, *O) / (N, To, *O), acts, mask."""
+    if horizons is None:
+        obs_np, acts_np = dataset.transitions()
+        if len(acts_np) != len(obs_np):
+            raise DataError(f"dataset has {len(obs_np)} observations but {len(acts_np)} actions")
+        return _as_tensor(obs_np, np.float32), _as_tensor(acts_np, None), None
     source = cast(WindowSource, dataset)
     idx = source.step_index()  # (N,)
-    obs_np, acts_np, mask_np = source.windows(idx, obs_horizon=int(obs_horizon), act_horizon=int(pred_horizon))
+    obs_np, acts_np, mask_np = source.windows(idx, obs_horizon=horizons[0], act_horizon=horizons[1])
     return _as_tensor(obs_np, np.float32), _as_tensor(acts_np, None), torch.from_numpy(np.ascontiguousarray(mask_np))
+
+
+def _shared_tensor(array: np.ndarray) -> torch.Tensor:
+    """A tensor on ``array``'s memory (read-only by contract: BC only gathers minibatches from it)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(array)
 
 
 def _as_tensor(array: np.ndarray, dtype: type | None) -> torch.Tensor:
