@@ -266,10 +266,11 @@ def machine(b256: tuple[float, str]) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- optimiser check
 
-# (name, task, policy factory, batch): the library's default MLP, the old claim's 32x32 at batch 32,
-# the 5-member ensemble and a diffusion policy.
+# (name, task, policy factory, batch): the peer-matched 32x32 net at batch 32 and 256, the library's
+# default MLP, the 5-member ensemble and a diffusion policy.
 OPT_CASES: tuple[tuple[str, str, Any, int], ...] = (
     ("mlp-32x32 b32", "pendulum", lambda: MLPConfig(hidden=(32, 32)), 32),
+    ("mlp-32x32 b256", "pendulum", lambda: MLPConfig(hidden=(32, 32)), 256),
     ("mlp-default", "pendulum", lambda: MLPConfig(), 256),
     ("mlp-default", "cartpole", lambda: MLPConfig(), 256),
     ("ensemble5", "cartpole", lambda: MLPConfig(ensemble=5), 256),

@@ -40,4 +40,4 @@ def test_stacked_mlp_members_are_independent_mlps() -> None:
         assert torch.allclose(out[k], h @ net.weights[1][k] + net.biases[1][k], atol=1e-6)
     assert list(net.state_dict()) == ["weights.0", "weights.1", "biases.0", "biases.1"]
     bound = 1 / 3**0.5  # nn.Linear's init range for fan_in 3
-    assert float(net.weights[0].abs().max()) <= bound and float(net.biases[0].abs().max()) <= bound
+    assert float(net.weights[0].detach().abs().max()) <= bound and float(net.biases[0].detach().abs().max()) <= bound

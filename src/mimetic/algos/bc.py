@@ -158,7 +158,7 @@ def fit(
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if config.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(params, config.grad_clip, foreach=True)
+                    _clip_grad_norm(params, config.grad_clip)
                 lr = _lr_at(config, step)
                 for group in opt.param_groups:
                     group["lr"] = lr
@@ -296,6 +296,19 @@ def _lr_at(config: BCConfig, step: int) -> float:
 def _set_mode(policy: TrainablePolicy, *, training: bool) -> None:
     if isinstance(policy, torch.nn.Module):
         policy.train(training)
+
+
+def _clip_grad_norm(params: list[torch.nn.Parameter], max_norm: float) -> None:
+    """Global-norm clipping as ``torch.nn.utils.clip_grad_norm_`` computes it, except that the norm
+    is one reduction over all gradients together and the scale is applied only when it is below 1:
+    the rounding BC always had, so earlier results reproduce bitwise (torch's per-tensor norms
+    differ in the last bits, which grow over a run)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    norm = float(torch.linalg.vector_norm(torch.cat([g.reshape(-1) for g in grads])))
+    if norm > max_norm:
+        scale = max_norm / (norm + 1e-6)
+        for g in grads:
+            g.mul_(scale)
 
 
 def _trainable(policy: TrainablePolicy) -> list[torch.nn.Parameter]:
