@@ -4,7 +4,8 @@ BC (Pomerleau 1989; the "supervised learning" baseline of Ross, Gordon & Bagnell
 ``E_(s, a*) ~ D [ loss(pi(s), a*) ]`` over the demonstration dataset ``D``. The loop is:
 
 1. put the dataset's observation statistics into the policy's normaliser,
-2. move all transitions (time windows, for chunking and diffusion policies) to tensors once,
+2. take all transitions (time windows, for chunking and diffusion policies) as tensors, once per
+   call (a growing ``Dataset`` keeps them cached, so a DAgger refit only adds the new rows),
 3. for ``steps`` gradient steps: draw a minibatch from a seeded per-epoch permutation, call
    ``policy.loss(batch)`` (the only policy method used, so MLP, chunking and diffusion policies
    train unchanged), clip, and take a ``torch.optim.AdamW`` step (cosine-decayed learning rate by
