@@ -298,8 +298,9 @@ def optimiser_check(*, repeats: int, steps: int, quality_seeds: list[int]) -> li
     data = {task: _opt_demos(task) for task in ("pendulum", "cartpole")}
     for run in variants.values():  # warm-up: first-call import and allocator costs hit neither variant
         run(_opt_policy("pendulum", MLPConfig, 0), data["pendulum"], BCConfig(steps=20, seed=0))
-    lines = ["| policy | task | batch | params | torch.optim.AdamW fit s (median) | flat fit s (median) "
-             "| flat speed-up (median of per-repeat, min-max) |", "|---|---|---|---|---|---|---|"]
+    header = ("| policy | task | batch | params | torch.optim.AdamW fit s (median) | flat fit s (median) "
+              "| flat speed-up (median of per-repeat, min-max) |")
+    lines = [header, "|---|---|---|---|---|---|---|"]
     for name, task, make_config, batch in OPT_CASES:
         cfg = BCConfig(steps=steps, batch_size=batch, seed=0)
         times: dict[str, list[float]] = {v: [] for v in variants}
