@@ -40,6 +40,13 @@ Run (from the repository root, about 6 minutes at 1 thread on a quiet 2-core mac
                                         [--threads 1 [2]] [--who peer matched defaults b256]
                                         [--b256-lr 1e-2] [--b256-schedule cosine] [--json out.json]
 
+``--optimizers [--repeats 3] [--opt-steps 400]`` is a separate comparison, no peer: end-to-end
+``bc.fit`` (``torch.optim.AdamW``, foreach) against the flat-buffer AdamW loop it replaced
+(benchmarks/_flat_adamw.py), on the same dataset and initial weights, interleaved (the order
+alternates per repeat), at one torch thread, for several policy sizes; then both variants train
+each task's default policy with default ``BCConfig`` on fixed seeds and report final loss and
+evaluation return side by side (how far the floating point moved).
+
 ``--who b256 --seeds 10 11 12 --b256-lr ...`` is the learning-rate check behind the b256 default,
 on seeds that the reported runs (0-5) do not use.
 
@@ -66,7 +73,7 @@ from _peer import PEER_PYTHON, PEER_SCRIPT, peer_record
 from mimetic.algos.bc import LR_SCHEDULES, BCConfig, fit
 from mimetic.data import Dataset
 from mimetic.envs import make_expert, make_task
-from mimetic.policies import MLPConfig, MLPPolicy
+from mimetic.policies import DiffusionConfig, DiffusionPolicy, MLPConfig, MLPPolicy
 from mimetic.rollout import collect, evaluate
 
 BATCH = 32  # the peer's batch (imitation's BC default) and the matched run's
@@ -257,7 +264,84 @@ def machine(b256: tuple[float, str]) -> dict[str, Any]:
             "b256": {"batch_size": BIG_BATCH, "lr": b256[0], "lr_schedule": b256[1]}}
 
 
+# --------------------------------------------------------------------------- optimiser check
+
+# (name, task, policy factory, batch): the peer-matched 32x32 net at batch 32 and 256, the library's
+# default MLP, the 5-member ensemble and a diffusion policy.
+OPT_CASES: tuple[tuple[str, str, Any, int], ...] = (
+    ("mlp-32x32 b32", "pendulum", lambda: MLPConfig(hidden=(32, 32)), 32),
+    ("mlp-32x32 b256", "pendulum", lambda: MLPConfig(hidden=(32, 32)), 256),
+    ("mlp-default", "pendulum", lambda: MLPConfig(), 256),
+    ("mlp-default", "cartpole", lambda: MLPConfig(), 256),
+    ("ensemble5", "cartpole", lambda: MLPConfig(ensemble=5), 256),
+    ("diffusion", "pendulum", lambda: DiffusionConfig(), 256),
+)
+
+
+def _opt_policy(task: str, make_config: Any, seed: int) -> Any:
+    config = make_config()
+    cls = DiffusionPolicy if isinstance(config, DiffusionConfig) else MLPPolicy
+    return cls.for_spec(make_task(task).spec, config, seed=seed)
+
+
+def _opt_demos(task: str, episodes: int = 20) -> Dataset:
+    env = make_task(task, num_envs=episodes)
+    return Dataset.from_trajectories(collect(env, make_expert(task), episodes=episodes, seed=0), spec=env.spec)
+
+
+def optimiser_check(*, repeats: int, steps: int, quality_seeds: list[int]) -> list[str]:
+    """Markdown lines: end-to-end fit time per variant and case, then the quality comparison."""
+    from _flat_adamw import flat_fit
+
+    torch.set_num_threads(1)
+    variants = {"torch.optim.AdamW": fit, "flat AdamW": flat_fit}
+    data = {task: _opt_demos(task) for task in ("pendulum", "cartpole")}
+    for run in variants.values():  # warm-up: first-call import and allocator costs hit neither variant
+        run(_opt_policy("pendulum", MLPConfig, 0), data["pendulum"], BCConfig(steps=20, seed=0))
+    header = ("| policy | task | batch | params | torch.optim.AdamW fit s (median) | flat fit s (median) "
+              "| flat speed-up (median of per-repeat, min-max) |")
+    lines = [header, "|---|---|---|---|---|---|---|"]
+    for name, task, make_config, batch in OPT_CASES:
+        cfg = BCConfig(steps=steps, batch_size=batch, seed=0)
+        times: dict[str, list[float]] = {v: [] for v in variants}
+        for r in range(repeats):
+            order = list(variants) if r % 2 == 0 else list(variants)[::-1]
+            for v in order:
+                policy = _opt_policy(task, make_config, 0)
+                t0 = time.perf_counter()
+                variants[v](policy, data[task], cfg)
+                times[v].append(time.perf_counter() - t0)
+        n_params = sum(p.numel() for p in _opt_policy(task, make_config, 0).parameters())
+        ratios = [t / f for t, f in zip(times["torch.optim.AdamW"], times["flat AdamW"])]
+        lines.append(f"| {name} | {task} | {batch} | {n_params:,} | {statistics.median(times['torch.optim.AdamW']):.3f} "
+                     f"| {statistics.median(times['flat AdamW']):.3f} | {statistics.median(ratios):.2f}x "
+                     f"({min(ratios):.2f}-{max(ratios):.2f}) |")
+        print(lines[-1], flush=True)
+    lines += ["", "| task | policy seed | variant | final BC loss | eval return (50 eps) |", "|---|---|---|---|---|"]
+    for task in ("cartpole", "pendulum"):
+        for seed in quality_seeds:
+            for v, run in variants.items():
+                policy = MLPPolicy.for_spec(make_task(task).spec, MLPConfig(), seed=seed)
+                res = run(policy, data[task], BCConfig(seed=seed))
+                env = make_task(task, num_envs=EVAL_EPISODES)
+                ret = evaluate(env, policy, episodes=EVAL_EPISODES, seed=EVAL_SEED).return_mean
+                lines.append(f"| {task} | {seed} | {v} | {res.final_loss!r} | {ret!r} |")
+                print(lines[-1], flush=True)
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and "--optimizers" in sys.argv:
+        q = argparse.ArgumentParser(description="BC optimiser check")
+        q.add_argument("--optimizers", action="store_true")
+        q.add_argument("--repeats", type=int, default=3)
+        q.add_argument("--opt-steps", type=int, default=400)
+        q.add_argument("--quality-seeds", type=int, nargs="+", default=[0, 1])
+        o = q.parse_args()
+        print(f"load at start: {os.getloadavg()}", flush=True)
+        optimiser_check(repeats=o.repeats, steps=o.opt_steps, quality_seeds=o.quality_seeds)
+        print(f"load at end: {os.getloadavg()}")
+        return 0
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5])
     p.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))

@@ -8,31 +8,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import tempfile
+import os  # noqa: F401  (tests fail the final rename through runs.os.replace)
 import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from mimetic import atomic
+from mimetic.atomic import remove_dirs, share_mode  # noqa: F401  (share_mode: re-exported)
 from mimetic.errors import CheckpointError, ConfigError
-
-
-def _read_umask() -> int:
-    # os.umask can only be read by setting it; done once at import, before any writer thread runs
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()
-
-
-def share_mode(path: str | Path, *, directory: bool = False) -> None:
-    """Give a file made by mkstemp/mkdtemp (always private, 0600/0700) the permissions a plain
-    ``open``/``mkdir`` would have: run outputs and videos are meant to be read by others."""
-    os.chmod(path, (0o777 if directory else 0o666) & ~_UMASK)
 
 
 def strict_json(obj: Any) -> Any:
@@ -54,17 +38,8 @@ def json_line(obj: Any, **kw: Any) -> str:
 
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Write JSON to ``path`` via a temporary file in the same folder and os.replace."""
-    path = Path(path)
     text = json_line(obj, indent=2) + "\n"  # serialise first: a TypeError leaves no temp file
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        share_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_file(path, text)
 
 
 def _plain(obj: Any) -> Any:
@@ -95,28 +70,10 @@ def check_new_run_dir(path: str | Path) -> Path:
 
 def make_parents(path: Path) -> list[Path]:
     """Create the missing parents of ``path``; returns them outermost first, for :func:`remove_dirs`."""
-    created: list[Path] = []
-    for p in reversed(path.parents):
-        if p.exists():
-            continue
-        try:
-            p.mkdir()
-        except OSError as e:
-            remove_dirs(created)
-            raise ConfigError(f"cannot create the folder {p} for {path}: {e.strerror or e}") from None
-        created.append(p)
-    return created
-
-
-def remove_dirs(created: list[Path]) -> None:
-    """Remove directories made by :func:`make_parents` (innermost first) where still empty."""
-    for p in reversed(created):
-        try:
-            p.rmdir()
-        except FileNotFoundError:
-            continue
-        except OSError:
-            break  # something else was put inside meanwhile: leave it and its parents
+    try:
+        return atomic.make_parents(path)
+    except OSError as e:
+        raise ConfigError(f"cannot create the folder {e.filename} for {path}: {e.strerror or e}") from None
 
 
 def write_files_atomic(out_dir: str | Path, files: dict[str, bytes]) -> None:
@@ -125,16 +82,11 @@ def write_files_atomic(out_dir: str | Path, files: dict[str, bytes]) -> None:
     nor the parent folders created for it."""
     out_dir = check_new_run_dir(out_dir)
     created = make_parents(out_dir)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp"))
     try:
-        share_mode(tmp, directory=True)
-        for name, data in files.items():
-            (tmp / name).write_bytes(data)
-        if out_dir.exists():
-            out_dir.rmdir()  # checked empty above; os.replace cannot replace a directory otherwise
-        os.replace(tmp, out_dir)
+        with atomic.AtomicDirectory(out_dir) as tmp:
+            for name, data in files.items():
+                (tmp / name).write_bytes(data)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
         remove_dirs(created)
         raise
 
@@ -187,12 +139,12 @@ class RunDir:
         self._metrics = None
         self._tb = None
         self._parents: list[Path] = []
+        self._dir = atomic.AtomicDirectory(self.final)
 
     def __enter__(self) -> RunDir:
         self._parents = make_parents(self.final)
         try:
-            self.path = Path(tempfile.mkdtemp(dir=self.final.parent, prefix=f".{self.final.name}.", suffix=".tmp"))
-            share_mode(self.path, directory=True)
+            self.path = self._dir.__enter__()
         except OSError as e:
             remove_dirs(self._parents)
             raise ConfigError(f"cannot create run directory {self.final}: {e.strerror or e}") from None
@@ -231,11 +183,12 @@ class RunDir:
         if self._tb is not None:
             self._tb.close()
             self._tb = None
+        try:
+            self._dir.__exit__(exc_type, exc, tb)  # on success: renamed into place (checked empty in __init__)
+        except BaseException:
+            remove_dirs(self._parents)
+            raise
         if exc_type is not None:
-            shutil.rmtree(self.path, ignore_errors=True)
             remove_dirs(self._parents)
             return
-        if self.final.exists():
-            self.final.rmdir()  # checked empty in __init__
-        os.replace(self.path, self.final)
         self.path = self.final

@@ -210,3 +210,14 @@ def test_single_network_has_zero_disagreement() -> None:
     data = bang_bang(200)
     policy = policy_for(data)
     assert not policy.disagreement(data.obs).any()
+
+
+def test_gradient_clipping_scales_the_global_norm_only_when_above_the_limit() -> None:
+    a = torch.nn.Parameter(torch.zeros(2))
+    b = torch.nn.Parameter(torch.zeros(1, 1))
+    a.grad, b.grad = torch.tensor([3.0, 0.0]), torch.tensor([[4.0]])  # global norm 5
+    bc._clip_grad_norm([a, b], 10.0)
+    assert a.grad.tolist() == [3.0, 0.0] and b.grad.tolist() == [[4.0]]  # untouched below the limit
+    bc._clip_grad_norm([a, b], 1.0)
+    norm = float(torch.linalg.vector_norm(torch.cat([a.grad.reshape(-1), b.grad.reshape(-1)])))
+    assert norm == pytest.approx(1.0, rel=1e-5) and a.grad[0] / b.grad[0, 0] == pytest.approx(0.75)

@@ -24,7 +24,6 @@ state, so a fixed horizon adds no bias either.
 
 from __future__ import annotations
 
-import itertools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +47,8 @@ from mimetic.algos.ppo import (
 from mimetic.data.dataset import Dataset
 from mimetic.envs.base import BatchedTask, TaskSpec
 from mimetic.errors import CheckpointError, ConfigError, DataError
-from mimetic.policies.mlp import ACTIVATIONS, MLPConfig, MLPPolicy
+from mimetic.nets.mlp import ACTIVATIONS, mlp
+from mimetic.policies.mlp import MLPConfig, MLPPolicy
 
 REWARD_FORMS = ("positive", "logit", "negative")
 
@@ -213,13 +213,6 @@ def learner_transitions(roll: Rollout, spec: TaskSpec, actor: MLPPolicy, *, abso
 # ----------------------------------------------------------------------------- discriminators
 
 
-def _mlp(sizes: tuple[int, ...], activation: str) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for fan_in, fan_out in itertools.pairwise(sizes):
-        layers += [nn.Linear(fan_in, fan_out), ACTIVATIONS[activation]()]
-    return nn.Sequential(*layers[:-1])  # no activation after the output layer
-
-
 class Discriminator(nn.Module):
     """GAIL: logit(s, a) = MLP([norm(s), a, absorbing]). AIRL: g(s) + gamma h(s') - h(s) - log pi."""
 
@@ -233,10 +226,10 @@ class Discriminator(nn.Module):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed + 7)
             if config.method == "gail":
-                self.d = _mlp((o + a + 1, *config.disc_hidden, 1), config.disc_activation)
+                self.d = mlp((o + a + 1, *config.disc_hidden, 1), config.disc_activation)
             else:
-                self.g = _mlp((o + 1, *config.disc_hidden, 1), config.disc_activation)
-                self.h = _mlp((o + 1, *config.disc_hidden, 1), config.disc_activation)
+                self.g = mlp((o + 1, *config.disc_hidden, 1), config.disc_activation)
+                self.h = mlp((o + 1, *config.disc_hidden, 1), config.disc_activation)
 
     def state_input(self, obs: torch.Tensor, absorbing: torch.Tensor) -> torch.Tensor:
         x = (obs - self.obs_mean) / self.obs_std * (1.0 - absorbing[:, None])  # absorbing: zeros

@@ -4,25 +4,26 @@ BC (Pomerleau 1989; the "supervised learning" baseline of Ross, Gordon & Bagnell
 ``E_(s, a*) ~ D [ loss(pi(s), a*) ]`` over the demonstration dataset ``D``. The loop is:
 
 1. put the dataset's observation statistics into the policy's normaliser,
-2. move all transitions (time windows, for chunking and diffusion policies) to tensors once,
+2. take all transitions (time windows, for chunking and diffusion policies) as tensors, once per
+   call (a growing ``Dataset`` keeps them cached, so a DAgger refit only adds the new rows),
 3. for ``steps`` gradient steps: draw a minibatch from a seeded per-epoch permutation, call
    ``policy.loss(batch)`` (the only policy method used, so MLP, chunking and diffusion policies
-   train unchanged), clip, and take an AdamW step (cosine-decayed learning rate by default).
+   train unchanged), clip, and take a ``torch.optim.AdamW`` step (cosine-decayed learning rate by
+   default).
 
-At the small batches and small networks typical of low-dimensional control, a step is dominated
-by per-tensor overheads, not arithmetic; the parameters are therefore trained as views of one flat
-buffer, so zeroing, clipping and the AdamW update cost a handful of tensor ops per step in total
-instead of a few per parameter tensor (about 1.4x the throughput of ``torch.optim.AdamW`` at
-batch 32 with a 32x32 MLP).
+The stock multi-tensor (``foreach``) AdamW replaced a hand-written one on a flat parameter
+buffer: both give bitwise the same weights; the flat one was faster end to end only for tiny
+networks at small batches (benchmarks/RESULTS.md, "BC optimiser").
 """
 
 from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 import numpy as np
 import torch
@@ -45,6 +46,16 @@ class TransitionSource(Protocol):
 
     def obs_stats(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-feature observation mean and std, (O,) each."""
+        ...
+
+
+@runtime_checkable
+class CachedRowsSource(TransitionSource, Protocol):
+    """A source that caches its training rows as it grows (``mimetic.data.Dataset`` is one)."""
+
+    def training_arrays(self, *, obs_horizon: int | None = None, act_horizon: int | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, bool]:
+        """(obs, targets, mask or None, all finite): transitions, or windows of every valid step."""
         ...
 
 
@@ -132,28 +143,32 @@ def fit(
     _check_loss(policy, config.loss)
     generator = torch.Generator().manual_seed(config.seed)
     batches, n = _batch_source(policy, dataset, config.batch_size, generator)
+    params = _trainable(policy)
     batch_size = min(config.batch_size, n)
     was_training = getattr(policy, "training", False)
-    flat = _FlatParams(policy)
+    # foreach: a few multi-tensor kernels per step instead of several per parameter tensor (at
+    # small batches the per-tensor overhead is what a step costs). fused=True was 10-20% faster
+    # still but rounds differently; foreach reproduces the earlier flat-buffer AdamW bitwise.
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     try:
-        opt = _AdamW(flat.param, weight_decay=config.weight_decay)
         _set_mode(policy, training=True)
         with _Log(config, n=n, batch_size=batch_size, progress=progress, callback=callback) as log:
             loop_start = time.perf_counter()
             for step in range(1, config.steps + 1):
                 loss, metrics = policy.loss(next(batches), metrics=log.due(step))
-                flat.grad.zero_()
+                opt.zero_grad(set_to_none=True)
                 loss.backward()
-                if step == 1:
-                    flat.assert_in_place()
                 if config.grad_clip > 0:
-                    flat.clip_grad_norm_(config.grad_clip)
+                    _clip_grad_norm(params, config.grad_clip)
                 lr = _lr_at(config, step)
-                opt.step(flat.grad, lr=lr)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                opt.step()
                 log.add(step, loss.detach(), metrics, lr)
             loop_s = time.perf_counter() - loop_start
     finally:
-        flat.release()
+        for p in params:
+            p.grad = None  # the policy leaves fit as it came: no gradients held
         _set_mode(policy, training=was_training)
     return BCResult(
         steps=config.steps,
@@ -185,27 +200,29 @@ def _batch_source(
     targets (see ``Dataset.windows``). Either way every tensor is built once, up front.
     """
     window = int(policy.window)
-    if window != 1:
-        obs, acts, mask = _windows(policy, dataset, window)
+    horizons = _horizons(policy, dataset, window) if window != 1 else None
+    if isinstance(dataset, CachedRowsSource):
+        # A growing dataset's rows are cached and extended by the dataset (O(new rows) setup per
+        # refit); the tensors share their memory instead of copying it.
+        obs_horizon, act_horizon = horizons if horizons is not None else (None, None)
+        o_np, a_np, m_np, finite = dataset.training_arrays(obs_horizon=obs_horizon, act_horizon=act_horizon)
+        obs, acts = _shared_tensor(o_np), _shared_tensor(a_np)
+        mask = None if m_np is None else _shared_tensor(m_np)
     else:
-        obs_np, acts_np = dataset.transitions()
-        if len(acts_np) != len(obs_np):
-            raise DataError(f"dataset has {len(obs_np)} observations but {len(acts_np)} actions")
-        obs, acts, mask = _as_tensor(obs_np, np.float32), _as_tensor(acts_np, None), None
+        obs, acts, mask = _tensors(dataset, horizons)
+        finite = bool(torch.isfinite(obs).all()) and (not acts.is_floating_point() or bool(torch.isfinite(acts).all()))
     n = len(obs)
     if n == 0:
         raise DataError("the dataset is empty; record some demonstrations first")
-    if not bool(torch.isfinite(obs).all()) or (acts.is_floating_point() and not bool(torch.isfinite(acts).all())):
+    if not finite:
         raise DataError("the dataset contains NaN or inf observations/actions; clean it before training")
     mean, std = dataset.obs_stats()
     policy.set_normalizer(mean, std)
     return _minibatches(obs, acts, mask, batch_size=min(batch_size, n), generator=generator), n
 
 
-def _windows(
-    policy: TrainablePolicy, dataset: TransitionSource, window: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Every valid step's windows as tensors: obs (N, To, *O), acts (N, Tp, *A), mask (N, Tp)."""
+def _horizons(policy: TrainablePolicy, dataset: TransitionSource, window: int) -> tuple[int, int]:
+    """A time-windowed policy's (obs_horizon To, pred_horizon Tp), checked against the dataset."""
     obs_horizon, pred_horizon = getattr(policy, "obs_horizon", None), getattr(policy, "pred_horizon", None)
     if obs_horizon is None or pred_horizon is None:
         raise ConfigError(
@@ -216,10 +233,29 @@ def _windows(
             f"BC for policies with window {window} needs a dataset with episode boundaries "
             f"(mimetic.data.Dataset), not a {type(dataset).__name__}"
         )
+    return int(obs_horizon), int(pred_horizon)
+
+
+def _tensors(
+    dataset: TransitionSource, horizons: tuple[int, int] | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """A plain source's training rows as fresh tensors: obs (N, *O) / (N, To, *O), acts, mask."""
+    if horizons is None:
+        obs_np, acts_np = dataset.transitions()
+        if len(acts_np) != len(obs_np):
+            raise DataError(f"dataset has {len(obs_np)} observations but {len(acts_np)} actions")
+        return _as_tensor(obs_np, np.float32), _as_tensor(acts_np, None), None
     source = cast(WindowSource, dataset)
     idx = source.step_index()  # (N,)
-    obs_np, acts_np, mask_np = source.windows(idx, obs_horizon=int(obs_horizon), act_horizon=int(pred_horizon))
+    obs_np, acts_np, mask_np = source.windows(idx, obs_horizon=horizons[0], act_horizon=horizons[1])
     return _as_tensor(obs_np, np.float32), _as_tensor(acts_np, None), torch.from_numpy(np.ascontiguousarray(mask_np))
+
+
+def _shared_tensor(array: np.ndarray) -> torch.Tensor:
+    """A tensor on ``array``'s memory (read-only by contract: BC only gathers minibatches from it)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(array)
 
 
 def _as_tensor(array: np.ndarray, dtype: type | None) -> torch.Tensor:
@@ -263,70 +299,26 @@ def _set_mode(policy: TrainablePolicy, *, training: bool) -> None:
         policy.train(training)
 
 
-class _FlatParams:
-    """A policy's trainable parameters re-pointed into one flat buffer, their grads into another.
-
-    Autograd accumulates into an existing ``.grad`` in place, so after ``backward`` the flat
-    ``grad`` holds every gradient and one optimizer tensor updates every weight. ``release``
-    gives each parameter its own storage back, leaving the policy as it was before ``fit``.
-    """
-
-    def __init__(self, policy: TrainablePolicy) -> None:
-        if not isinstance(policy, torch.nn.Module):
-            raise ConfigError(f"BC trains torch policies; got a {type(policy).__name__}")
-        self.params = [p for p in policy.parameters() if p.requires_grad]
-        if not self.params:
-            raise ConfigError("the policy has no trainable parameters")
-        total = sum(p.numel() for p in self.params)
-        self.param = torch.empty(total)  # (P,)
-        self.grad = torch.zeros(total)  # (P,)
-        offset = 0
-        for p in self.params:
-            k = p.numel()
-            self.param[offset : offset + k].copy_(p.data.reshape(-1))
-            p.data = self.param[offset : offset + k].view_as(p)
-            p.grad = self.grad[offset : offset + k].view_as(p)
-            offset += k
-        self.grad_ptrs = [p.grad.data_ptr() for p in self.params]  # type: ignore[union-attr]
-
-    def clip_grad_norm_(self, max_norm: float) -> None:
-        """Global-norm clipping (as ``torch.nn.utils.clip_grad_norm_``): one norm, rarely a scale."""
-        norm = float(torch.linalg.vector_norm(self.grad))
-        if norm > max_norm:
-            self.grad.mul_(max_norm / (norm + 1e-6))
-
-    def assert_in_place(self) -> None:
-        """Internal invariant: backward accumulated into our views instead of replacing them."""
-        for p, ptr in zip(self.params, self.grad_ptrs):
-            assert p.grad is not None and p.grad.data_ptr() == ptr, "a gradient left the flat buffer"
-
-    def release(self) -> None:
-        for p in self.params:
-            p.data = p.data.clone()
-            p.grad = None
+def _clip_grad_norm(params: list[torch.nn.Parameter], max_norm: float) -> None:
+    """Global-norm clipping as ``torch.nn.utils.clip_grad_norm_`` computes it, except that the norm
+    is one reduction over all gradients together and the scale is applied only when it is below 1:
+    the rounding BC always had, so earlier results reproduce bitwise (torch's per-tensor norms
+    differ in the last bits, which grow over a run)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    norm = float(torch.linalg.vector_norm(torch.cat([g.reshape(-1) for g in grads])))
+    if norm > max_norm:
+        scale = max_norm / (norm + 1e-6)
+        for g in grads:
+            g.mul_(scale)
 
 
-class _AdamW:
-    """AdamW (Loshchilov & Hutter 2019, Algorithm 2, with Adam's bias correction, Kingma & Ba 2015)
-    on one flat tensor: five in-place tensor ops per step, no per-parameter bookkeeping."""
-
-    def __init__(
-        self, param: torch.Tensor, *, weight_decay: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
-    ) -> None:
-        self.param, self.weight_decay, self.betas, self.eps = param, weight_decay, betas, eps
-        self.m = torch.zeros_like(param)  # (P,) first moment
-        self.v = torch.zeros_like(param)  # (P,) second moment
-        self.t = 0
-
-    def step(self, grad: torch.Tensor, *, lr: float) -> None:
-        self.t += 1
-        beta1, beta2 = self.betas
-        self.m.lerp_(grad, 1.0 - beta1)
-        self.v.mul_(beta2).addcmul_(grad, grad, value=1.0 - beta2)
-        if self.weight_decay:
-            self.param.mul_(1.0 - lr * self.weight_decay)  # decoupled: not scaled by the moments
-        denom = self.v.sqrt().div_(math.sqrt(1.0 - beta2**self.t)).add_(self.eps)
-        self.param.addcdiv_(self.m, denom, value=-lr / (1.0 - beta1**self.t))
+def _trainable(policy: TrainablePolicy) -> list[torch.nn.Parameter]:
+    if not isinstance(policy, torch.nn.Module):
+        raise ConfigError(f"BC trains torch policies; got a {type(policy).__name__}")
+    params = [p for p in policy.parameters() if p.requires_grad]
+    if not params:
+        raise ConfigError("the policy has no trainable parameters")
+    return params
 
 
 class _Log:

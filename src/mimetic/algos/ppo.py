@@ -33,7 +33,8 @@ from torch import nn
 from mimetic import seeding
 from mimetic.envs.base import BatchedTask, TaskSpec
 from mimetic.errors import CheckpointError, ConfigError
-from mimetic.policies.mlp import ACTIVATIONS, MLPConfig, MLPPolicy, to_task_units
+from mimetic.nets.mlp import mlp
+from mimetic.policies.mlp import MLPConfig, MLPPolicy, to_task_units
 from mimetic.rollout import StepStream
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -146,13 +147,7 @@ class ActorCritic(nn.Module):
         self.discrete = spec.discrete
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed + 1)
-            layers: list[nn.Module] = []
-            width = spec.obs_dim
-            for h in net.hidden:
-                layers += [nn.Linear(width, h), ACTIVATIONS[net.activation]()]
-                width = h
-            layers.append(nn.Linear(width, 1))
-            self.critic = nn.Sequential(*layers)
+            self.critic = mlp((spec.obs_dim, *net.hidden, 1), net.activation)
             # A near-zero last actor layer starts every action near uniform / centred (Andrychowicz
             # et al. 2021, "What matters in on-policy RL": the most important init choice).
             last = [m for m in self.actor.net.modules() if isinstance(m, nn.Linear)][-1]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -14,12 +12,13 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.envs.registration import load_env_creator
 
+from mimetic.atomic import AtomicPath
 from mimetic.cli.common import add_task_args, check_positive, check_seed, print_eval, print_json, task_and_expert
 from mimetic.errors import CheckpointError, ConfigError, TaskError
 from mimetic.policies import load_policy, read_checkpoint_meta
 from mimetic.policies.checkpoint import META_FILE, WEIGHTS_FILE
 from mimetic.rollout import evaluate as run_eval
-from mimetic.runs import make_parents, remove_dirs, share_mode
+from mimetic.runs import make_parents, remove_dirs
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -124,25 +123,23 @@ class VideoFile:
         self._fps = fps
         return self
 
-    def __enter__(self) -> VideoFile:
+    def __enter__(self) -> VideoFile:  # noqa: PYI034
         import imageio.v2 as imageio
 
-
         self._parents = make_parents(self.path)
+        self._file = AtomicPath(self.path, suffix=self.path.suffix)
         try:
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
-                                       suffix=self.path.suffix)
-            os.close(fd)
+            tmp = self._file.__enter__()
         except OSError as e:
             remove_dirs(self._parents)
             raise ConfigError(f"cannot write --video {self.path}: {e.strerror or e}") from None
-        self._tmp = Path(tmp)
+        self._tmp = tmp
         mp4 = self.path.suffix.lower() == ".mp4"
         kw = {"fps": self._fps, "macro_block_size": 1} if mp4 else {"duration": 1000 / self._fps, "loop": 0}
         try:
             self._writer = imageio.get_writer(tmp, **kw)
-        except BaseException:
-            self._tmp.unlink(missing_ok=True)
+        except BaseException as e:
+            self._file.__exit__(type(e), e, e.__traceback__)  # removes the temporary
             remove_dirs(self._parents)
             raise
         return self
@@ -154,20 +151,24 @@ class VideoFile:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-
         assert self._tmp is not None, "VideoFile used outside its with-block"
+        self._tmp = None
         try:
             if exc_type is not None:
                 with contextlib.suppress(Exception):  # the error that stopped the evaluation matters
                     self._writer.close()
-                return
-            self._writer.close()  # encodes the tail (and, for a gif, everything)
-            if self.frames == 0:
-                raise ConfigError("no frames to write (the task rendered nothing)")
-            share_mode(self._tmp)
-            os.replace(self._tmp, self.path)
-            self._tmp = None
-        finally:
-            if self._tmp is not None:
-                self._tmp.unlink(missing_ok=True)
-                remove_dirs(self._parents)
+            else:
+                self._writer.close()  # encodes the tail (and, for a gif, everything)
+                if self.frames == 0:
+                    raise ConfigError("no frames to write (the task rendered nothing)")
+        except BaseException as e:
+            self._file.__exit__(type(e), e, e.__traceback__)  # removes the temporary
+            remove_dirs(self._parents)
+            raise
+        try:
+            self._file.__exit__(exc_type, exc, tb)  # renamed into place, or removed after a failure
+        except BaseException:
+            remove_dirs(self._parents)
+            raise
+        if exc_type is not None:
+            remove_dirs(self._parents)

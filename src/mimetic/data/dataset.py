@@ -13,7 +13,11 @@ Layout (E episodes, N steps in all, episode ``e`` has ``T_e`` steps):
   ``terminated``/``truncated`` (E,) and ``episode_seeds`` (E,) (-1 where unknown).
 
 Arrays live in capacity-doubling buffers, so :meth:`Dataset.extend` costs amortised O(new data)
-and every accessor returns a read-only view of the filled part, never a copy.
+and every accessor returns a read-only view of the filled part, never a copy. What training reads
+again after every extension (the valid step index, observation statistics, the training rows of
+:meth:`Dataset.training_arrays`) is kept up to date the same way, so an interactive loop that
+refits after each round pays O(new data) setup per round, not O(dataset); the cached values are
+bitwise those a dataset built in one go has (tests/data/test_dataset_incremental.py).
 """
 
 from __future__ import annotations
@@ -39,6 +43,53 @@ Targets = Literal["acts", "labels"]
 MIN_OBS_STD = 1e-6
 _MIN_CAPACITY = 16
 _NO_SEED = -1
+
+
+@dataclass
+class _TrainingRows:
+    """Training rows of one window shape, grown with the dataset (see Dataset.training_arrays)."""
+
+    obs: np.ndarray  # (capacity, *O) or (capacity, To, *O) float32
+    acts: np.ndarray  # (capacity, *A) or (capacity, Ta, *A)
+    mask: np.ndarray | None  # (capacity, Ta) bool for windows
+    n: int = 0  # rows filled: the first n valid steps
+    finite: bool = True  # every float value in the filled rows is finite
+
+
+@dataclass
+class _ObsMoments:
+    """Count, mean and sum of squared deviations of every stored observation, float64.
+
+    Each episode's moments are computed from its own rows and merged into the running ones
+    episode by episode (Chan, Golub & LeVeque 1979), so the result depends only on the sequence
+    of episodes, not on how they were split across ``extend`` calls."""
+
+    count: int
+    mean: np.ndarray  # (F,) F = prod(O)
+    m2: np.ndarray  # (F,)
+
+    def add_episodes(self, obs: np.ndarray, rows: np.ndarray) -> None:
+        """Merge episodes whose observations are ``obs`` (R, *O) back to back, ``rows`` (E,) each."""
+        if len(rows) == 0:
+            return
+        x = obs.reshape(len(obs), -1).astype(np.float64)  # (R, F)
+        starts = np.cumsum(rows) - rows  # (E,)
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf data: validate() and BC reject it
+            means = np.add.reduceat(x, starts, axis=0) / rows[:, None]  # (E, F)
+            dev = x - np.repeat(means, rows, axis=0)  # (R, F)
+            m2s = np.add.reduceat(dev * dev, starts, axis=0)  # (E, F)
+            self._merge(rows.tolist(), means, m2s)
+
+    def _merge(self, rows: list[int], means: np.ndarray, m2s: np.ndarray) -> None:
+        for c, mean, m2 in zip(rows, means, m2s):
+            if self.count == 0:
+                self.count, self.mean, self.m2 = c, mean, m2
+                continue
+            total = self.count + c
+            delta = mean - self.mean  # (F,)
+            self.mean = self.mean + delta * (c / total)
+            self.m2 = self.m2 + m2 + delta * delta * (self.count * c / total)
+            self.count = total
 
 
 @dataclass(frozen=True)
@@ -111,6 +162,11 @@ class Dataset:
         self._terminated = np.empty(0, bool)
         self._truncated = np.empty(0, bool)
         self._seeds = np.empty(0, np.int64)
+        # Kept up to date by _append (see the module docstring):
+        self._valid_steps = np.empty(0, np.int64)  # (n_transitions,) step index of each valid step
+        self._n_valid = 0
+        self._moments = _ObsMoments(0, np.zeros(0), np.zeros(0))
+        self._training: dict[tuple[int, int] | None, _TrainingRows] = {}  # by window shape
 
     # ----------------------------------------------------------------- construction
 
@@ -252,6 +308,11 @@ class Dataset:
         self._has_costs |= c.costs is not None
         self._has_expert_acted |= c.expert_acted is not None
         self._has_labels |= c.has_labels
+        new_valid = n + np.flatnonzero(c.valid)  # (V_new,)
+        self._valid_steps = _grow(self._valid_steps, self._n_valid, self._n_valid + len(new_valid))
+        self._valid_steps[self._n_valid:self._n_valid + len(new_valid)] = new_valid
+        self._n_valid += len(new_valid)
+        self._moments.add_episodes(c.obs, c.lengths + 1)
         self._n, self._n_obs, self._n_eps = n + dn, n_obs + dn + de, e + de
 
     # ----------------------------------------------------------------- views and sizes
@@ -268,7 +329,7 @@ class Dataset:
     @property
     def n_transitions(self) -> int:
         """Steps that are training targets (``valid``)."""
-        return int(np.count_nonzero(self.valid))
+        return self._n_valid
 
     @property
     def capacity(self) -> int:
@@ -346,7 +407,7 @@ class Dataset:
 
     def step_index(self) -> np.ndarray:
         """(n_transitions,) step index of each valid transition: sample from this, then window."""
-        return np.flatnonzero(self.valid).astype(np.int64)
+        return _view(self._valid_steps, self._n_valid)
 
     def obs_rows(self, steps: np.ndarray) -> np.ndarray:
         """Observation rows seen when acting at ``steps`` (any shape of step indices)."""
@@ -362,11 +423,50 @@ class Dataset:
         below ``min_std`` gets std 1 (centred only, see MIN_OBS_STD)."""
         if self._n_obs == 0:
             raise DataError("cannot compute observation statistics of an empty dataset")
-        obs = self.obs
-        mean = obs.mean(axis=0, dtype=np.float64)  # (*O,) float64 accumulation for long datasets
-        std = obs.std(axis=0, dtype=np.float64)  # (*O,)
+        m = self._moments  # float64 accumulation for long datasets, kept up to date by _append
+        mean = m.mean.reshape(self.obs_shape)  # (*O,)
+        std = np.sqrt(m.m2 / m.count).reshape(self.obs_shape)  # (*O,)
         std = np.where(std < min_std, 1.0, std)
         return mean.astype(np.float32), std.astype(np.float32)
+
+    def training_arrays(self, *, obs_horizon: int | None = None, act_horizon: int | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, bool]:
+        """What BC trains on: ``(obs, targets, mask, finite)``, one row per valid step.
+
+        Without horizons, the rows of :meth:`transitions` (obs (n, *O), targets (n, *A), mask
+        None); with both, ``windows(step_index(), obs_horizon=, act_horizon=)`` (obs (n, To, *O),
+        targets (n, Ta, *A), mask (n, Ta)). ``finite`` says whether every float value in them is
+        finite. The rows are cached per window shape and only those of steps added since the last
+        call are computed, so calls between extensions cost O(new data); the values are exactly
+        a fresh computation's (each row depends only on its own episode). Read-only views.
+        """
+        if (obs_horizon is None) != (act_horizon is None):
+            raise ConfigError("training_arrays needs both obs_horizon and act_horizon, or neither")
+        key = None if obs_horizon is None or act_horizon is None else (int(obs_horizon), int(act_horizon))
+        rows = self._training.get(key)
+        if rows is None:
+            o, a, m = self._training_rows(key, np.empty(0, np.int64))
+            rows = self._training[key] = _TrainingRows(obs=o, acts=a, mask=m)
+        new = self.step_index()[rows.n:]  # (V_new,)
+        if len(new):
+            o, a, m = self._training_rows(key, new)
+            rows.finite &= bool(np.isfinite(o).all()) and (a.dtype.kind != "f" or bool(np.isfinite(a).all()))
+            end = rows.n + len(new)
+            rows.obs, rows.acts = _grow(rows.obs, rows.n, end), _grow(rows.acts, rows.n, end)
+            rows.obs[rows.n:end], rows.acts[rows.n:end] = o, a
+            if m is not None:
+                assert rows.mask is not None
+                rows.mask = _grow(rows.mask, rows.n, end)
+                rows.mask[rows.n:end] = m
+            rows.n = end
+        mask = None if rows.mask is None else _view(rows.mask, rows.n)
+        return _view(rows.obs, rows.n), _view(rows.acts, rows.n), mask, rows.finite
+
+    def _training_rows(self, key: tuple[int, int] | None, steps: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        if key is None:
+            return self._obs[self.obs_rows(steps)], self._acts[steps], None
+        return self.windows(steps, obs_horizon=key[0], act_horizon=key[1])
 
     def episode_returns(self) -> np.ndarray:
         """(E,) undiscounted return of each episode."""

@@ -20,8 +20,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +29,7 @@ import gymnasium as gym
 import h5py
 import numpy as np
 
+from mimetic.atomic import AtomicDirectory, make_parents, remove_dirs
 from mimetic.data.dataset import Dataset
 from mimetic.errors import DataError
 from mimetic.types import Trajectory
@@ -262,52 +261,17 @@ def _fsync(file: Path) -> None:
         os.close(fd)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 @contextmanager
 def _atomic_directory(target: Path, *, overwrite: bool) -> Iterator[Path]:
     """Yield a temporary sibling directory that replaces ``target`` only if the block succeeds;
     on any failure neither it nor parents created here remain."""
-    created = [p for p in reversed(target.parents) if not p.exists()]  # outermost first
-    for p in created:
-        p.mkdir()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp is private (0700); a dataset is meant to be shared
+    created = make_parents(target)
     try:
-        yield tmp
-        _swap_into_place(tmp, target, overwrite=overwrite)
+        with AtomicDirectory(target, replace=overwrite) as tmp:
+            yield tmp
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        for p in reversed(created):
-            try:
-                p.rmdir()
-            except OSError:
-                break  # something else appeared inside it meanwhile; leave it
+        remove_dirs(created)
         raise
-
-
-def _swap_into_place(tmp: Path, target: Path, *, overwrite: bool) -> None:
-    if target.is_dir() and not any(target.iterdir()):
-        target.rmdir()
-    if not target.exists():
-        os.rename(tmp, target)
-        return
-    if not overwrite:
-        raise FileExistsError(f"{target} appeared while writing (pass overwrite=True)")
-    # Keep the old copy until the new one is in place, so a failed rename loses nothing.
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-    old.rmdir()
-    os.rename(target, old)
-    try:
-        os.rename(tmp, target)
-    except BaseException:
-        os.rename(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _one_line(exc: BaseException) -> str:

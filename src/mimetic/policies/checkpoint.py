@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from mimetic.atomic import write_file
 from mimetic.errors import CheckpointError, ConfigError, MimeticError
 from mimetic.protocols import TrainablePolicy
 
@@ -73,21 +73,6 @@ def kind_of(policy: object) -> str:
     )
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same directory, so readers see the old or new file, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; a checkpoint is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_policy(
     policy: CheckpointablePolicy, directory: str | os.PathLike[str], *, extra: dict[str, Any] | None = None
 ) -> Path:
@@ -111,13 +96,12 @@ def save_policy(
         raise CheckpointError(
             f"checkpoint metadata is not plain JSON ({err}); pass only str/number/list/dict in extra"
         ) from None
-    # Clone so views into shared storage (e.g. flattened parameters) serialise independently.
-    state = {k: v.detach().contiguous().clone() for k, v in policy.state_dict().items()}  # type: ignore[attr-defined]
+    state = {k: v.detach().contiguous() for k, v in policy.state_dict().items()}  # type: ignore[attr-defined]
     path = Path(directory)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path / WEIGHTS_FILE, save_safetensors(state))
-        _atomic_write(path / META_FILE, meta_bytes + b"\n")
+        write_file(path / WEIGHTS_FILE, save_safetensors(state), fsync=True)
+        write_file(path / META_FILE, meta_bytes + b"\n", fsync=True)
     except OSError as err:
         raise CheckpointError(f"cannot write checkpoint to {path}: {err.strerror or err}") from None
     return path

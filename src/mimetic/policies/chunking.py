@@ -58,8 +58,9 @@ import torch
 from torch import nn
 
 from mimetic.errors import ConfigError, DataError
+from mimetic.nets.mlp import ACTIVATIONS, mlp
 from mimetic.policies.checkpoint import register_policy
-from mimetic.policies.mlp import ACTIVATIONS, to_task_units
+from mimetic.policies.mlp import to_task_units
 from mimetic.policies.windowed import WindowedPolicy
 from mimetic.types import Batch
 
@@ -200,14 +201,6 @@ def temporal_ensemble(chunks: np.ndarray, made: np.ndarray, t: np.ndarray, decay
 # ----------------------------------------------------------------------------- networks
 
 
-def _mlp(width: int, hidden: tuple[int, ...], activation: str, out: int) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for h in hidden:
-        layers += [nn.Linear(width, h), ACTIVATIONS[activation]()]
-        width = h
-    return nn.Sequential(*layers, nn.Linear(width, out))
-
-
 def _encoder(config: ChunkingConfig) -> nn.TransformerEncoder:
     layer = nn.TransformerEncoderLayer(config.d_model, config.heads, config.feedforward, config.dropout,
                                        batch_first=True, norm_first=True)
@@ -272,7 +265,7 @@ class _MLPDecoderNet(nn.Module):
         super().__init__()
         self.k, self.act_dim = config.chunk_size, act_dim
         width = config.obs_horizon * obs_dim + (config.latent_dim if config.cvae else 0)
-        self.net = _mlp(width, config.hidden, config.activation, config.chunk_size * act_dim)
+        self.net = mlp((width, *config.hidden, config.chunk_size * act_dim), config.activation)
 
     def forward(self, obs: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
         x = obs.flatten(1) if z is None else torch.cat([obs.flatten(1), z], dim=-1)  # (B, in)
@@ -285,7 +278,7 @@ class _MLPPosterior(nn.Module):
     def __init__(self, config: ChunkingConfig, *, obs_dim: int, act_dim: int) -> None:
         super().__init__()
         width = config.obs_horizon * obs_dim + config.chunk_size * (act_dim + 1)
-        self.net = _mlp(width, config.hidden, config.activation, 2 * config.latent_dim)
+        self.net = mlp((width, *config.hidden, 2 * config.latent_dim), config.activation)
 
     def forward(self, obs: torch.Tensor, acts: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         v = valid.to(acts.dtype)  # (B, k)

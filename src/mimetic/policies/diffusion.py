@@ -40,8 +40,9 @@ import torch
 from torch import nn
 
 from mimetic.errors import ConfigError, DataError
+from mimetic.nets.mlp import ACTIVATIONS, mlp
 from mimetic.policies.checkpoint import register_policy
-from mimetic.policies.mlp import ACTIVATIONS, to_task_units
+from mimetic.policies.mlp import to_task_units
 from mimetic.policies.windowed import WindowedPolicy
 from mimetic.types import Batch
 
@@ -161,12 +162,7 @@ class MLPDenoiser(nn.Module):
         super().__init__()
         self.dim = config.step_embed_dim
         width = config.pred_horizon * act_dim + config.obs_horizon * obs_dim + self.dim
-        layers: list[nn.Module] = []
-        for h in config.hidden:
-            layers += [nn.Linear(width, h), ACTIVATIONS[config.activation]()]
-            width = h
-        layers.append(nn.Linear(width, config.pred_horizon * act_dim))
-        self.net = nn.Sequential(*layers)
+        self.net = mlp((width, *config.hidden, config.pred_horizon * act_dim), config.activation)
 
     def forward(self, x: torch.Tensor, k: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
         inp = torch.cat([x.flatten(1), obs.flatten(1), step_embedding(k, self.dim)], dim=-1)  # (B, in)

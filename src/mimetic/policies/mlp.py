@@ -25,16 +25,10 @@ from torch.nn import functional as F
 
 from mimetic.envs.base import TaskSpec
 from mimetic.errors import ConfigError, DataError, TaskError
+from mimetic.nets.mlp import ACTIVATIONS, StackedMLP, mlp
 from mimetic.policies.checkpoint import register_policy
 from mimetic.types import Batch
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "gelu": nn.GELU,
-    "silu": nn.SiLU,
-    "elu": nn.ELU,
-}
 HEADS = ("auto", "categorical", "deterministic", "gaussian", "mixture")
 GAUSSIAN_STDS = ("state", "param")
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -192,23 +186,21 @@ class MLPPolicy(nn.Module):
         # Initialise under a private RNG stream: the seed, not global state, decides the weights.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            layers: list[nn.Module] = []
-            width = self.obs_dim
-            for h in self.config.hidden:
-                layers += [nn.Linear(width, h), ACTIVATIONS[self.config.activation]()]
-                width = h
             state_std = self.head == "gaussian" and self.config.gaussian_std == "state"
             out_dim = 2 * self.act_dim if state_std else self.act_dim
             if self.head == "mixture":  # K logits, K means (A,), K log-stds (A,)
                 out_dim = self.config.mixture_components * (1 + 2 * self.act_dim)
+            sizes = (self.obs_dim, *self.config.hidden, out_dim)
             if self.config.ensemble > 1:
-                sizes = (self.obs_dim, *self.config.hidden, out_dim)
-                self.net: nn.Module = _StackedMLP(sizes, self.config.ensemble, self.config.activation)
+                if self.config.hidden:
+                    # Unused hidden layers, drawn (as ever) before the stacked members only so
+                    # that a seed keeps giving the ensembles it gave before.
+                    mlp(sizes[:-1], self.config.activation)
+                self.net: nn.Module = StackedMLP(sizes, self.config.ensemble, self.config.activation)
             else:
-                layers.append(nn.Linear(width, out_dim))
-                self.net = nn.Sequential(*layers)
+                self.net = mlp(sizes, self.config.activation)
             if self.head == "mixture":
-                self._spread_components(layers[-1])
+                self._spread_components(self.net[-1])
         if self.head == "gaussian" and not state_std:
             self.log_std = nn.Parameter(torch.zeros(self.act_dim))  # (A,) std 1 = the half-range
 
@@ -446,30 +438,6 @@ class MLPPolicy(nn.Module):
             act_high=high,
             task=spec.get("task"),
         )
-
-
-class _StackedMLP(nn.Module):
-    """K independent MLPs evaluated together: one batched matmul per layer (cheaper than K nets)."""
-
-    def __init__(self, sizes: tuple[int, ...], k: int, activation: str) -> None:
-        super().__init__()
-        self.k = k
-        self.act = ACTIVATIONS[activation]()
-        self.weights = nn.ParameterList()
-        self.biases = nn.ParameterList()
-        for fan_in, fan_out in zip(sizes, sizes[1:]):
-            bound = 1.0 / math.sqrt(fan_in)  # nn.Linear's default initialisation range
-            self.weights.append(nn.Parameter(torch.empty(k, fan_in, fan_out).uniform_(-bound, bound)))
-            self.biases.append(nn.Parameter(torch.empty(k, 1, fan_out).uniform_(-bound, bound)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x.unsqueeze(0).expand(self.k, -1, -1)  # (K, B, O)
-        last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            h = torch.baddbmm(b, h, w)  # (K, B, width)
-            if i < last:
-                h = self.act(h)
-        return h
 
 
 def _weighted_mean(per_sample: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:

@@ -1,0 +1,167 @@
+"""The one atomic writer: a file or a directory appears complete at its final path, or not at all.
+
+Everything is first written to a hidden temporary sibling (same folder, so the final rename never
+crosses a file system) and renamed into place only when the block succeeds (DESIGN.md, rule 7);
+on any failure the temporary is removed. Temporaries get the permissions a plain ``open`` /
+``mkdir`` would give (``mkstemp``/``mkdtemp`` make them private), since checkpoints, runs and
+datasets are meant to be read by others.
+
+- :class:`AtomicPath`: one file; the block gets the temporary's path (for writers that want a
+  file name, such as a video encoder); :func:`write_file` is the bytes/text shorthand.
+- :class:`AtomicDirectory`: one directory, optionally replacing an existing one without a moment
+  where neither the old nor the new copy is at the target.
+- :func:`make_parents` / :func:`remove_dirs`: create the missing parent folders of an output and
+  remove them again if the write fails, so a failure leaves no trace.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+
+def _read_umask() -> int:
+    # os.umask can only be read by setting it; done once at import, before any writer thread runs
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def share_mode(path: str | Path, *, directory: bool = False) -> None:
+    """Give a file made by mkstemp/mkdtemp (always private, 0600/0700) the permissions a plain
+    ``open``/``mkdir`` would have."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_UMASK)
+
+
+def make_parents(path: Path) -> list[Path]:
+    """Create the missing parents of ``path``; returns them outermost first, for :func:`remove_dirs`.
+
+    On failure the folders made so far are removed and the ``OSError`` is raised as is (its
+    ``filename`` names the folder that could not be made)."""
+    created: list[Path] = []
+    for p in reversed(path.parents):
+        if p.exists():
+            continue
+        try:
+            p.mkdir()
+        except OSError:
+            remove_dirs(created)
+            raise
+        created.append(p)
+    return created
+
+
+def remove_dirs(created: list[Path]) -> None:
+    """Remove directories made by :func:`make_parents` (innermost first) where still empty."""
+    for p in reversed(created):
+        try:
+            p.rmdir()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            break  # something else was put inside meanwhile: leave it and its parents
+
+
+class AtomicPath:
+    """``with AtomicPath(path) as tmp:`` write the file ``tmp``; it becomes ``path`` on success.
+
+    ``suffix`` is the temporary's ending (a writer that picks its format from the name needs the
+    real one, e.g. ``.mp4``). The parent folder must exist (see :func:`make_parents`)."""
+
+    def __init__(self, path: str | Path, *, suffix: str = ".tmp") -> None:
+        self.path = Path(path)
+        self.suffix = suffix
+        self.tmp: Path | None = None
+
+    def __enter__(self) -> Path:
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=self.suffix)
+        os.close(fd)
+        self.tmp = Path(tmp)
+        return self.tmp
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        assert self.tmp is not None, "AtomicPath exited without entering"
+        tmp, self.tmp = self.tmp, None
+        if exc_type is not None:
+            tmp.unlink(missing_ok=True)
+            return
+        try:
+            share_mode(tmp)
+            os.replace(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+
+def write_file(path: str | Path, data: bytes | str, *, fsync: bool = False) -> None:
+    """Write ``data`` (str as UTF-8) to ``path`` atomically; ``fsync`` flushes it to disk before
+    the rename, so a crash right after cannot leave an empty file under the final name."""
+    payload = data.encode() if isinstance(data, str) else data
+    with AtomicPath(path) as tmp, open(tmp, "wb") as f:
+        f.write(payload)
+        if fsync:
+            f.flush()
+            os.fsync(f.fileno())
+
+
+class AtomicDirectory:
+    """``with AtomicDirectory(target) as tmp:`` fill the folder ``tmp``; it becomes ``target`` on success.
+
+    ``target`` may be absent or an empty directory; with ``replace=True`` an existing non-empty
+    one is swapped out (kept until the new copy is in place, then deleted), otherwise one that
+    appeared meanwhile raises ``FileExistsError``. The parent folder must exist."""
+
+    def __init__(self, target: str | Path, *, replace: bool = False) -> None:
+        self.target = Path(target)
+        self.replace = replace
+        self.tmp: Path | None = None
+
+    def __enter__(self) -> Path:
+        tmp = Path(tempfile.mkdtemp(dir=self.target.parent, prefix=f".{self.target.name}.", suffix=".tmp"))
+        try:
+            share_mode(tmp, directory=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self.tmp = tmp
+        return tmp
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        assert self.tmp is not None, "AtomicDirectory exited without entering"
+        tmp, self.tmp = self.tmp, None
+        if exc_type is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
+        try:
+            self._swap_into_place(tmp)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _swap_into_place(self, tmp: Path) -> None:
+        target = self.target
+        if target.is_dir() and not any(target.iterdir()):
+            target.rmdir()  # os.replace cannot replace a directory, even an empty one
+        if not target.exists():
+            os.replace(tmp, target)
+            return
+        if not self.replace:
+            raise FileExistsError(f"{target} appeared while writing")
+        # Keep the old copy until the new one is in place, so a failed rename loses nothing.
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        old.rmdir()
+        os.rename(target, old)
+        try:
+            os.rename(tmp, target)
+        except BaseException:
+            os.rename(old, target)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
