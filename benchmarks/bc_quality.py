@@ -65,7 +65,8 @@ def quality(task_name: str, seeds: list[int], eval_episodes: int = 50, mlp: MLPC
         print(f"  {task_name} seed {seed}: return {r.return_mean:8.1f}  score {r.normalized_score:.3f}  "
               f"success {r.success_rate}  train {wall:.1f}s", flush=True)
     scores = [r["score"] for r in rows]
-    return {"task": task_name, "policy": asdict(mlp or MLPConfig()), "expert_return": exp.return_mean, "random_return": rnd.return_mean,
+    return {"task": task_name, "policy": asdict(mlp or MLPConfig()), "expert_return": exp.return_mean,
+            "random_return": rnd.return_mean,
             "expert_success": exp.success_rate, "score_mean": float(np.mean(scores)),
             "score_min": float(np.min(scores)), "return_mean": float(np.mean([r["return"] for r in rows])),
             "runs": rows}

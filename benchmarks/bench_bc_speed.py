@@ -313,7 +313,8 @@ def optimiser_check(*, repeats: int, steps: int, quality_seeds: list[int]) -> li
                 times[v].append(time.perf_counter() - t0)
         n_params = sum(p.numel() for p in _opt_policy(task, make_config, 0).parameters())
         ratios = [t / f for t, f in zip(times["torch.optim.AdamW"], times["flat AdamW"])]
-        lines.append(f"| {name} | {task} | {batch} | {n_params:,} | {statistics.median(times['torch.optim.AdamW']):.3f} "
+        torch_s = statistics.median(times["torch.optim.AdamW"])
+        lines.append(f"| {name} | {task} | {batch} | {n_params:,} | {torch_s:.3f} "
                      f"| {statistics.median(times['flat AdamW']):.3f} | {statistics.median(ratios):.2f}x "
                      f"({min(ratios):.2f}-{max(ratios):.2f}) |")
         print(lines[-1], flush=True)

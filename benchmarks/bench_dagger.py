@@ -386,7 +386,8 @@ def hg_table(runs: list[Run], ref_cost: dict[str, float]) -> list[str]:
         last = run.rounds[-1]
         tau = run.extra.get("tau")
         lines.append(f"| {run.seed} | {_fmt(first_at(run, ok), wall=False)} | {last.labels} | "
-                     f"{run.extra['expert_steps']} | {last.switches} | {run.extra.get('watched', '-')} | {last.cost:.1f} | "
+                     f"{run.extra['expert_steps']} | {last.switches} | {run.extra.get('watched', '-')} | "
+                     f"{last.cost:.1f} | "
                      f"{'-' if tau is None else f'{tau:.3g}'} |")
     return lines
 

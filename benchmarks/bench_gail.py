@@ -160,7 +160,8 @@ def run_peer(task: str, seed: int, *, python: Path, script: Path) -> Run:
     t0 = time.perf_counter()
     rec = peer_record(cmd)
     rows = tuple(Checkpoint(iteration=int(r["round"]) + 1, env_steps=int(r["env_steps"]), wall_s=float(r["wall_s"]),
-                            return_mean=float(r["eval_mean_return"]), score=peer_score(float(r["eval_mean_return"]), rec))
+                            return_mean=float(r["eval_mean_return"]),
+                            score=peer_score(float(r["eval_mean_return"]), rec))
                  for r in rec["checkpoints"])
     extra = {"argv": " ".join(cmd[2:]), "expert_return": float(rec["expert_return"]),
              "random_return": float(rec["random_return"]),
@@ -296,8 +297,8 @@ def run_rows(runs: list[Run]) -> list[str]:
 def verdict(runs: list[Run]) -> list[str]:
     """Cartpole: per seed, peer wall / mimetic wall at first reach (a peer that never reaches counts
     with its whole run, a lower bound). Pendulum: mimetic reaches on every seed, the peer never."""
-    lines = [("| task | seed | mimetic first reach (steps / s) | peer first reach (steps / s) | wall ratio peer/mimetic "
-             "| steps ratio | met |"), "|---|---|---|---|---|---|---|"]
+    lines = [("| task | seed | mimetic first reach (steps / s) | peer first reach (steps / s) "
+              "| wall ratio peer/mimetic | steps ratio | met |"), "|---|---|---|---|---|---|---|"]
     gail = [r for r in runs if r.algo == "gail"]
     for task in ("cartpole", "pendulum"):
         by = {(r.lib, r.seed): r for r in gail if r.task == task}

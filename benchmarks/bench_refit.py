@@ -10,10 +10,10 @@ training rows as tensors, the finiteness check, the normaliser statistics), afte
   the way ``bc.fit`` and ``Dataset`` did before the caches (flatnonzero step index, fresh gathers,
   tensor copies, two-pass numpy statistics): the old O(dataset) setup.
 
-Both are timed once per round (the round's first fit), in the same round, alternating which goes first; the numbers (rows, stats, the
-minibatches) are checked equal every round. Each round adds ``--episodes`` pendulum episodes of
-200 steps labelled by the expert (every step valid). The extend time (which now also updates the
-caches) is reported too.
+Both are timed once per round (the round's first fit), in the same round, alternating which goes
+first; the numbers (rows, stats, the minibatches) are checked equal every round. Each round adds
+``--episodes`` pendulum episodes of 200 steps labelled by the expert (every step valid). The extend
+time (which now also updates the caches) is reported too.
 
 Run (from the repository root, about a minute):
 

@@ -311,7 +311,8 @@ def summary_rows(ms: list[Measurement]) -> list[str]:
             r = statistics.median(m.steps_per_s / gym_by_repeat[m.repeat].steps_per_s for m in rs)
             ratio, met = f"{r:.1f}x", "yes" if r >= TARGET_RATIO else "no"
         name = "gym loop" if loop == "gym" else "mimetic"
-        lines.append(f"| {task} | {driver} | {name} | {b} | {rs[0].env_steps:,} | {rs[0].env_steps / rs[0].episodes:.0f} "
+        per_episode = rs[0].env_steps / rs[0].episodes
+        lines.append(f"| {task} | {driver} | {name} | {b} | {rs[0].env_steps:,} | {per_episode:.0f} "
                      f"| {statistics.median(sps):,.0f} | {min(sps):,.0f}-{max(sps):,.0f} | {ratio} | {met} |")
     return lines
 

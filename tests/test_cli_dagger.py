@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from test_cli import _assert_one_error_line, _run, _tree
 
 SMALL = ["--rounds", "2", "--episodes-per-round", "2", "--steps", "50", "--eval-episodes", "2",
@@ -103,8 +104,9 @@ def test_aggrevate_refuses_a_task_without_set_state(tmp_path, capsys):
 
 def test_experiment_horizon_writes_table_and_plot(tmp_path, capsys):
     out = tmp_path / "hz"
-    argv = ["experiment", "horizon", "--horizons", "50", "100", "--seeds", "0", "--labels", "300", "--dagger-rounds", "2",
-            "--bc-steps", "50", "--dagger-steps", "20", "--eval-episodes", "4", "--hidden", "8", "--out", out]
+    argv = ["experiment", "horizon", "--horizons", "50", "100", "--seeds", "0", "--labels", "300",
+            "--dagger-rounds", "2", "--bc-steps", "50", "--dagger-steps", "20", "--eval-episodes", "4",
+            "--hidden", "8", "--out", out]
     assert _run(argv) == 0
     assert "Log-log slopes" in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == ["horizon.json", "horizon.md", "horizon.png"]

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from test_cli import _assert_one_error_line, _run
 
 FAST = ["--no-tensorboard", "--eval-episodes", "3", "--eval-every", "2", "--rollout-steps", "32",

@@ -28,10 +28,13 @@ class TrainablePolicy(Policy, Protocol):
     """A policy BC and DAgger can train: they only ever call ``loss``.
 
     ``window`` is how many time steps a training sample spans (1 for an MLP; chunking and
-    diffusion policies need observation/action windows, built from ``Dataset.windows``).
+    diffusion policies need observation/action windows, built from ``Dataset.windows``: they are
+    :class:`WindowedPolicy`). ``loss_name`` names the loss ``loss`` computes ("cross-entropy",
+    "mse", "nll", ...), so BC can check it is the one a user asked for.
     """
 
     window: int
+    loss_name: str
 
     def loss(self, batch: Batch, *, metrics: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
         """Scalar training loss on a batch, plus metrics to log (skipped when ``metrics`` is False:
@@ -40,6 +43,27 @@ class TrainablePolicy(Policy, Protocol):
 
     def set_normalizer(self, obs_mean: np.ndarray, obs_std: np.ndarray) -> None:
         """Store observation statistics (from the dataset) inside the policy."""
+        ...
+
+
+@runtime_checkable
+class WindowedPolicy(TrainablePolicy, Protocol):
+    """A policy trained on time windows (diffusion, chunking): ``obs_horizon`` observations in,
+    ``pred_horizon`` actions predicted per sample."""
+
+    obs_horizon: int
+    pred_horizon: int
+
+
+@runtime_checkable
+class EnsemblePolicy(Policy, Protocol):
+    """A policy of several independently initialised members (ThriftyDAgger's novelty,
+    EnsembleDAgger's and HG-DAgger's doubt read their disagreement)."""
+
+    ensemble_size: int  # members; their disagreement means something from 2 on
+
+    def disagreement(self, obs: np.ndarray) -> np.ndarray:
+        """obs (B, *O) -> (B,) spread of the members' actions (0 when they agree)."""
         ...
 
 

@@ -141,7 +141,7 @@ class RunDir:
         self._parents: list[Path] = []
         self._dir = atomic.AtomicDirectory(self.final)
 
-    def __enter__(self) -> RunDir:
+    def __enter__(self) -> RunDir:  # noqa: PYI034
         self._parents = make_parents(self.final)
         try:
             self.path = self._dir.__enter__()

@@ -36,7 +36,7 @@ def test_any_gym_id_and_semantics() -> None:
     ref = gym.make("Acrobot-v1").reset(seed=2)[0]
     np.testing.assert_array_equal(obs[1], ref)
     assert obs.dtype == np.float32
-    for t in range(5):
+    for _ in range(5):
         step = task.step(np.zeros(2, np.int64))
     assert step.truncated.all()
     obs2 = task.reset(seeds=np.array([1, 9]), mask=np.array([True, False]))

@@ -114,7 +114,7 @@ def test_registered_single_env_matches_the_batched_task():
     again, _ = gym.make(MULTIMODAL_ID).reset(seed=7)
     np.testing.assert_array_equal(obs, again)  # a Gymnasium seed always gives the same episode
     expert = make_expert("multimodal")
-    for t in range(60):
+    for _ in range(60):
         obs, reward, terminated, truncated, _ = env.step(expert(obs[None])[0])
         if terminated or truncated:
             break

@@ -13,8 +13,8 @@ from mimetic.experiments.demos import DemosConfig, markdown, run_demos
 
 # Tiny but complete: 100-step pendulum episodes, two demonstration sets, one seed, two GAIL iterations
 # of 8 envs x 64 steps (evaluated after each), a few BC steps (gail-bc: in the CLI test).
-TINY = DemosConfig(task="pendulum", methods=("bc", "gail"), episodes=(1, 2), seeds=(0,), max_steps=100, gail_steps=1024, num_envs=8,
-                   eval_every=512, bc_steps=30, hidden=(8,), eval_episodes=2)
+TINY = DemosConfig(task="pendulum", methods=("bc", "gail"), episodes=(1, 2), seeds=(0,), max_steps=100,
+                   gail_steps=1024, num_envs=8, eval_every=512, bc_steps=30, hidden=(8,), eval_episodes=2)
 
 
 def test_tiny_run_writes_json_table_and_plot(tmp_path):
@@ -37,7 +37,8 @@ def test_tiny_run_writes_json_table_and_plot(tmp_path):
             assert cell.env_steps == 1024 and [p.env_steps for p in cell.curve] == [512, 1024]
             assert cell.curve[-1].score == cell.score
     ref = result.reference
-    assert ref.expert_return > ref.random_return and data["reference"]["expert_return"] == pytest.approx(ref.expert_return)
+    assert ref.expert_return > ref.random_return
+    assert data["reference"]["expert_return"] == pytest.approx(ref.expert_return)
     md = (out / "demos.md").read_text()
     assert "| demos | transitions | BC | GAIL |" in md and "| 2 | 200 | " in md
     assert (out / "demos.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -107,7 +107,7 @@ def test_headline_bc_cost_grows_like_t_squared_and_daggers_like_t():
     assert 0.85 <= slopes["dagger"] <= 1.2  # DAgger: linear, with the expert
     assert 1.6 <= slopes["bc"] <= 2.5  # BC: about quadratic
     assert slopes["bc"] - slopes["dagger"] >= 0.6
-    for t, row in table.items():
+    for row in table.values():
         assert row.bc_labels == row.dagger_labels == 8000  # the same budget, spent by both
         assert row.dagger_cost <= 1.1 * row.expert_cost
     assert table[50].bc_cost <= 1.1 * table[50].expert_cost  # BC is as good as the expert at T = 50 ...

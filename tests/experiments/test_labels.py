@@ -22,7 +22,8 @@ from mimetic.experiments.labels import (
 # Tiny but complete: cartpole (500 steps), one seed, a budget of 1.2 episodes, a few gradient steps.
 TINY = LabelsConfig(task="cartpole", methods=("bc", "dagger"), seeds=(0,), label_budget=600, bc_episodes=(1, 2),
                     bc_steps=30, episodes_per_round=1, max_rounds=2, round_steps=20, hidden=(8,), eval_episodes=2)
-# Every method (the registry's included), as small as they go (AggreVaTe: 2 states x 2 actions x 4-step cost-to-go per iteration).
+# Every method (the registry's included), as small as they go (AggreVaTe: 2 states x 2 actions x 4-step
+# cost-to-go per iteration).
 EVERY = LabelsConfig(task="cartpole", methods=METHODS, seeds=(0,), label_budget=600, bc_episodes=(1,), bc_steps=20,
                      episodes_per_round=1, max_rounds=2, round_steps=10, hidden=(8,), ensemble=2,
                      forward_segment=250, forward_episodes=1, aggrevate_states=2, aggrevate_horizon=4, eval_episodes=2)
@@ -66,7 +67,8 @@ def test_every_method_runs_and_stays_within_the_budget():
 
 
 def _run(*points: tuple[int, float]) -> LabelsRun:
-    pts = tuple(LabelsPoint(round=i, labels=x, score=s, return_mean=0.0, train_s=0.0) for i, (x, s) in enumerate(points))
+    pts = tuple(LabelsPoint(round=i, labels=x, score=s, return_mean=0.0, train_s=0.0)
+                for i, (x, s) in enumerate(points))
     return LabelsRun(method="dagger", seed=0, points=pts, labels_to_target=None, best_score=max(s for _, s in points),
                      labels=pts[-1].labels, watched=0, wall_s=0.0)
 

@@ -84,7 +84,9 @@ def test_simulated_human_takes_over_on_deviation_and_hands_back_when_calm():
     from mimetic.interactive.budget import LabelBudget
     from mimetic.interactive.gates.human import SimulatedHuman
 
-    expert = lambda obs: np.zeros((len(obs), 1), np.float32)
+    def expert(obs):
+        return np.zeros((len(obs), 1), np.float32)
+
     budget = LabelBudget(expert)
     human = SimulatedHuman(budget, discrete=False, deviation=0.5, release=0.5, calm_steps=2,
                            doubt_fn=lambda obs: np.full(len(obs), 0.25))

@@ -234,7 +234,8 @@ def test_checkpoint_round_trip_gives_identical_actions(tmp_path: Path, config: C
 
 
 def test_seed_decides_weights_and_acting_is_deterministic() -> None:
-    a, b = ChunkingPolicy(TINY_CVAE, obs_dim=4, act_dim=2, seed=5), ChunkingPolicy(TINY_CVAE, obs_dim=4, act_dim=2, seed=5)
+    a = ChunkingPolicy(TINY_CVAE, obs_dim=4, act_dim=2, seed=5)
+    b = ChunkingPolicy(TINY_CVAE, obs_dim=4, act_dim=2, seed=5)
     obs = np.ones((2, 4), np.float32)
     np.testing.assert_array_equal(a.act(obs), b.act(obs))
     c = ChunkingPolicy(TINY_CVAE, obs_dim=4, act_dim=2, seed=6)
@@ -259,9 +260,10 @@ def test_free_bits_leave_small_kl_unpenalised() -> None:
             return mu, torch.zeros(len(obs), 4)
 
     batch = Batch(obs=torch.zeros(6, 1, 4), acts=torch.zeros(6, 4, 2))
-    for free_bits, shift, penalty in [(0.0, 0.0, 0.0), (0.25, 0.0, 4 * 0.25), (0.0, 1.0, 0.5), (0.25, 1.0, 0.5 + 3 * 0.25)]:
-        policy = ChunkingPolicy(ChunkingConfig(chunk_size=4, cvae=True, latent_dim=4, kl_weight=2.0, free_bits=free_bits),
-                                obs_dim=4, act_dim=2, act_low=-np.ones(2), act_high=np.ones(2))
+    cases = [(0.0, 0.0, 0.0), (0.25, 0.0, 4 * 0.25), (0.0, 1.0, 0.5), (0.25, 1.0, 0.5 + 3 * 0.25)]
+    for free_bits, shift, penalty in cases:
+        config = ChunkingConfig(chunk_size=4, cvae=True, latent_dim=4, kl_weight=2.0, free_bits=free_bits)
+        policy = ChunkingPolicy(config, obs_dim=4, act_dim=2, act_low=-np.ones(2), act_high=np.ones(2))
         policy.decoder, policy.posterior = FirstLatent(), Prior()
         policy.posterior.shift = shift
         loss, metrics = policy.loss(batch)  # z ~ q: the L1 term is 0.1 |z| averaged, whatever the bits

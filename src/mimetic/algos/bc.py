@@ -30,7 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from mimetic.errors import ConfigError, DataError
-from mimetic.protocols import TrainablePolicy
+from mimetic.protocols import TrainablePolicy, WindowedPolicy
 from mimetic.types import Batch, BCResult
 
 LOSSES = ("auto", "mse", "nll")
@@ -59,6 +59,7 @@ class CachedRowsSource(TransitionSource, Protocol):
         ...
 
 
+@runtime_checkable
 class WindowSource(TransitionSource, Protocol):
     """What BC also reads for time-windowed policies (``mimetic.data.Dataset`` provides it)."""
 
@@ -182,7 +183,7 @@ def fit(
 
 def _check_loss(policy: TrainablePolicy, loss: str) -> None:
     """Honour ``BCConfig.loss``: the policy defines its loss, BC only checks it is the asked one."""
-    actual = getattr(policy, "loss_name", None)
+    actual = policy.loss_name
     if loss != "auto" and actual != loss:
         hint = {"mse": "a deterministic head", "nll": "a categorical or gaussian head"}[loss]
         raise ConfigError(f"loss {loss!r} needs a policy with {hint}, but this policy trains with {actual!r}")
@@ -196,8 +197,8 @@ def _batch_source(
     Window-1 policies get ``Batch.obs`` (B, *O) and ``Batch.acts`` (B, *A). Time-windowed policies
     (chunking, diffusion; ``window != 1``) name their ``obs_horizon`` To and ``pred_horizon`` Tp
     (actions a sample predicts) and get ``obs`` (B, To, *O) ending at each sampled step, ``acts``
-    (B, Tp, *A) starting at it and ``extras["mask"]`` (B, Tp) bool, False on padding past an episode's end and on unlabelled
-    targets (see ``Dataset.windows``). Either way every tensor is built once, up front.
+    (B, Tp, *A) starting at it and ``extras["mask"]`` (B, Tp) bool, False on padding past an
+    episode's end and on unlabelled targets (see ``Dataset.windows``). Either way every tensor is built once, up front.
     """
     window = int(policy.window)
     horizons = _horizons(policy, dataset, window) if window != 1 else None
@@ -223,17 +224,16 @@ def _batch_source(
 
 def _horizons(policy: TrainablePolicy, dataset: TransitionSource, window: int) -> tuple[int, int]:
     """A time-windowed policy's (obs_horizon To, pred_horizon Tp), checked against the dataset."""
-    obs_horizon, pred_horizon = getattr(policy, "obs_horizon", None), getattr(policy, "pred_horizon", None)
-    if obs_horizon is None or pred_horizon is None:
+    if not isinstance(policy, WindowedPolicy):
         raise ConfigError(
             f"a policy with window {window} must define obs_horizon and pred_horizon for BC to build its windows"
         )
-    if not (hasattr(dataset, "windows") and hasattr(dataset, "step_index")):
+    if not isinstance(dataset, WindowSource):
         raise ConfigError(
             f"BC for policies with window {window} needs a dataset with episode boundaries "
             f"(mimetic.data.Dataset), not a {type(dataset).__name__}"
         )
-    return int(obs_horizon), int(pred_horizon)
+    return int(policy.obs_horizon), int(policy.pred_horizon)
 
 
 def _tensors(
@@ -355,7 +355,7 @@ class _Log:
                 self.callback(step, record)
             self.count = 0
 
-    def __enter__(self) -> _Log:
+    def __enter__(self) -> _Log:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -83,7 +83,9 @@ def train(args: argparse.Namespace) -> None:
               "demos": getattr(args, "demos", None),
               "gate": dataclasses.asdict(options) if options is not None else {}}
     with RunDir(out, config=jsonable(config), tensorboard=not args.no_tensorboard) as run:
-        log = lambda r: run.log(r.round, scalars(dataclasses.asdict(r)), prefix="round/")
+        def log(r: Any) -> None:
+            run.log(r.round, scalars(dataclasses.asdict(r)), prefix="round/")
+
         extra = {"gate": gate, "dataset": demos} if method.gated else {}
         res = method.fit(task, asked, policy, cfg, bc_config=bc_cfg, eval_task=eval_task,
                          progress=True, callback=log, **extra)

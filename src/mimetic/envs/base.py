@@ -134,7 +134,7 @@ class BatchedTask(ABC):
         """An RGB frame (H, W, 3) uint8 of env ``index``."""
         raise TaskError(f"task {self.spec.name!r} cannot render frames")
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional, a no-op for numpy tasks
         """Release resources (adapted Gymnasium envs)."""
 
 

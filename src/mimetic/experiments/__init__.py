@@ -26,5 +26,6 @@ from mimetic.experiments.multimodal import (
     run_multimodal,
 )
 
-__all__ = ["ChunkingExperimentConfig", "ChunkingResult", "DemosConfig", "DemosResult", "HorizonConfig", "HorizonResult", "LabelsConfig", "LabelsResult",
-           "MultimodalConfig", "MultimodalResult", "run_chunking", "run_demos", "run_horizon", "run_labels", "run_multimodal"]
+__all__ = ["ChunkingExperimentConfig", "ChunkingResult", "DemosConfig", "DemosResult", "HorizonConfig", "HorizonResult",
+           "LabelsConfig", "LabelsResult", "MultimodalConfig", "MultimodalResult", "run_chunking", "run_demos",
+           "run_horizon", "run_labels", "run_multimodal"]

@@ -190,7 +190,8 @@ class LabelsConfig:
         if not 0 < self.smile_alpha <= 1:
             raise ConfigError(f"smile_alpha must be in (0, 1], got {self.smile_alpha}")
         if self.aggrevate_candidates < 2:
-            raise ConfigError(f"aggrevate_candidates must be >= 2 (costs are compared), got {self.aggrevate_candidates}")
+            raise ConfigError(f"aggrevate_candidates must be >= 2 (costs are compared), "
+                              f"got {self.aggrevate_candidates}")
 
 
 @dataclass(frozen=True)

@@ -288,7 +288,8 @@ def run_multimodal(config: MultimodalConfig, *, out_dir: Path | None = None,
 def demonstrations(config: MultimodalConfig, seed: int) -> list[Trajectory]:
     """``demos`` expert episodes; every method of this seed trains on them."""
     task = make_task("multimodal", num_envs=min(config.demos, 16))
-    return collect(task, make_expert("multimodal"), episodes=config.demos, seed=seeding.EPISODES(seed, seeding.DEMO_OFFSET))
+    return collect(task, make_expert("multimodal"), episodes=config.demos,
+                   seed=seeding.EPISODES(seed, seeding.DEMO_OFFSET))
 
 
 Builder = Callable[[MultimodalConfig, TaskSpec, int], tuple[Any, float]]
@@ -502,7 +503,8 @@ def _plot_start_actions(ax: Any, result: MultimodalResult, cell: MultimodalCell)
     label = "samples" if cell.method in ("mixture", "diffusion") else "output"
     ax.scatter(samples[:, 0], samples[:, 1], s=5, color="tab:blue", alpha=0.3, label=label, zorder=3)
     ax.plot(*start.acted, "*", mfc="none", mec="black", ms=14, label="executed", zorder=4)
-    if samples.std(axis=0).max() > 1e-6:  # a distribution: how the draws split between the two sides (the expert: about half each)
+    # a distribution: how the draws split between the two sides (the expert: about half each)
+    if samples.std(axis=0).max() > 1e-6:
         ax.text(0.97, 0.03, f"samples x < 0: {np.mean(samples[:, 0] < 0):.0%}", transform=ax.transAxes,
                 ha="right", va="bottom", fontsize=7)
     ax.set_xlim(-1.1, 1.1)

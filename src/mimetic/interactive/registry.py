@@ -40,21 +40,29 @@ class Method:
 
 
 METHODS: dict[str, Method] = {m.name: m for m in (
-    Method("dagger", "DAgger", "DAgger: the expert labels every state the learner visits (Ross et al. 2011)",
+    Method("dagger", "DAgger",
+           "DAgger: the expert labels every state the learner visits (Ross et al. 2011)",
            dagger.DAggerConfig, dagger.fit),
-    Method("hg-dagger", "HG-DAgger", "HG-DAgger: a (simulated or live) human takes over when unsafe; only its segments are kept",
+    Method("hg-dagger", "HG-DAgger",
+           "HG-DAgger: a (simulated or live) human takes over when unsafe; only its segments are kept",
            dagger.DAggerConfig, dagger.fit, gate=HGDAggerOptions, ensemble=5),
-    Method("thrifty-dagger", "ThriftyDAgger", "ThriftyDAgger: the expert is asked only where the learner's ensemble is unsure",
+    Method("thrifty-dagger", "ThriftyDAgger",
+           "ThriftyDAgger: the expert is asked only where the learner's ensemble is unsure",
            dagger.DAggerConfig, dagger.fit, gate=ThriftyOptions, ensemble=5, needs_ensemble=True),
-    Method("ensemble-dagger", "EnsembleDAgger", "EnsembleDAgger: DAgger's labels, but the expert also drives where the learner is "
-           "unsure or off", dagger.DAggerConfig, dagger.fit, gate=EnsembleOptions, ensemble=5, needs_ensemble=True),
-    Method("lazy-dagger", "LazyDAgger", "LazyDAgger: a learned safety classifier hands over; hysteresis keeps interventions long",
+    Method("ensemble-dagger", "EnsembleDAgger",
+           "EnsembleDAgger: DAgger's labels, but the expert also drives where the learner is unsure or off",
+           dagger.DAggerConfig, dagger.fit, gate=EnsembleOptions, ensemble=5, needs_ensemble=True),
+    Method("lazy-dagger", "LazyDAgger",
+           "LazyDAgger: a learned safety classifier hands over; hysteresis keeps interventions long",
            dagger.DAggerConfig, dagger.fit, gate=LazyOptions),
-    Method("aggrevate", "AggreVaTe", "AggreVaTe: explore actions at learner states, learn from the expert's cost-to-go (needs "
-           "set_state)", aggrevate.AggreVaTeConfig, aggrevate.fit, num_envs=32),
-    Method("smile", "SMILe", "SMILe: a stochastic mixture of a new policy per iteration, the expert's share decaying",
+    Method("aggrevate", "AggreVaTe",
+           "AggreVaTe: explore actions at learner states, learn from the expert's cost-to-go (needs set_state)",
+           aggrevate.AggreVaTeConfig, aggrevate.fit, num_envs=32),
+    Method("smile", "SMILe",
+           "SMILe: a stochastic mixture of a new policy per iteration, the expert's share decaying",
            smile.SMILeConfig, smile.fit),
-    Method("forward", "forward training", "forward training: one policy per time segment, trained in order on the states it reaches",
+    Method("forward", "forward training",
+           "forward training: one policy per time segment, trained in order on the states it reaches",
            forward.ForwardConfig, forward.fit),
 )}
 

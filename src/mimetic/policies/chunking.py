@@ -443,7 +443,8 @@ class ChunkingPolicy(WindowedPolicy):
         nothing, so the generator's stream, and training after acting, stay as without the option)."""
         if self.config.cvae and self.config.latent_sample == "episode":
             rows = torch.from_numpy(mask)
-            self._z[rows] = torch.randn((int(mask.sum()), self.config.latent_dim), generator=generator or self.generator)
+            shape = (int(mask.sum()), self.config.latent_dim)
+            self._z[rows] = torch.randn(shape, generator=generator or self.generator)
 
     def _allocate(self, b: int, *, generator: torch.Generator | None = None) -> None:
         """Empty per-env state for B envs."""

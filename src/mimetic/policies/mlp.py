@@ -5,8 +5,9 @@ MSE, as in plain behavioral cloning, Pomerleau 1989 / Ross & Bagnell 2010), ``ga
 (continuous actions, negative log-likelihood with a state-dependent or state-independent
 log-std) and ``mixture`` (a mixture density network, Bishop 1994: K gaussians with diagonal
 covariance and state-dependent weights, trained by negative log-likelihood; it can represent
-multimodal experts, which MSE averages). Continuous actions live in [-1, 1] inside the policy (scaled from the task's action
-bounds), so the losses weigh every action dimension alike; ``act`` maps them back and clips.
+multimodal experts, which MSE averages). Continuous actions live in [-1, 1] inside the policy
+(scaled from the task's action bounds), so the losses weigh every action dimension alike; ``act``
+maps them back and clips.
 Everything needed to act (normaliser statistics, action bounds) is a buffer, so a checkpoint of
 ``state_dict`` is self-contained.
 """
@@ -260,6 +261,11 @@ class MLPPolicy(nn.Module):
         if self.head == "categorical":
             return torch.log_softmax(out, dim=-1).exp().mean(dim=0).clamp_min(1e-12).log()
         return out.mean(dim=0)
+
+    @property
+    def ensemble_size(self) -> int:
+        """Members of the ensemble (1: a single network, whose disagreement is always 0)."""
+        return self.config.ensemble
 
     def disagreement(self, obs: np.ndarray) -> np.ndarray:
         """Ensemble spread per state (B,): variance of member actions in the task's action units

@@ -12,7 +12,7 @@ from mimetic.data import Dataset
 from mimetic.envs.base import BatchedTask
 from mimetic.errors import ConfigError
 from mimetic.interactive.budget import LabelBudget
-from mimetic.protocols import Expert, Gate, TrainablePolicy
+from mimetic.protocols import EnsemblePolicy, Expert, Gate, TrainablePolicy
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,8 @@ def quantile_threshold(values: np.ndarray, *, rate: float) -> float:
     return float(np.quantile(np.asarray(values, np.float64), 1.0 - rate))
 
 
-def needs_ensemble(policy: TrainablePolicy, who: str, what: str) -> None:
-    """One ConfigError line unless ``policy`` is an ensemble with ``disagreement``."""
-    if not hasattr(policy, "disagreement") or getattr(getattr(policy, "config", None), "ensemble", 1) < 2:
+def needs_ensemble(policy: TrainablePolicy, who: str, what: str) -> EnsemblePolicy:
+    """``policy`` as an :class:`EnsemblePolicy` of 2 or more members, else one ConfigError line."""
+    if not isinstance(policy, EnsemblePolicy) or policy.ensemble_size < 2:
         raise ConfigError(f"{who} needs an ensemble policy{what} (e.g. MLPConfig(ensemble=5))")
+    return policy

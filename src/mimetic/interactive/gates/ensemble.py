@@ -49,7 +49,7 @@ class EnsembleDAggerGates:
 
     def __init__(self, policy: TrainablePolicy, *, discrete: bool, chi: float, tau: float | None = None,
                  doubt_rate: float = 0.1) -> None:
-        needs_ensemble(policy, "EnsembleDAgger", "")
+        self.ensemble = needs_ensemble(policy, "EnsembleDAgger", "")
         if chi <= 0 or (tau is not None and tau < 0):
             raise ConfigError(f"EnsembleDAgger needs chi > 0 and tau >= 0, got {chi} and {tau}")
         if not 0.0 < doubt_rate < 1.0:
@@ -60,7 +60,7 @@ class EnsembleDAggerGates:
     def __call__(self, ctx: RoundContext) -> Gate:
         if ctx.round == 0:
             return BetaGate(1.0, rng=ctx.rng)
-        doubt = self.policy.disagreement  # type: ignore[attr-defined]
+        doubt = self.ensemble.disagreement
         tau = self.fixed_tau if self.fixed_tau is not None else quantile_threshold(doubt(ctx.data.transitions()[0]),
                                                                        rate=self.doubt_rate)
         self.taus.append(tau)

@@ -17,7 +17,7 @@ from mimetic.interactive.budget import LabelBudget
 from mimetic.interactive.gates.beta import BetaGate
 from mimetic.interactive.gates.common import GateFactory, RoundContext, action_distance
 from mimetic.interactive.gates.keyboard import KeyboardHuman
-from mimetic.protocols import Expert, Gate, TrainablePolicy
+from mimetic.protocols import EnsemblePolicy, Expert, Gate, TrainablePolicy
 
 
 class SimulatedHuman:
@@ -79,7 +79,8 @@ class HGDAggerGates:
     def __init__(self, *, discrete: bool, deviation: float, risk_fn: Callable[[np.ndarray], np.ndarray] | None = None,
                  risk: float = np.inf, doubt_fn: Callable[[np.ndarray], np.ndarray] | None = None,
                  human: Gate | None = None) -> None:
-        self.options = {"discrete": discrete, "deviation": deviation, "risk_fn": risk_fn, "risk": risk, "doubt_fn": doubt_fn}
+        self.options = {"discrete": discrete, "deviation": deviation, "risk_fn": risk_fn, "risk": risk,
+                        "doubt_fn": doubt_fn}
         self.human = human
 
     def __call__(self, ctx: RoundContext) -> Gate:
@@ -123,6 +124,6 @@ class HGDAggerOptions:
         risk = self.risk if self.risk is not None else (spec.risk_threshold if spec.risk_threshold is not None else 1.0)
         if deviation <= 0 or risk <= 0:
             raise ConfigError(f"--deviation and --risk must be > 0, got {deviation} and {risk}")
-        doubt = policy.disagreement if getattr(policy.config, "ensemble", 1) > 1 else None  # type: ignore[attr-defined]
+        doubt = policy.disagreement if isinstance(policy, EnsemblePolicy) and policy.ensemble_size > 1 else None
         return HGDAggerGates(discrete=spec.discrete, deviation=deviation, risk_fn=spec.risk, risk=risk,
                              doubt_fn=doubt), expert

@@ -19,10 +19,11 @@ from mimetic.protocols import Expert, Gate, TrainablePolicy
 
 
 class LazyDAggerGates:
-    """Gate factory for LazyDAgger: each round a fresh safety classifier (:func:`mimetic.interactive.risk.safety_classifier`) is fitted on the
-    aggregated states, labelled unsafe where the current learner's squared action gap exceeds
-    ``beta_h`` (the (1 - ``unsafe_rate``) quantile of the gaps); the expert hands back once the
-    squared gap is below ``beta_r = release * beta_h``."""
+    """Gate factory for LazyDAgger: each round a fresh safety classifier
+    (:func:`mimetic.interactive.risk.safety_classifier`) is fitted on the aggregated states,
+    labelled unsafe where the current learner's squared action gap exceeds ``beta_h`` (the
+    (1 - ``unsafe_rate``) quantile of the gaps); the expert hands back once the squared gap is below
+    ``beta_r = release * beta_h``."""
 
     def __init__(self, policy: TrainablePolicy, *, discrete: bool, unsafe_rate: float = 0.1, release: float = 0.5,
                  min_intervention: int = 1) -> None:

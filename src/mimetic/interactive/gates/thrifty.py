@@ -94,9 +94,10 @@ class ThriftyGates:
     def __init__(self, policy: TrainablePolicy, *, discrete: bool, switch_rate: float = 0.1,
                  risk_fn: Callable[[np.ndarray], np.ndarray] | None = None, risk: float = np.inf,
                  learn_risk: bool = False, risk_rate: float | None = None,
-                 calibrate: Literal["data", "learner"] = "data", handback: Literal["novelty", "discrepancy"] = "novelty",
+                 calibrate: Literal["data", "learner"] = "data",
+                 handback: Literal["novelty", "discrepancy"] = "novelty",
                  min_intervention: int = 1) -> None:
-        needs_ensemble(policy, "ThriftyDAgger", " for novelty")
+        self.ensemble = needs_ensemble(policy, "ThriftyDAgger", " for novelty")
         quantile_threshold(np.zeros(2), rate=switch_rate)  # validates the rate with one clear line
         if calibrate not in ("data", "learner") or handback not in ("novelty", "discrepancy"):
             raise ConfigError(f"calibrate must be data or learner and handback novelty or discrepancy, "
@@ -116,7 +117,7 @@ class ThriftyGates:
         if ctx.round == 0:
             return BetaGate(1.0, rng=ctx.rng)
         obs, labels = ctx.data.transitions()
-        disagreement = self.policy.disagreement  # type: ignore[attr-defined]
+        disagreement = self.ensemble.disagreement
         own = _learner_states(ctx.data) if self.calibrate == "learner" else obs[:0]
         reference = own if len(own) >= self.MIN_CALIBRATION else obs
         threshold = quantile_threshold(disagreement(reference), rate=self.switch_rate)
