@@ -37,3 +37,23 @@ episodes PPO (GAIL, AIRL) draws from the same stream."""
 
 EVAL_SEED = 10_000
 """First reset seed of evaluations: far above the seeds of a small run's training episodes."""
+
+
+@dataclass(frozen=True)
+class SeedOffset:
+    """``seed + offset``: a second seed for a second network or generator of the same run."""
+
+    name: str
+    offset: int
+
+    def __call__(self, seed: int) -> int:
+        return seed + self.offset
+
+
+CRITIC_INIT = SeedOffset("PPO critic initialisation (the actor takes the run's seed)", 1)
+DISCRIMINATOR_INIT = SeedOffset("GAIL/AIRL discriminator initialisation", 7)
+DISCRIMINATOR_BATCHES = SeedOffset("GAIL/AIRL discriminator minibatches", 11)
+SAMPLE_DRAWS = SeedOffset("draws from a trained policy's action distribution (experiments' plots)", 7)
+
+MIXTURE_DRAWS = SeedStream("mixture draws", 1)
+"""Who acts in SMILe's learned mixture after iteration n: ``MIXTURE_DRAWS(seed, n)``."""

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from mimetic import seeding
 from mimetic.algos import ppo as ppo_mod
 from mimetic.algos.ppo import (
     PPO,
@@ -224,7 +225,7 @@ class Discriminator(nn.Module):
         self.register_buffer("obs_std", torch.as_tensor(obs_std, dtype=torch.float32))
         o, a = obs_dim, act_dim  # act_dim: action features (one-hot size or continuous dims)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed + 7)
+            torch.manual_seed(seeding.DISCRIMINATOR_INIT(seed))
             if config.method == "gail":
                 self.d = mlp((o + a + 1, *config.disc_hidden, 1), config.disc_activation)
             else:
@@ -293,7 +294,7 @@ class AdversarialTrainer:
                                   seed=ppo_config.seed)
         self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=config.disc_lr)
         self.expert = expert_transitions(demos, self.spec, self.ppo.policy, absorbing=config.absorbing)
-        self.rng = torch.Generator().manual_seed(ppo_config.seed + 11)
+        self.rng = torch.Generator().manual_seed(seeding.DISCRIMINATOR_BATCHES(ppo_config.seed))
         self.demos = demos
         self.wall_s = 0.0
         self.warm_started = False

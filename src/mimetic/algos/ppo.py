@@ -146,7 +146,7 @@ class ActorCritic(nn.Module):
         self.actor = MLPPolicy.for_spec(spec, net, seed=seed)
         self.discrete = spec.discrete
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed + 1)
+            torch.manual_seed(seeding.CRITIC_INIT(seed))
             self.critic = mlp((spec.obs_dim, *net.hidden, 1), net.activation)
             # A near-zero last actor layer starts every action near uniform / centred (Andrychowicz
             # et al. 2021, "What matters in on-policy RL": the most important init choice).

@@ -353,7 +353,7 @@ def _pair(values: np.ndarray, digits: int = 4) -> tuple[float, float]:
 
 def start_actions(method: str, policy: Any, n: int, seed: int) -> StartActions:
     """The executed action and ``n`` draws from the policy's action distribution at START_OBS."""
-    gen = torch.Generator().manual_seed(seed + 7)
+    gen = torch.Generator().manual_seed(seeding.SAMPLE_DRAWS(seed))
     obs = np.repeat(START_OBS, n, axis=0)  # (n, 4)
     prior: np.ndarray = np.zeros((0, 2), np.float32)
     if isinstance(policy, MLPPolicy):

@@ -127,7 +127,7 @@ def fit(
         bc.fit(member, data, replace(bc_config, seed=seeding.FITS(config.seed, n)))
         learned.append(member)
         _, weights = smile_weights(len(learned), config.alpha)
-        mixture = MixturePolicy(learned, weights, mixing=config.mixing, seed=config.seed + n)
+        mixture = MixturePolicy(learned, weights, mixing=config.mixing, seed=seeding.MIXTURE_DRAWS(config.seed, n))
         return RoundOutcome(beta=expert_share, transitions=data.n_transitions, learner=mixture)
 
     scorer = Scorer.make(eval_task or task, expert, episodes=config.eval_episodes)
