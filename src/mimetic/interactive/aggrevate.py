@@ -22,10 +22,18 @@ cost-proportionate resampling (Zadrozny, Langford & Abe 2003): each fit sees |D|
 with probability w / sum(w), the weighted loss in expectation. Samples where every explored action
 costs the same (w = 0) say nothing about which action to prefer and are never drawn.
 
-Roll-in: each episode stops at its own sampled time and saves the simulator state there, which
-``rollout`` cannot do, hence the short loop below. An episode that ends at length L <= t has t
-redrawn from U{0..L-1}: t is then exactly uniform over the episode's decision steps, and no roll-in
-runs (or spends expert labels) past its sampled time.
+Stepping: every environment step goes through :func:`mimetic.rollout.rollout_episodes`, so
+rollout.py stays the one loop that steps and resets tasks. A roll-in is a rollout whose episode
+``k`` stops at its sampled time (``stop_at``), the expert acting (and only then asked) where a
+:class:`BetaGate` draws it, with the simulator state recorded at every step (``record_states``)
+to restart from. An episode that ends at length L <= t has t redrawn from U{0..L-1}: t is then
+exactly uniform over the episode's decision steps, and no roll-in runs (or spends expert labels)
+past its sampled time. A cost-to-go rollout starts each explored pair from its saved state
+(``start_states``), executes the explored action first, then hands over to the expert (a gate that
+takes over from each episode's second step) for at most ``ctg_horizon`` steps (``stop_at``).
+Each batch of ``num_envs`` roll-ins or pairs is one rollout, episode k on env k, so episode k's
+beta coin flips are always column k of each step's draw. Q sums the rewards left to right from
+0.0: ``np.sum`` (``Trajectory.ret``) adds pairwise and would change the last bits of Q.
 
 Counting (DESIGN.md rule 6): the expert acts in the roll-in (probability beta per step) and for
 every step of every cost-to-go rollout; each such action is one ``budget.label`` row and one
