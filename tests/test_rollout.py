@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-from fakes import ConstPolicy, CounterTask, right_expert
 
+from fakes import ConstPolicy, CounterTask, right_expert
 from mimetic.errors import BudgetExhausted, ConfigError
 from mimetic.interactive.budget import LabelBudget
 from mimetic.interactive.gates.beta import AlwaysQuery, BetaGate, beta_at
@@ -332,3 +332,112 @@ def test_an_episode_past_max_steps_is_an_error():
 
     with pytest.raises(TaskError, match="max_steps=5"):
         rollout(NeverEnds(num_envs=2), ConstPolicy(1), episodes=2)
+
+
+# ----------------------------------------------------------------------------- where episodes start and stop
+
+
+@pytest.mark.parametrize("num_envs", [1, 2, 5])
+def test_stop_at_truncates_each_episode_after_its_own_step_count(num_envs):
+    # ConstPolicy(1) moves right: seed even starts at 0 and terminates after 3 steps, odd after 2
+    stop_at = np.array([0, 1, 5, 2, 1])
+    budget = LabelBudget(right_expert)
+    trajs = rollout(CounterTask(num_envs=num_envs, max_steps=6), ConstPolicy(1), episodes=5, seed=10,
+                    labeler=budget, stop_at=stop_at)
+    assert [t.seed for t in trajs] == [10, 11, 12, 13, 14]
+    assert [len(t) for t in trajs] == [0, 1, 3, 2, 1]
+    # ep 2 ends by itself before its limit, ep 3 at its limit: the task's flags stand
+    assert [(t.terminated, t.truncated) for t in trajs] == [(False, True), (False, True), (True, False),
+                                                           (True, False), (False, True)]
+    np.testing.assert_array_equal(trajs[0].obs, [[0, 10]])  # 0 steps: just the start
+    np.testing.assert_array_equal(trajs[1].obs[:, 0], [1, 2])
+    np.testing.assert_array_equal(trajs[4].obs[:, 0], [0, 1])
+    assert budget.labels == 0 + 1 + 3 + 2 + 1  # a stopped episode's last observation is never labelled
+
+
+def test_stop_at_zero_on_envs_that_restart_mid_rollout():
+    # episodes 2 and 3 are handed out at step 1 and end there at once; episode 4 then takes env 0
+    trajs = rollout(CounterTask(num_envs=2, max_steps=6), ConstPolicy(1), episodes=5, seed=0,
+                    stop_at=np.array([1, 1, 0, 0, 2]))
+    assert [len(t) for t in trajs] == [1, 1, 0, 0, 2]
+    np.testing.assert_array_equal([t.obs[0, 1] for t in trajs], [0, 1, 2, 3, 4])  # each from its own seed
+    np.testing.assert_array_equal(trajs[4].obs[:, 0], [0, 1, 2])
+
+
+def _cartpole_states(k, seed=3):
+    """k distinct mid-episode cartpole states (S = 4 physical + step counter)."""
+    from mimetic.envs import make_expert, make_task
+
+    task, expert = make_task("cartpole", num_envs=k), make_expert("cartpole")
+    obs = task.reset(seeds=seed + np.arange(k))
+    for _ in range(7):
+        obs = task.step(expert(obs)).obs
+    return task.get_state()  # (k, 5)
+
+
+def test_start_states_run_each_episode_from_its_state_whatever_env_runs_it():
+    from mimetic.envs import make_expert, make_task
+    from mimetic.rollout import rollout_episodes
+
+    expert, starts = make_expert("cartpole"), _cartpole_states(5)
+    starts[:, -1] = [0, 480, 10, 495, 200]  # step counters: episodes 1 and 3 truncate after 20 and 5 steps
+    run = rollout_episodes(make_task("cartpole", num_envs=2), None, episodes=5, labeler=LabelBudget(expert),
+                           start_states=starts, stop_at=np.array([30, 30, 30, 30, 3]), record_states=True)
+    assert run.index.tolist() == [0, 1, 2, 3, 4] and not run.budget_stopped
+    one = make_task("cartpole", num_envs=1)
+    for k, (traj, states) in enumerate(zip(run.trajectories, run.states)):
+        obs = one.set_state(starts[k:k + 1])  # the same episode by hand, one env
+        want_obs, want_states = [obs[0]], [one.get_state()[0]]
+        for _ in range(30 if k < 4 else 3):
+            step = one.step(expert(obs))
+            obs = step.obs
+            want_obs.append(obs[0])
+            want_states.append(one.get_state()[0])
+            if step.terminated[0] or step.truncated[0]:
+                break
+        assert traj.seed is None
+        np.testing.assert_array_equal(traj.obs, want_obs)
+        np.testing.assert_array_equal(states, want_states)  # (T+1, S): the state of each observation
+    assert [len(t) for t in run.trajectories] == [30, 20, 30, 5, 3]
+    assert [t.truncated for t in run.trajectories] == [True] * 5
+
+
+def test_recorded_states_restart_the_rest_of_an_episode():
+    from mimetic.envs import make_task
+    from mimetic.rollout import RandomPolicy, rollout_episodes
+
+    task = make_task("pendulum", num_envs=3)
+    run = rollout_episodes(task, RandomPolicy(task.spec, seed=1), episodes=4, seed=5, record_states=True,
+                           stop_at=np.array([40, 7, 25, 60]))
+    one = make_task("pendulum", num_envs=1)
+    for traj, states in zip(run.trajectories, run.states):
+        assert states.shape == (len(traj) + 1, 3)
+        t = len(traj) // 2
+        obs = one.set_state(states[t:t + 1])
+        np.testing.assert_array_equal(obs[0], traj.obs[t])
+        for a, want in zip(traj.acts[t:], traj.obs[t + 1:]):
+            np.testing.assert_array_equal(one.step(a[None]).obs[0], want)  # replays to the same end
+
+
+def test_budget_stopped_tells_a_cut_from_a_finished_rollout():
+    from mimetic.rollout import rollout_episodes
+
+    def run(limit):
+        return rollout_episodes(CounterTask(num_envs=2, max_steps=6), ConstPolicy(0), episodes=2, seed=0,
+                                labeler=LabelBudget(right_expert, limit=limit), stop_at=np.array([4, 4]))
+
+    cut, whole = run(5), run(8)  # 2 x 4 steps: 5 labels cut both episodes at step 2, 8 labels suffice
+    assert [len(t) for t in cut.trajectories] == [2, 2] and all(t.truncated for t in cut.trajectories)
+    assert [len(t) for t in whole.trajectories] == [3, 4]  # left from 0 and from 1 to -3
+    assert cut.budget_stopped and not whole.budget_stopped  # every episode came back either way
+    assert cut.states is None and cut.index.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("bad", [dict(stop_at=np.array([1, -1])), dict(stop_at=np.array([1.0, 2.0])),
+                                 dict(stop_at=np.array([1, 2, 3])), dict(start_states=np.zeros((2, 4))),
+                                 dict(start_states=np.zeros((3, 5)))])
+def test_bad_start_states_or_stop_at_is_one_line(bad):
+    from mimetic.envs import make_task
+
+    with pytest.raises(ConfigError):
+        rollout(make_task("cartpole", num_envs=2), ConstPolicy(1), episodes=2, **bad)

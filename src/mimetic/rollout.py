@@ -57,9 +57,11 @@ class _Ring:
     labels: np.ndarray | None  # (R, B, *A) expert labels where labeled, else 0 (None: no labeler)
     labeled: np.ndarray | None  # (R, B) bool
     expert_acted: np.ndarray | None  # (R, B) bool
+    states: np.ndarray | None  # (R, B, S) task.get_state() where each obs row was observed (None: not asked)
 
     @classmethod
-    def make(cls, spec: TaskSpec, n: int, *, labeled: bool) -> _Ring:
+    def make(cls, spec: TaskSpec, n: int, *, labeled: bool, state: np.ndarray | None) -> _Ring:
+        """``state``: a (B, S) sample of the task's state when states are recorded, else None."""
         r = spec.max_steps + 1
         a_shape, a_type = _action_row(spec)
         return cls(
@@ -70,10 +72,11 @@ class _Ring:
             labels=np.zeros((r, n, *a_shape), a_type) if labeled else None,
             labeled=np.zeros((r, n), bool) if labeled else None,
             expert_acted=np.zeros((r, n), bool) if labeled else None,
+            states=None if state is None else np.zeros((r, *state.shape), state.dtype),
         )
 
     def episodes(self, envs: np.ndarray, start: int, length: int, *, terminated: np.ndarray,
-                 truncated: np.ndarray, seeds: np.ndarray) -> list[Trajectory]:
+                 truncated: np.ndarray, seeds: np.ndarray | None) -> list[Trajectory]:
         """The episodes of ``envs`` (k,), all started at global step ``start`` and ``length`` steps
         long; each trajectory's arrays are its own contiguous slices of one block per field."""
         obs = _window(self.obs, envs, start, length + 1)  # (k, L+1, *O)
@@ -83,7 +86,8 @@ class _Ring:
                                    ("expert_acted", self.expert_acted))}  # each (k, L, ...)
         return [
             Trajectory(obs=obs[i], **{name: None if arr is None else arr[i] for name, arr in steps.items()},
-                       terminated=bool(terminated[i]), truncated=bool(truncated[i]), seed=int(seeds[i]))
+                       terminated=bool(terminated[i]), truncated=bool(truncated[i]),
+                       seed=None if seeds is None else int(seeds[i]))
             for i in range(len(envs))
         ]
 
@@ -118,6 +122,73 @@ def _window(ring: np.ndarray, envs: np.ndarray, start: int, n: int) -> np.ndarra
     return out.view(ring.dtype).reshape(k, n, *inner)
 
 
+_NO_LIMIT = np.iinfo(np.int64).max  # the step limit of an episode without stop_at (and of idle envs)
+
+
+class _Schedule:
+    """Which episode each env runs and since when: hands out episodes in order (episode ``k`` on
+    the env that frees up next), starts them, and cuts the finished ones out of the ring."""
+
+    def __init__(self, task: BatchedTask, ring: _Ring, agents: tuple[Policy | Gate, ...], *, episodes: int,
+                 seed: int, start_states: np.ndarray | None, stop_at: np.ndarray | None, bar: tqdm) -> None:
+        n = task.num_envs
+        self.task, self.ring, self.agents, self.bar = task, ring, agents, bar
+        self.episodes, self.seed, self.start_states, self.stop_at = episodes, seed, start_states, stop_at
+        self.ep_of_env = np.arange(n)  # episode each env runs; >= episodes means an idle filler env
+        self.start = np.zeros(n, np.int64)  # global step at which each env's episode began
+        self.oldest = 0  # start.min(): no episode may outgrow the ring
+        self.next_ep = n
+        self.limit = None if stop_at is None else np.full(n, _NO_LIMIT)  # (B,) steps each episode may take
+        self.out: dict[int, Trajectory] = {}
+        self.states: dict[int, np.ndarray] = {}  # episode -> (T+1, S), when the ring records states
+
+    def begin(self, mask: np.ndarray | None) -> np.ndarray:
+        """Start the episodes of the envs in ``mask`` (None: all): reset seed ``seed + k``, or the
+        state ``start_states[k]`` (idle envs wait in ``start_states[0]``); reset the policy and
+        gate there. Returns every env's observation (B, *O)."""
+        ep, task = self.ep_of_env, self.task
+        running = ep < self.episodes
+        if self.limit is not None:
+            assert self.stop_at is not None
+            limit = np.where(running, self.stop_at[np.where(running, ep, 0)], _NO_LIMIT)
+            self.limit = limit if mask is None else np.where(mask, limit, self.limit)
+        if self.start_states is None:
+            obs = task.reset(seeds=self.seed + ep, mask=mask)
+        elif mask is None:
+            obs = task.set_state(self.start_states[np.where(running, ep, 0)])  # (B, S) in
+        else:
+            state = task.get_state()  # (B, S): the others go on from where they are
+            state[mask] = self.start_states[np.where(running, ep, 0)[mask]]
+            obs = task.set_state(state)
+        for agent in self.agents:
+            agent.reset(np.ones(len(ep), bool) if mask is None else mask)
+        return obs
+
+    def hand_out(self, mask: np.ndarray, g: int) -> np.ndarray:
+        """Give the envs in ``mask`` the next unstarted episodes, in order, from global step ``g``."""
+        idx = np.flatnonzero(mask)
+        self.ep_of_env[idx] = self.next_ep + np.arange(len(idx))
+        self.next_ep += len(idx)
+        self.start[idx] = g
+        self.oldest = int(self.start.min())
+        return self.begin(mask)
+
+    def finish(self, envs: np.ndarray, *, end: int, terminated: np.ndarray, truncated: np.ndarray) -> None:
+        """Keep the episodes of ``envs`` (k,), whose final observation is global step ``end``;
+        episodes that began together end alike: one cut per group."""
+        for begun in np.unique(self.start[envs]):
+            same = self.start[envs] == begun
+            group, length = envs[same], end - int(begun)
+            seeds = None if self.start_states is not None else self.seed + self.ep_of_env[group]
+            trajs = self.ring.episodes(group, int(begun), length, terminated=terminated[same],
+                                       truncated=truncated[same], seeds=seeds)
+            ids = self.ep_of_env[group].tolist()
+            self.out.update(zip(ids, trajs))
+            if self.ring.states is not None:
+                self.states.update(zip(ids, _window(self.ring.states, group, int(begun), length + 1)))
+            self.bar.update(len(group))
+
+
 def _who_acts(policy: Policy | None, gate: Gate | None, labeler: LabelBudget | None, obs: np.ndarray,
               active: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Learner actions (or None) and the (B,) masks "expert acts" and "query the expert"."""
@@ -135,6 +206,25 @@ def _who_acts(policy: Policy | None, gate: Gate | None, labeler: LabelBudget | N
     return learner, take & active, query & active
 
 
+@dataclass(frozen=True)
+class Episodes:
+    """What :func:`rollout_episodes` returns: the episodes and what a caller may need besides them."""
+
+    trajectories: list[Trajectory]
+    """In episode order; fewer than asked only when the label budget stopped the rollout."""
+
+    index: np.ndarray
+    """(N,) int64: the episode number (0 .. episodes - 1) of each trajectory."""
+
+    states: list[np.ndarray] | None
+    """With ``record_states``: each trajectory's simulator states (T+1, S), row t the
+    ``task.get_state()`` in which ``obs[t]`` was observed; None otherwise."""
+
+    budget_stopped: bool
+    """The label budget could not cover a step: the rollout stopped and its running episodes were
+    returned cut short (``truncated``)."""
+
+
 def rollout(
     task: BatchedTask,
     policy: Policy | None,
@@ -143,6 +233,8 @@ def rollout(
     seed: int = 0,
     labeler: LabelBudget | None = None,
     gate: Gate | None = None,
+    start_states: np.ndarray | None = None,
+    stop_at: np.ndarray | None = None,
     on_frame: Callable[[np.ndarray], None] | None = None,
     progress: bool = False,
 ) -> list[Trajectory]:
@@ -155,42 +247,74 @@ def rollout(
     ``Trajectory.labels`` (0 where not labelled) with the ``labeled`` and ``expert_acted`` masks.
     When the label budget cannot cover a step, the rollout stops cleanly: running episodes are
     returned cut short (``truncated``), so the returned list can be shorter than ``episodes``.
+
+    Where episodes start and stop: episode ``k`` starts from reset seed ``seed + k``, or, with
+    ``start_states`` (episodes, S), from the simulator state ``start_states[k]`` (``task.set_state``;
+    its trajectories then carry no seed). With ``stop_at`` (episodes,) ints >= 0, episode ``k`` is
+    truncated once it has taken ``stop_at[k]`` steps (0: it ends at its first observation), unless
+    the task ends it first or at that same step (the task's flags then stand). Episode ``k`` runs
+    on the env that frees up next, so the first ``num_envs`` episodes run on envs 0, 1, ... in order.
     ``on_frame`` receives env 0's frames during its first episode.
     """
-    if episodes < 1:
-        raise ConfigError(f"episodes must be >= 1, got {episodes}")
-    if labeler is None and (policy is None or gate is not None):
-        raise ConfigError("rollout needs a labeler (LabelBudget) when the expert drives or a gate decides")
+    return rollout_episodes(task, policy, episodes=episodes, seed=seed, labeler=labeler, gate=gate,
+                            start_states=start_states, stop_at=stop_at, on_frame=on_frame,
+                            progress=progress).trajectories
+
+
+def rollout_episodes(
+    task: BatchedTask,
+    policy: Policy | None,
+    *,
+    episodes: int,
+    seed: int = 0,
+    labeler: LabelBudget | None = None,
+    gate: Gate | None = None,
+    start_states: np.ndarray | None = None,
+    stop_at: np.ndarray | None = None,
+    record_states: bool = False,
+    on_frame: Callable[[np.ndarray], None] | None = None,
+    progress: bool = False,
+) -> Episodes:
+    """:func:`rollout`, returning an :class:`Episodes` record: with ``record_states``, also the
+    simulator state at every observation (AggreVaTe restarts from them); and whether the label
+    budget stopped it."""
     n, spec = task.num_envs, task.spec
-    ring = _Ring.make(spec, n, labeled=labeler is not None)
+    start_states, stop_at = _check_rollout(task, policy, episodes=episodes, labeler=labeler, gate=gate,
+                                           start_states=start_states, stop_at=stop_at)
+    ring = _Ring.make(spec, n, labeled=labeler is not None, state=task.get_state() if record_states else None)
     rows = len(ring.obs)
     a_shape, a_type = _action_row(spec)
     no_labels = np.zeros((n, *a_shape), a_type)  # (B, *A) the label row of a step nobody labels
-    ep_of_env = np.arange(n)  # episode each env runs; >= episodes means an idle filler env
-    start = np.zeros(n, np.int64)  # global step at which each env's episode began
-    oldest = 0  # start.min(): no episode may outgrow the ring
-    prev_take = np.zeros(n, bool)  # who acted at the previous step (for context switches)
-    next_ep = n
-    obs = task.reset(seeds=seed + ep_of_env)  # (B, *O)
-    for agent in (policy, gate):
-        if agent is not None:
-            agent.reset(np.ones(n, bool))
-    out: dict[int, Trajectory] = {}
     bar = tqdm(total=episodes, desc=f"rollout {spec.name}", unit="ep", disable=not progress, leave=False)
+    sched = _Schedule(task, ring, tuple(a for a in (policy, gate) if a is not None), episodes=episodes,
+                      seed=seed, start_states=start_states, stop_at=stop_at, bar=bar)
+    ep_of_env, start, out = sched.ep_of_env, sched.start, sched.out  # updated in place
+    prev_take = np.zeros(n, bool)  # who acted at the previous step (for context switches)
+    obs = sched.begin(None)  # (B, *O)
+    stopped = False
     g = 0  # global step
     while len(out) < episodes:
-        if g - oldest >= spec.max_steps:
+        if g - sched.oldest >= spec.max_steps:
             raise TaskError(f"task {spec.name!r} ran an episode past its max_steps={spec.max_steps} "
                             "without truncating it")
         r = g % rows
-        active = ep_of_env < episodes
         ring.obs[r] = obs
+        if ring.states is not None:
+            ring.states[r] = task.get_state()
+        if sched.limit is not None:
+            obs, prev_take = _stop_due(sched, obs, prev_take, g=g, on_frame=on_frame)
+            if len(out) >= episodes:
+                break
+        active = ep_of_env < episodes
         learner, take, query = _who_acts(policy, gate, labeler, obs, active)
         labels = no_labels
         if query.any():
             assert labeler is not None
             if not labeler.can_cover(int(query.sum())):
-                _cut_short(ring, out, ep_of_env, start, active, g=g, seed=seed)
+                running = np.flatnonzero(active & (start < g))  # an episode begun at g has no step to keep
+                k = len(running)
+                sched.finish(running, end=g, terminated=np.zeros(k, bool), truncated=np.ones(k, bool))
+                stopped = True
                 break
             labels = no_labels.copy()  # (B, *A) fresh: the task may keep the actions it is given
             if query.all():
@@ -215,43 +339,67 @@ def rollout(
         obs = step.obs
         if done.any():
             ring.obs[(g + 1) % rows] = step.obs  # the final observations of the episodes that ended
+            if ring.states is not None:
+                ring.states[(g + 1) % rows] = task.get_state()
             ended = np.flatnonzero(done & active)
-            for begun in np.unique(start[ended]):  # episodes that began together end alike: one cut
-                envs = ended[start[ended] == begun]
-                trajs = ring.episodes(envs, int(begun), g + 1 - int(begun), terminated=step.terminated[envs],
-                                      truncated=step.truncated[envs] & ~step.terminated[envs],
-                                      seeds=seed + ep_of_env[envs])
-                out.update(zip(ep_of_env[envs].tolist(), trajs))
-                bar.update(len(envs))
+            sched.finish(ended, end=g + 1, terminated=step.terminated[ended],
+                         truncated=step.truncated[ended] & ~step.terminated[ended])
             if on_frame is not None and done[0] and ep_of_env[0] == 0:
                 on_frame(task.render(0))  # the final frame of the recorded episode
-            # hand finished envs the next unstarted episodes, in order
-            idx = np.flatnonzero(done)
-            ep_of_env[idx] = next_ep + np.arange(len(idx))
-            next_ep += len(idx)
-            start[idx] = g + 1
-            oldest = int(start.min())
+            obs = sched.hand_out(done, g + 1)
             prev_take = prev_take & ~done
-            obs = task.reset(seeds=seed + ep_of_env, mask=done)
-            for agent in (policy, gate):
-                if agent is not None:
-                    agent.reset(done)
         g += 1
     bar.close()
-    return [out[k] for k in sorted(out)]
+    index = np.array(sorted(out), np.int64)
+    return Episodes(trajectories=[out[k] for k in index.tolist()], index=index,
+                    states=[sched.states[k] for k in index.tolist()] if record_states else None,
+                    budget_stopped=stopped)
 
 
-def _cut_short(ring: _Ring, out: dict[int, Trajectory], ep_of_env: np.ndarray, start: np.ndarray,
-               active: np.ndarray, *, g: int, seed: int) -> None:
-    """Budget spent at global step ``g``: keep each running episode's steps so far as a truncated
-    trajectory (its last observation is the one the budget could not label)."""
-    running = np.flatnonzero(active & (start < g))
-    for begun in np.unique(start[running]):
-        envs = running[start[running] == begun]
-        k = len(envs)
-        trajs = ring.episodes(envs, int(begun), g - int(begun), terminated=np.zeros(k, bool),
-                              truncated=np.ones(k, bool), seeds=seed + ep_of_env[envs])
-        out.update(zip(ep_of_env[envs].tolist(), trajs))
+def _stop_due(sched: _Schedule, obs: np.ndarray, prev_take: np.ndarray, *, g: int,
+              on_frame: Callable[[np.ndarray], None] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Before global step ``g``: truncate the episodes that have taken their ``stop_at`` steps (their
+    final observation is this step's, already in the ring) and start the next ones in their envs,
+    again while a next one has ``stop_at`` 0. Returns the observations and ``prev_take`` after."""
+    assert sched.limit is not None
+    ring, task = sched.ring, sched.task
+    due = g - sched.start >= sched.limit  # (B,)
+    while due.any():
+        if on_frame is not None and due[0] and sched.ep_of_env[0] == 0:
+            on_frame(task.render(0))  # the final frame of the recorded episode
+        envs = np.flatnonzero(due)
+        sched.finish(envs, end=g, terminated=np.zeros(len(envs), bool), truncated=np.ones(len(envs), bool))
+        obs = sched.hand_out(due, g)
+        prev_take = prev_take & ~due
+        r = g % len(ring.obs)
+        ring.obs[r] = obs
+        if ring.states is not None:
+            ring.states[r] = task.get_state()
+        due = g - sched.start >= sched.limit
+    return obs, prev_take
+
+
+def _check_rollout(task: BatchedTask, policy: Policy | None, *, episodes: int, labeler: LabelBudget | None,
+                   gate: Gate | None, start_states: np.ndarray | None,
+                   stop_at: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """One-line ConfigErrors for bad options; ``start_states`` and ``stop_at`` as arrays."""
+    if episodes < 1:
+        raise ConfigError(f"episodes must be >= 1, got {episodes}")
+    if labeler is None and (policy is None or gate is not None):
+        raise ConfigError("rollout needs a labeler (LabelBudget) when the expert drives or a gate decides")
+    if start_states is not None:
+        start_states = np.asarray(start_states)
+        state_shape = task.get_state().shape[1:]
+        if start_states.shape != (episodes, *state_shape):
+            raise ConfigError(f"start_states must have shape {(episodes, *state_shape)} (one task state per "
+                              f"episode), got {start_states.shape}")
+    if stop_at is not None:
+        stop_at = np.asarray(stop_at)
+        if stop_at.shape != (episodes,) or stop_at.dtype.kind not in "iu" or np.any(stop_at < 0):
+            raise ConfigError(f"stop_at must be {episodes} non-negative ints (steps per episode), "
+                              f"got {stop_at.dtype} {stop_at.shape}")
+        stop_at = stop_at.astype(np.int64)
+    return start_states, stop_at
 
 
 def collect(task: BatchedTask, expert: Expert, *, episodes: int, seed: int = 0,

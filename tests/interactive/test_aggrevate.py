@@ -17,9 +17,9 @@ def _policy(task, seed=0):
     return MLPPolicy.for_spec(task.spec, MLPConfig(hidden=(32, 32)), seed=seed)
 
 
-def _manual_cost_to_go(state, action, horizon):
+def _manual_cost_to_go(state, action, horizon, name="cartpole"):
     """The same quantity, one env, step by step: -(rewards of `action`, then the expert)."""
-    task, expert = make_task("cartpole", num_envs=1), make_expert("cartpole")
+    task, expert = make_task(name, num_envs=1), make_expert(name)
     task.set_state(state[None])
     total, act = 0.0, np.array([action])
     for _ in range(horizon):
@@ -51,6 +51,46 @@ def test_cost_to_go_stops_cleanly_when_the_budget_runs_out():
     _, complete = aggrevate.cost_to_go(make_task("cartpole", num_envs=2), budget, np.stack([state, state]),
                                       np.array([0, 1]), horizon=50)
     assert not complete.any() and budget.exhausted and budget.labels <= 10
+
+
+@pytest.mark.parametrize("name", ["cartpole", "pendulum"])
+def test_cost_to_go_in_batches_matches_the_one_env_loop_bit_for_bit(name):
+    # 5 pairs on 2 envs: three rollouts, the last with an idle env. Step counters 40, 3, 25, 12
+    # and 60 steps before the end, so without a horizon each runs to its episode's truncation.
+    task = make_task(name, num_envs=2)
+    task.reset(seeds=np.array([4, 9]))
+    left = np.array([40, 3, 25, 12, 60])
+    states = np.repeat(task.get_state()[:1], 5, axis=0)  # (5, S)
+    states[:, 0] += np.linspace(-0.3, 0.3, 5)
+    states[:, -1] = task.spec.max_steps - left
+    if name == "cartpole":
+        actions = np.array([0, 1, 1, 0, 1])
+    else:
+        actions = np.linspace(-2, 2, 5, dtype=np.float32)[:, None]  # (5, 1)
+    for horizon in (None, 30):
+        budget = LabelBudget(make_expert(name))
+        q, complete = aggrevate.cost_to_go(task, budget, states, actions, horizon=horizon)
+        assert complete.all()
+        # exact: the rewards summed left to right from 0.0, as the one-env loop does
+        assert q.tolist() == [_manual_cost_to_go(s, a, horizon or 10**6, name) for s, a in zip(states, actions)]
+        if name == "pendulum":  # never terminates: the expert acts at every step but each first
+            steps = np.minimum(left, horizon or 10**6)
+            assert budget.labels == budget.expert_steps == (steps - 1).sum()
+            assert budget.context_switches == 5
+
+
+def test_roll_in_stops_each_episode_at_its_sampled_time():
+    # beta = 1: the expert drives every roll-in, and the cartpole expert never fails within 500
+    # steps, so each episode stops exactly at its t ~ U{0..T-1} (the first draw of the rng)
+    task = make_task("cartpole", num_envs=4)
+    budget = LabelBudget(CountingExpert("cartpole"))
+    states, obs = aggrevate._roll_in(task, _policy(task), budget, episodes=3, seed=5, beta=1.0,
+                                     rng=np.random.default_rng(11))
+    target = np.random.default_rng(11).integers(0, 500, size=4)[:3]
+    np.testing.assert_array_equal(states[:, -1], target)  # the state's step counter is t
+    np.testing.assert_array_equal(task.set_state(np.concatenate([states, states[:1]])), np.concatenate([obs, obs[:1]]))
+    assert budget.labels == budget.expert_steps == budget.expert.rows == target.sum()  # no step past t
+    assert budget.context_switches == np.count_nonzero(target)  # one take-over per roll-in that moves
 
 
 def test_continuous_candidates_start_with_the_learner_and_stay_in_bounds():

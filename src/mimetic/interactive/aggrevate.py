@@ -22,10 +22,18 @@ cost-proportionate resampling (Zadrozny, Langford & Abe 2003): each fit sees |D|
 with probability w / sum(w), the weighted loss in expectation. Samples where every explored action
 costs the same (w = 0) say nothing about which action to prefer and are never drawn.
 
-Roll-in: each episode stops at its own sampled time and saves the simulator state there, which
-``rollout`` cannot do, hence the short loop below. An episode that ends at length L <= t has t
-redrawn from U{0..L-1}: t is then exactly uniform over the episode's decision steps, and no roll-in
-runs (or spends expert labels) past its sampled time.
+Stepping: every environment step goes through :func:`mimetic.rollout.rollout_episodes`, so
+rollout.py stays the one loop that steps and resets tasks. A roll-in is a rollout whose episode
+``k`` stops at its sampled time (``stop_at``), the expert acting (and only then asked) where a
+:class:`BetaGate` draws it, with the simulator state recorded at every step (``record_states``)
+to restart from. An episode that ends at length L <= t has t redrawn from U{0..L-1}: t is then
+exactly uniform over the episode's decision steps, and no roll-in runs (or spends expert labels)
+past its sampled time. A cost-to-go rollout starts each explored pair from its saved state
+(``start_states``), executes the explored action first, then hands over to the expert (a gate that
+takes over from each episode's second step) for at most ``ctg_horizon`` steps (``stop_at``).
+Each batch of ``num_envs`` roll-ins or pairs is one rollout, episode k on env k, so episode k's
+beta coin flips are always column k of each step's draw. Q sums the rewards left to right from
+0.0: ``np.sum`` (``Trajectory.ret``) adds pairwise and would change the last bits of Q.
 
 Counting (DESIGN.md rule 6): the expert acts in the roll-in (probability beta per step) and for
 every step of every cost-to-go rollout; each such action is one ``budget.label`` row and one
@@ -50,10 +58,10 @@ from mimetic.data.dataset import MIN_OBS_STD
 from mimetic.envs.base import BatchedTask, TaskSpec
 from mimetic.errors import ConfigError, TaskError
 from mimetic.interactive.budget import LabelBudget
-from mimetic.interactive.gates.beta import BETA_SCHEDULES, beta_at
+from mimetic.interactive.gates.beta import BETA_SCHEDULES, BetaGate, beta_at
 from mimetic.interactive.loop import InteractiveResult, RoundOutcome, RoundRecord, check_common, run_rounds
-from mimetic.protocols import Expert, Policy, TrainablePolicy
-from mimetic.rollout import Scorer
+from mimetic.protocols import Expert, Gate, Policy, TrainablePolicy
+from mimetic.rollout import Scorer, rollout_episodes
 from mimetic.types import BCResult
 
 
@@ -214,43 +222,46 @@ def _roll_in(task: BatchedTask, policy: Policy, budget: LabelBudget, *, episodes
 
 def _roll_in_batch(task: BatchedTask, policy: Policy, budget: LabelBudget, *, n: int, seed: int,
                    beta: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One batch of roll-ins, envs ``[0, n)`` running episodes (the rest idle)."""
+    """One batch of roll-ins: episodes ``[0, n)`` on envs ``[0, n)`` (the rest idle), each
+    stopped at its sampled time; the expert acts with probability beta per step and env."""
     b, horizon = task.num_envs, task.spec.max_steps
-    seeds = seed + np.arange(b)
-    obs = task.reset(seeds=seeds)  # (B, *O)
-    policy.reset(np.ones(b, bool))
     target = rng.integers(0, horizon, size=b)  # (B,) Algorithm 1: t ~ U{0..T-1}
+    gate = _AskWhereActing(BetaGate(beta, rng=rng))  # draws for all B envs each step, as rollout asks
+    run = rollout_episodes(task, policy, episodes=n, seed=seed, labeler=budget, gate=gate, stop_at=target[:n],
+                           record_states=True)
+    assert run.states is not None
     length = np.full(b, horizon)  # (B,) episode length, where it ended before its target
-    ended = np.zeros(b, bool)
-    waiting = np.arange(b) < n  # (B,) still rolling towards its target
-    prev_take = np.zeros(b, bool)
-    hist_s = np.zeros((horizon, *task.get_state().shape))  # (T, B, S)
-    hist_o = np.zeros((horizon, *obs.shape), np.float32)  # (T, B, *O)
-    for t in range(horizon):
-        hist_s[t], hist_o[t] = task.get_state(), obs
-        waiting &= ~ended & (t < target)
-        if not waiting.any():
-            break
-        acts = policy.act(obs)  # (B, *A) learner; the expert overrides with probability beta
-        take = waiting & (rng.random(b) < beta)
-        if take.any():
-            if not budget.can_cover(int(take.sum())):
-                break
-            acts = acts.copy()
-            acts[take] = budget.label(obs[take])
-            budget.count_control(expert_steps=int(take.sum()), switches=int((take & ~prev_take).sum()))
-        prev_take = take
-        step = task.step(acts)
-        done = step.terminated | step.truncated  # (B,)
-        length[done & waiting] = t + 1
-        ended |= done & waiting
-        obs = step.obs
-        if done.any():  # never step a done env: restart it (whatever it does next is not used)
-            obs = task.reset(seeds=seeds, mask=done)
-            policy.reset(done)
-    ok = (np.arange(b) < n) & ~waiting  # reached their target, or ended (budget: the rest dropped)
+    ended, ok = np.zeros(b, bool), np.zeros(b, bool)  # ended early; reached its target or ended
+    for k, traj in zip(run.index.tolist(), run.trajectories):
+        # A fresh start truncates only at max_steps > target, so the task never truncates a roll-in:
+        # a truncated one shorter than its target was cut by the budget (and is dropped).
+        ended[k] = traj.terminated
+        ok[k] = traj.terminated or len(traj) == target[k]
+        length[k] = len(traj) if traj.terminated else horizon
+    assert run.budget_stopped or ok[:n].all()
     when = np.where(ended, rng.integers(0, np.maximum(length, 1)), target)  # (B,) redraw t in [0, L)
-    return hist_s[when[ok], np.flatnonzero(ok)], hist_o[when[ok], np.flatnonzero(ok)]
+    where = dict(zip(run.index.tolist(), range(len(run.index))))
+    keep = np.flatnonzero(ok)
+    states = np.zeros((len(keep), *task.get_state().shape[1:]))  # (M, S)
+    obs = np.zeros((len(keep), *task.spec.observation_space.shape), np.float32)  # (M, *O)
+    for i, k in enumerate(keep.tolist()):
+        states[i], obs[i] = run.states[where[k]][when[k]], run.trajectories[where[k]].obs[when[k]]
+    return states, obs
+
+
+class _AskWhereActing:
+    """A gate's hand-overs without its other queries: the expert is asked only where it acts. The
+    roll-in mixes the expert in (DAgger's BetaGate) but learns nothing from labels."""
+
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+
+    def __call__(self, obs: np.ndarray, learner_acts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        take, _ = self.gate(obs, learner_acts)
+        return take, take
+
+    def reset(self, mask: np.ndarray) -> None:
+        self.gate.reset(mask)
 
 
 # ----------------------------------------------------------------------------- exploration
@@ -316,32 +327,49 @@ def cost_to_go(task: BatchedTask, budget: LabelBudget, states: np.ndarray, actio
 
 def _cost_to_go_batch(task: BatchedTask, budget: LabelBudget, states: np.ndarray, actions: np.ndarray, *,
                       horizon: int | None) -> tuple[np.ndarray, bool]:
+    """Pairs ``[0, n)`` on envs ``[0, n)`` (the rest idle): (q (n,), whether the budget let every
+    rollout finish)."""
     n, b = len(states), task.num_envs
-    start = np.concatenate([states, np.repeat(states[:1], b - n, axis=0)])  # (B, S) idle envs pad
-    acts = np.concatenate([actions, np.repeat(actions[:1], b - n, axis=0)])  # (B, *A)
-    obs = task.set_state(start)  # (B, *O)
-    live = np.arange(b) < n  # (B,)
-    total = np.zeros(b)  # (B,) sum of rewards
+    acts = np.concatenate([actions, np.repeat(actions[:1], b - n, axis=0)])  # (B, *A) idle envs pad
     # Without a horizon, max_steps steps always reach the end: the state carries its step counter.
-    for h in range(horizon if horizon is not None else task.spec.max_steps):
-        if h > 0:  # the expert acts from the second step on (the first is the explored action)
-            if not budget.can_cover(int(live.sum())):
-                return -total[:n], False
-            acts = acts.copy()
-            acts[live] = budget.label(obs[live])
-            budget.count_control(expert_steps=int(live.sum()), switches=int(live.sum()) if h == 1 else 0)
-        step = task.step(acts)
-        total += np.where(live, step.rewards, 0.0)
-        done = step.terminated | step.truncated
-        live &= ~done
-        obs = step.obs
-        if not live.any():
-            break
-        if done.any():  # park finished envs in their start state: a done env must not be stepped
-            state = task.get_state()
-            state[done] = start[done]
-            obs = task.set_state(state)
-    return -total[:n], True
+    steps = horizon if horizon is not None else task.spec.max_steps
+    run = rollout_episodes(task, _Explored(acts), episodes=n, labeler=budget, gate=_ExpertFromSecondStep(b),
+                           start_states=states, stop_at=np.full(n, steps))
+    total = np.zeros(n)  # (n,) sum of rewards (partial where the budget cut a rollout short)
+    for k, traj in zip(run.index.tolist(), run.trajectories):
+        # left to right from 0.0, as the rewards came: np.sum's pairwise order changes the last bits
+        total[k] = np.cumsum(np.concatenate([[0.0], traj.rewards]))[-1]
+    return -total, not run.budget_stopped
+
+
+class _Explored:
+    """The policy of a cost-to-go rollout: env i's explored action, always (the gate hands over
+    to the expert after the first step, so only the first is executed)."""
+
+    def __init__(self, actions: np.ndarray) -> None:
+        self.actions = actions  # (B, *A)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        return self.actions
+
+    def reset(self, mask: np.ndarray) -> None:
+        pass
+
+
+class _ExpertFromSecondStep:
+    """The gate of a cost-to-go rollout: the explored action at an episode's first step, then the
+    expert (acting, so labelled and counted) until it ends: one take-over per rollout."""
+
+    def __init__(self, num_envs: int) -> None:
+        self.steps = np.zeros(num_envs, np.int64)  # (B,) steps taken in the current episode
+
+    def __call__(self, obs: np.ndarray, learner_acts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        take = self.steps >= 1
+        self.steps += 1
+        return take, take
+
+    def reset(self, mask: np.ndarray) -> None:
+        self.steps[mask] = 0
 
 
 # ----------------------------------------------------------------------------- learner
