@@ -30,7 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from mimetic.errors import ConfigError, DataError
-from mimetic.protocols import TrainablePolicy, WindowedPolicy
+from mimetic.protocols import TrainablePolicy
 from mimetic.types import Batch, BCResult
 
 LOSSES = ("auto", "mse", "nll")
@@ -183,8 +183,10 @@ def fit(
 
 def _check_loss(policy: TrainablePolicy, loss: str) -> None:
     """Honour ``BCConfig.loss``: the policy defines its loss, BC only checks it is the asked one."""
+    if loss == "auto":
+        return
     actual = policy.loss_name
-    if loss != "auto" and actual != loss:
+    if actual != loss:
         hint = {"mse": "a deterministic head", "nll": "a categorical or gaussian head"}[loss]
         raise ConfigError(f"loss {loss!r} needs a policy with {hint}, but this policy trains with {actual!r}")
 
@@ -224,7 +226,9 @@ def _batch_source(
 
 def _horizons(policy: TrainablePolicy, dataset: TransitionSource, window: int) -> tuple[int, int]:
     """A time-windowed policy's (obs_horizon To, pred_horizon Tp), checked against the dataset."""
-    if not isinstance(policy, WindowedPolicy):
+    # WindowedPolicy's two attributes (checked alone: a policy need not be a full Policy to train)
+    obs_horizon, pred_horizon = getattr(policy, "obs_horizon", None), getattr(policy, "pred_horizon", None)
+    if obs_horizon is None or pred_horizon is None:
         raise ConfigError(
             f"a policy with window {window} must define obs_horizon and pred_horizon for BC to build its windows"
         )
@@ -233,7 +237,7 @@ def _horizons(policy: TrainablePolicy, dataset: TransitionSource, window: int) -
             f"BC for policies with window {window} needs a dataset with episode boundaries "
             f"(mimetic.data.Dataset), not a {type(dataset).__name__}"
         )
-    return int(policy.obs_horizon), int(policy.pred_horizon)
+    return int(obs_horizon), int(pred_horizon)
 
 
 def _tensors(
