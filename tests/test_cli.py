@@ -159,7 +159,8 @@ def test_collect_writes_a_minari_dataset(work):
 
 def test_train_bc_writes_a_complete_run(work):
     run = work / "run"
-    assert sorted(p.name for p in run.iterdir()) == ["checkpoint", "config.json", "eval.json", "metrics.jsonl", "tb"]
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoint", "config.json", "eval.json", "metrics.jsonl",
+                                                   "result.json", "state", "tb"]
     assert sorted(p.name for p in (run / "checkpoint").iterdir()) == ["policy.json", "policy.safetensors"]
     assert list((run / "tb").glob("events.out.tfevents.*"))
     config = json.loads((run / "config.json").read_text())

@@ -4,10 +4,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 import pytest
+import torch
 
 from mimetic.cli.options import add_config_args, config_from_args, field_docs
 from mimetic.errors import ConfigError
-from mimetic.runs import RunDir, write_json_atomic
+from mimetic.runs import RunDir, is_unfinished_run, write_json_atomic
 
 
 @dataclass(frozen=True)
@@ -57,19 +58,52 @@ def test_invalid_values_raise_config_error():
         _parse(["--loss", "bogus"])
 
 
-def test_run_dir_is_atomic(tmp_path):
+def test_run_dir_lifecycle_new_failed_checkpointed_resumed(tmp_path):
     out = tmp_path / "run"
     with RunDir(out, config={"a": 1}, tensorboard=False) as run:
         run.log(0, {"loss": 1.5})
-        assert not out.exists()  # only the hidden temporary folder exists while running
-    assert json.loads((out / "config.json").read_text()) == {"a": 1}
+        assert json.loads((out / "config.json").read_text()) == {"a": 1}  # resumable from the start
+        run.finish({"done": True})
     assert json.loads((out / "metrics.jsonl").read_text())["loss"] == 1.5
-    failed = tmp_path / "failed"
-    with pytest.raises(RuntimeError), RunDir(failed, config={}, tensorboard=False):
-        raise RuntimeError("boom")
-    assert not failed.exists() and [p.name for p in tmp_path.iterdir()] == ["run"]
     with pytest.raises(ConfigError, match="not empty"):
         RunDir(out, config={})
+    # a failure before any checkpoint leaves no trace (nor the parents made for it)
+    failed = tmp_path / "new" / "failed"
+    with pytest.raises(RuntimeError), RunDir(failed, config={}, tensorboard=False):
+        raise RuntimeError("boom")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    # after a checkpoint the run is kept, unfinished: a new run refuses it and names --resume
+    killed = tmp_path / "killed"
+    with pytest.raises(RuntimeError), RunDir(killed, config={"a": 2}, tensorboard=False) as run:
+        run.log(1, {"loss": 1.0})
+        run.save_state({"w": torch.ones(2)}, {"step": 1})
+        run.log(2, {"loss": 0.5})  # after the checkpoint: dropped on resume
+        raise RuntimeError("killed")
+    assert is_unfinished_run(killed)
+    with pytest.raises(ConfigError, match="unfinished.*--resume"):
+        RunDir(killed, config={})
+    with RunDir(killed, config={"a": 2}, tensorboard=False, resume=True) as run:
+        assert run.state is not None and run.state[1]["step"] == 1 and torch.equal(run.state[0]["w"], torch.ones(2))
+        run.log(2, {"loss": 0.25})
+        run.finish({})
+    rows = [json.loads(line) for line in (killed / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["step"], r["loss"]) for r in rows] == [(1, 1.0), (2, 0.25)]
+    assert not is_unfinished_run(killed)
+
+
+def test_resume_cuts_a_half_written_metrics_line(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(RuntimeError), RunDir(out, config={}, tensorboard=False) as run:
+        run.log(1, {"loss": 1.0})
+        run.save_state({}, {})
+        raise RuntimeError("killed")
+    with open(out / "metrics.jsonl", "a") as f:
+        f.write('{"step": 2, "lo')  # a kill in the middle of a line
+    (out / ".state.999999-abcdefgh.tmp").mkdir()  # a killed checkpoint writer's temporary
+    with RunDir(out, config={}, tensorboard=False, resume=True) as run:
+        run.log(2, {"loss": 0.5})
+    assert [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+    assert not (out / ".state.999999-abcdefgh.tmp").exists()
 
 
 def test_tensorboard_events_written(tmp_path):

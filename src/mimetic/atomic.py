@@ -12,15 +12,25 @@ datasets are meant to be read by others.
   where neither the old nor the new copy is at the target.
 - :func:`make_parents` / :func:`remove_dirs`: create the missing parent folders of an output and
   remove them again if the write fails, so a failure leaves no trace.
+- :func:`clean_stale`: a writer killed outright (``kill -9``, OOM, power cut) cannot remove its
+  temporary; each temporary's name carries its writer's process id
+  (``.<name>.<pid>-<random>.tmp``), and the next write to the same target removes those whose
+  process is gone.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from types import TracebackType
+
+_TEMP = re.compile(r"^\.(?P<name>.+)\.(?:(?P<pid>\d+)-[A-Za-z0-9_]{6,}\.[A-Za-z0-9]+|[A-Za-z0-9_]{6,}\.tmp"
+                   r"|old-[A-Za-z0-9_]{6,})$")
+LEGACY_AGE_S = 3600.0  # a temporary without a process id (older versions) counts as stale after this
 
 
 def _read_umask() -> int:
@@ -68,6 +78,61 @@ def remove_dirs(created: list[Path]) -> None:
             break  # something else was put inside meanwhile: leave it and its parents
 
 
+def _prefix(name: str) -> str:
+    return f".{name}.{os.getpid()}-"
+
+
+def is_temporary(path: Path) -> bool:
+    """Whether ``path``'s name is one of this module's temporaries (or an older version's)."""
+    return _TEMP.match(path.name) is not None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def remove_path(path: Path) -> None:
+    """Remove a file or a folder tree; gone already is fine."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def clean_stale(target: str | Path) -> list[Path]:
+    """Remove the temporaries of earlier writers of ``target`` that died without cleaning up
+    (their process is gone; one of an older version without a process id once an hour old).
+    Returns what was removed."""
+    target = Path(target)
+    removed: list[Path] = []
+    try:
+        siblings = list(target.parent.glob(f".{target.name}.*"))
+    except OSError:
+        return removed
+    for p in siblings:
+        m = _TEMP.match(p.name)
+        if m is None or m.group("name") != target.name:
+            continue
+        pid = m.group("pid")
+        if pid is not None:
+            stale = int(pid) != os.getpid() and not _alive(int(pid))
+        else:
+            try:
+                stale = time.time() - p.stat().st_mtime > LEGACY_AGE_S
+            except OSError:
+                continue
+        if stale:
+            remove_path(p)
+            removed.append(p)
+    return removed
+
+
 class AtomicPath:
     """``with AtomicPath(path) as tmp:`` write the file ``tmp``; it becomes ``path`` on success.
 
@@ -80,7 +145,8 @@ class AtomicPath:
         self.tmp: Path | None = None
 
     def __enter__(self) -> Path:
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=self.suffix)
+        clean_stale(self.path)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=_prefix(self.path.name), suffix=self.suffix)
         os.close(fd)
         self.tmp = Path(tmp)
         return self.tmp
@@ -124,7 +190,8 @@ class AtomicDirectory:
         self.tmp: Path | None = None
 
     def __enter__(self) -> Path:
-        tmp = Path(tempfile.mkdtemp(dir=self.target.parent, prefix=f".{self.target.name}.", suffix=".tmp"))
+        clean_stale(self.target)
+        tmp = Path(tempfile.mkdtemp(dir=self.target.parent, prefix=_prefix(self.target.name), suffix=".tmp"))
         try:
             share_mode(tmp, directory=True)
         except BaseException:

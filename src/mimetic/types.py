@@ -89,6 +89,7 @@ class BCResult:
     samples_per_s: float  # training-loop throughput (minibatch samples per second)
     wall_s: float  # whole call, setup included
     history: tuple[dict[str, float], ...]  # one averaged record per logging window
+    interrupted: bool = False  # stopped early by a checkpoint hook (Ctrl-C); ``steps`` says where
 
 
 @dataclass(frozen=True)

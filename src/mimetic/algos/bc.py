@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, cast, runtime_checkable
 
@@ -29,7 +29,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mimetic.errors import ConfigError, DataError
+from mimetic import trainstate
+from mimetic.errors import CheckpointError, ConfigError, DataError
 from mimetic.protocols import TrainablePolicy
 from mimetic.types import Batch, BCResult
 
@@ -125,6 +126,13 @@ class BCConfig:
 
 Callback = Callable[[int, dict[str, float]], None]
 
+State = tuple[dict[str, torch.Tensor], dict[str, Any]]
+"""A fit's resumable state: tensors (weights, AdamW moments, generators) and JSON (counters)."""
+
+CheckpointHook = Callable[[int, Callable[[], State]], bool]
+"""``hook(step, snapshot)``, called where a logging window closes: it may take ``snapshot()`` (the
+state to continue from after ``step``) and save it; returning True stops the fit there (Ctrl-C)."""
+
 
 def fit(
     policy: TrainablePolicy,
@@ -133,12 +141,18 @@ def fit(
     *,
     progress: bool = False,
     callback: Callback | None = None,
+    resume: State | None = None,
+    checkpoint: CheckpointHook | None = None,
 ) -> BCResult:
     """Train ``policy`` in place by behavioral cloning on ``dataset``; returns a :class:`BCResult`.
 
     The policy keeps its current weights as the starting point (DAgger refits warm), while the
     optimizer state is fresh each call. ``callback(step, metrics)`` gets, every ``log_every`` steps,
     the window's mean ``loss``, the policy's own metrics on its last batch, ``lr`` and ``epoch``.
+
+    ``checkpoint`` (see :data:`CheckpointHook`) can save the fit's state at the end of any logging
+    window; ``resume`` (such a state, same policy, dataset and config) continues from it, bitwise as
+    if the fit had never stopped.
     """
     start = time.perf_counter()
     _check_loss(policy, config.loss)
@@ -151,11 +165,19 @@ def fit(
     # small batches the per-tensor overhead is what a step costs). fused=True was 10-20% faster
     # still but rounds differently; foreach reproduces the earlier flat-buffer AdamW bitwise.
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
+    first, interrupted = 1, False
     try:
         _set_mode(policy, training=True)
         with _Log(config, n=n, batch_size=batch_size, progress=progress, callback=callback) as log:
+            if resume is not None:
+                first = _restore(resume, policy, opt, batches, log, config) + 1
+
+            def snapshot() -> State:
+                return _snapshot(step, policy, opt, batches, log)
+
             loop_start = time.perf_counter()
-            for step in range(1, config.steps + 1):
+            step = first - 1
+            for step in range(first, config.steps + 1):
                 loss, metrics = policy.loss(next(batches), metrics=log.due(step))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -166,19 +188,54 @@ def fit(
                     group["lr"] = lr
                 opt.step()
                 log.add(step, loss.detach(), metrics, lr)
+                if checkpoint is not None and log.due(step) and step < config.steps and checkpoint(step, snapshot):
+                    interrupted = True
+                    break
             loop_s = time.perf_counter() - loop_start
     finally:
         for p in params:
             p.grad = None  # the policy leaves fit as it came: no gradients held
         _set_mode(policy, training=was_training)
+    done = step - first + 1
     return BCResult(
-        steps=config.steps,
-        epochs=config.steps * batch_size / n,
-        final_loss=log.history[-1]["loss"],
-        samples_per_s=config.steps * batch_size / max(loop_s, 1e-9),
+        steps=step,
+        epochs=step * batch_size / n,
+        final_loss=log.history[-1]["loss"] if log.history else float("nan"),
+        samples_per_s=done * batch_size / max(loop_s, 1e-9),
         wall_s=time.perf_counter() - start,
         history=tuple(log.history),
+        interrupted=interrupted,
     )
+
+
+def _snapshot(step: int, policy: TrainablePolicy, opt: torch.optim.Optimizer, batches: _Minibatches,
+              log: _Log) -> State:
+    """Everything needed to continue after ``step`` (a logging window has just closed)."""
+    tensors = trainstate.module_tensors(cast(torch.nn.Module, policy), "policy")
+    tensors.update(trainstate.optimizer_tensors(opt, "opt"))
+    tensors.update(trainstate.generator_tensors(policy, "rng"))
+    tensors["rng.batches"] = batches.epoch_state.clone()
+    meta = {"step": step, "batch_pos": batches.pos, "history": log.history}
+    return tensors, meta
+
+
+def _restore(state: State, policy: TrainablePolicy, opt: torch.optim.Optimizer, batches: _Minibatches,
+             log: _Log, config: BCConfig) -> int:
+    """Load a :func:`_snapshot`; returns the step it was taken after."""
+    tensors, meta = state
+    try:
+        step, pos, history = int(meta["step"]), int(meta["batch_pos"]), list(meta["history"])
+        epoch_state = tensors["rng.batches"]
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"the BC training state is incomplete or corrupt ({err})") from None
+    if not 0 < step < config.steps:
+        raise CheckpointError(f"the BC training state is at step {step}, outside this fit's 1..{config.steps}")
+    trainstate.load_module(cast(torch.nn.Module, policy), tensors, "policy", what="policy")
+    trainstate.load_optimizer(opt, tensors, "opt")
+    trainstate.load_generators(policy, tensors, "rng")
+    batches.restore(epoch_state, pos)
+    log.resume(step, history)
+    return step
 
 
 def _check_loss(policy: TrainablePolicy, loss: str) -> None:
@@ -193,7 +250,7 @@ def _check_loss(policy: TrainablePolicy, loss: str) -> None:
 
 def _batch_source(
     policy: TrainablePolicy, dataset: TransitionSource, batch_size: int, generator: torch.Generator
-) -> tuple[Iterator[Batch], int]:
+) -> tuple[_Minibatches, int]:
     """Endless minibatches for ``policy`` and the number of training samples N.
 
     Window-1 policies get ``Batch.obs`` (B, *O) and ``Batch.acts`` (B, *A). Time-windowed policies
@@ -221,7 +278,7 @@ def _batch_source(
         raise DataError("the dataset contains NaN or inf observations/actions; clean it before training")
     mean, std = dataset.obs_stats()
     policy.set_normalizer(mean, std)
-    return _minibatches(obs, acts, mask, batch_size=min(batch_size, n), generator=generator), n
+    return _Minibatches(obs, acts, mask, batch_size=min(batch_size, n), generator=generator), n
 
 
 def _horizons(policy: TrainablePolicy, dataset: TransitionSource, window: int) -> tuple[int, int]:
@@ -272,23 +329,42 @@ def _as_tensor(array: np.ndarray, dtype: type | None) -> torch.Tensor:
     return torch.from_numpy(array)
 
 
-def _minibatches(
-    obs: torch.Tensor, acts: torch.Tensor, mask: torch.Tensor | None, *, batch_size: int,
-    generator: torch.Generator
-) -> Iterator[Batch]:
+class _Minibatches:
     """Shuffled minibatches, a fresh permutation each epoch; the ragged tail of an epoch is
     skipped so every step has the same size (a different random tail each epoch). A window
-    ``mask`` (N, Tp) travels in ``Batch.extras["mask"]``."""
-    n = len(obs)
-    while True:
-        perm = torch.randperm(n, generator=generator)  # (N,)
-        for i in range(n // batch_size):
-            idx = perm[i * batch_size : (i + 1) * batch_size]  # (B,)
-            if mask is None:
-                yield Batch(obs=obs.index_select(0, idx), acts=acts.index_select(0, idx))
-            else:
-                extras = {"mask": mask.index_select(0, idx)}  # (B, Tp)
-                yield Batch(obs=obs.index_select(0, idx), acts=acts.index_select(0, idx), extras=extras)
+    ``mask`` (N, Tp) travels in ``Batch.extras["mask"]``. Its position (the generator's state
+    before the current epoch's permutation, and the batch within it) is saved by checkpoints."""
+
+    def __init__(self, obs: torch.Tensor, acts: torch.Tensor, mask: torch.Tensor | None, *, batch_size: int,
+                 generator: torch.Generator) -> None:
+        self.obs, self.acts, self.mask, self.batch_size, self.generator = obs, acts, mask, batch_size, generator
+        self.per_epoch = len(obs) // batch_size
+        self.pos = self.per_epoch  # batches drawn from the current permutation (none yet)
+        self.epoch_state = generator.get_state()
+        self.perm = torch.zeros(0, dtype=torch.long)
+
+    def __iter__(self) -> _Minibatches:
+        return self
+
+    def _new_epoch(self) -> None:
+        self.epoch_state = self.generator.get_state()
+        self.perm = torch.randperm(len(self.obs), generator=self.generator)  # (N,)
+        self.pos = 0
+
+    def restore(self, epoch_state: torch.Tensor, pos: int) -> None:
+        self.generator.set_state(epoch_state)
+        self._new_epoch()
+        self.pos = pos
+
+    def __next__(self) -> Batch:
+        if self.pos >= self.per_epoch:
+            self._new_epoch()
+        i, self.pos = self.pos, self.pos + 1
+        idx = self.perm[i * self.batch_size : (i + 1) * self.batch_size]  # (B,)
+        obs, acts = self.obs.index_select(0, idx), self.acts.index_select(0, idx)
+        if self.mask is None:
+            return Batch(obs=obs, acts=acts)
+        return Batch(obs=obs, acts=acts, extras={"mask": self.mask.index_select(0, idx)})  # mask (B, Tp)
 
 
 def _lr_at(config: BCConfig, step: int) -> float:
@@ -337,6 +413,11 @@ class _Log:
         self.count = 0
         self.history: list[dict[str, float]] = []
         self.bar: Any = tqdm(total=config.steps, desc="bc", unit="step", disable=not progress)
+
+    def resume(self, step: int, history: list[dict[str, float]]) -> None:
+        """Continue after ``step`` with the records logged before it."""
+        self.history = history
+        self.bar.update(step)
 
     def due(self, step: int) -> bool:
         """Whether ``step`` closes a logging window (the policy's own metrics are taken then)."""

@@ -36,6 +36,7 @@ from mimetic.errors import CheckpointError, ConfigError
 from mimetic.nets.mlp import mlp
 from mimetic.policies.mlp import MLPConfig, MLPPolicy, to_task_units
 from mimetic.rollout import StepStream
+from mimetic.trainstate import load_optimizer, optimizer_tensors  # noqa: F401  (re-exported)
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -419,24 +420,6 @@ def _stats_json(stats: RunningStats) -> dict[str, Any]:
 
 def _stats_from_json(d: dict[str, Any]) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, np.float64) for k, v in d.items()}
-
-
-def optimizer_tensors(opt: torch.optim.Optimizer, prefix: str) -> dict[str, torch.Tensor]:
-    """An Adam optimizer's per-parameter state as flat named tensors (safetensors has no nesting)."""
-    out: dict[str, torch.Tensor] = {}
-    params = [p for g in opt.param_groups for p in g["params"]]
-    for i, p in enumerate(params):
-        for k, v in opt.state.get(p, {}).items():
-            out[f"{prefix}.{i}.{k}"] = torch.as_tensor(v).detach().clone()
-    return out
-
-
-def load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], prefix: str) -> None:
-    params = [p for g in opt.param_groups for p in g["params"]]
-    for i, p in enumerate(params):
-        keys = [k for k in tensors if k.startswith(f"{prefix}.{i}.")]
-        if keys:
-            opt.state[p] = {k.rsplit(".", 1)[1]: tensors[k].clone() for k in keys}
 
 
 def save_state(directory: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from mimetic.cli import data, evaluate, experiment, interactive, quickstart, rl, train_bc
 from mimetic.cli.common import Parser, set_threads, version
+from mimetic.cli.resume import Interrupted, given_dests, leaf_parser
 from mimetic.errors import MimeticError
 
 
@@ -40,6 +41,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     if extra:
         prog = " ".join(["mimetic", args.command] + ([args.algo] if getattr(args, "algo", None) else []))
         parser.exit(2, f"error: unrecognized arguments: {' '.join(extra)} (see '{prog} --help')\n")
+    # the options typed (not defaulted): a resumed run takes only these from the command line
+    args.given = sorted(given_dests(leaf_parser(parser, args), sys.argv[1:] if argv is None else list(argv)))
     return args
 
 
@@ -48,10 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         set_threads()
         args.handler(args)
+    except Interrupted as e:
+        print(f"interrupted: {e}", file=sys.stderr)
+        return Interrupted.exit_code
     except MimeticError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("error: interrupted (no partial output was kept)", file=sys.stderr)
+        print("error: interrupted (a resumable run keeps its last checkpoint; nothing else was written)",
+              file=sys.stderr)
         return 130
     return 0

@@ -1,0 +1,83 @@
+"""Resumable training state as flat named tensors + JSON (safetensors has no nesting, and no pickle).
+
+A checkpoint that lets training continue *bitwise* as if it had never stopped needs, besides the
+weights: the optimiser's moments, every random generator's position, and the loop's counters.
+These helpers turn the torch pieces into ``{name: tensor}`` and back; the loops (BC, PPO, the
+interactive rounds) decide what else belongs to their state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from mimetic.errors import CheckpointError
+
+
+def optimizer_tensors(opt: torch.optim.Optimizer, prefix: str) -> dict[str, torch.Tensor]:
+    """An Adam(W) optimizer's per-parameter state as flat named tensors."""
+    out: dict[str, torch.Tensor] = {}
+    params = [p for g in opt.param_groups for p in g["params"]]
+    for i, p in enumerate(params):
+        for k, v in opt.state.get(p, {}).items():
+            out[f"{prefix}.{i}.{k}"] = torch.as_tensor(v).detach().clone()
+    return out
+
+
+def load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], prefix: str) -> None:
+    """Put back what :func:`optimizer_tensors` took (shapes checked: one line if they differ)."""
+    params = [p for g in opt.param_groups for p in g["params"]]
+    for i, p in enumerate(params):
+        keys = [k for k in tensors if k.startswith(f"{prefix}.{i}.")]
+        if not keys:
+            continue
+        state = {k.rsplit(".", 1)[1]: tensors[k].clone() for k in keys}
+        for name, v in state.items():
+            if v.dim() > 0 and v.shape != p.shape:
+                raise CheckpointError(f"saved optimiser state {prefix}.{i}.{name} has shape {tuple(v.shape)}, "
+                                      f"the parameter {tuple(p.shape)}")
+        opt.state[p] = state
+
+
+def module_tensors(module: torch.nn.Module, prefix: str) -> dict[str, torch.Tensor]:
+    return {f"{prefix}.{k}": v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def load_module(module: torch.nn.Module, tensors: dict[str, torch.Tensor], prefix: str, *, what: str) -> None:
+    state = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as err:
+        raise CheckpointError(f"saved {what} does not match this configuration: {str(err)[:200]}") from None
+
+
+def generator_tensors(obj: Any, prefix: str) -> dict[str, torch.Tensor]:
+    """The torch generators an object owns (``.generator``, e.g. a diffusion policy's noise) and,
+    always, torch's global generator (stochastic acting without a generator draws from it)."""
+    out = {f"{prefix}.global": torch.get_rng_state()}
+    gen = getattr(obj, "generator", None)
+    if isinstance(gen, torch.Generator):
+        out[f"{prefix}.own"] = gen.get_state()
+    return out
+
+
+def load_generators(obj: Any, tensors: dict[str, torch.Tensor], prefix: str) -> None:
+    if f"{prefix}.global" in tensors:
+        torch.set_rng_state(tensors[f"{prefix}.global"])
+    gen = getattr(obj, "generator", None)
+    if isinstance(gen, torch.Generator) and f"{prefix}.own" in tensors:
+        gen.set_state(tensors[f"{prefix}.own"])
+
+
+def numpy_rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    """A numpy Generator's position as JSON (PCG64's state is two integers)."""
+    return rng.bit_generator.state
+
+
+def load_numpy_rng(rng: np.random.Generator, state: dict[str, Any]) -> None:
+    try:
+        rng.bit_generator.state = state
+    except (TypeError, ValueError, KeyError) as err:
+        raise CheckpointError(f"corrupt random generator state in the checkpoint: {err}") from None
