@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from mimetic.envs.base import BatchedTask, TaskSpec
-from mimetic.errors import ConfigError, TaskError
+from mimetic.errors import CheckpointError, ConfigError, MimeticError, TaskError
 from mimetic.interactive.budget import LabelBudget
 from mimetic.protocols import Expert, Gate, Policy
 from mimetic.types import EvalResult, Trajectory
@@ -558,3 +559,30 @@ class StepStream:
             self.episodes_started += len(idx)
             self.obs = self.task.reset(seeds=seeds, mask=done).copy()
         return out
+
+    def state(self) -> dict[str, Any] | None:
+        """The running episodes as JSON (the envs' physical states, observations, partial returns),
+        so a resumed stream continues them bitwise; None for a task without ``get_state`` (a
+        Gymnasium env: a resumed stream starts fresh episodes instead)."""
+        get_state = getattr(self.task, "get_state", None)
+        if get_state is None:
+            return None
+        try:
+            env = np.asarray(get_state())
+        except MimeticError:
+            return None
+        return {"env": env.tolist(), "obs": np.asarray(self.obs).tolist(), "ret": self._ret.tolist(),
+                "len": self._len.tolist(), "next_ep": self._next_ep, "episodes_started": self.episodes_started}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue the episodes :meth:`state` saved (same task and number of envs)."""
+        try:
+            obs = np.asarray(state["obs"], np.asarray(self.obs).dtype)
+            self.task.set_state(np.asarray(state["env"], np.float64))  # type: ignore[attr-defined]
+            ret, length = np.asarray(state["ret"], np.float64), np.asarray(state["len"], np.int64)
+            next_ep, started = int(state["next_ep"]), int(state["episodes_started"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise CheckpointError(f"corrupt saved episode stream: {err}") from None
+        if obs.shape != np.asarray(self.obs).shape or ret.shape != self._ret.shape or length.shape != self._len.shape:
+            raise CheckpointError(f"the saved episode stream has {len(ret)} envs, this run {len(self._ret)}")
+        self.obs, self._ret, self._len, self._next_ep, self.episodes_started = obs, ret, length, next_ep, started

@@ -375,8 +375,9 @@ class PPO:
     # -- resumable state (see save_state / load_state) ---------------------------------------
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        """Everything a later run needs to continue this one: tensors and JSON-able values.
-        Running episodes are not saved: a resumed run starts fresh episodes (new reset seeds)."""
+        """Everything a later run needs to continue this one: tensors and JSON-able values. The
+        running episodes are saved where the task has ``get_state`` (the built-in tasks: a resumed
+        run continues bitwise); otherwise a resumed run starts fresh episodes (new reset seeds)."""
         tensors = {f"agent.{k}": v for k, v in self.agent.state_dict().items()}
         tensors.update(optimizer_tensors(self.optimizer, "ppo_opt"))
         tensors["rng.ppo"] = self.generator.get_state()
@@ -384,7 +385,7 @@ class PPO:
                 "episodes_started": self.stream.episodes_started, "stream_seed": self.stream.seed,
                 "obs_stats": _stats_json(self.obs_stats), "ret_stats": _stats_json(self.ret_stats),
                 "running_return": self._ret.tolist(), "shuffle_rng": self.shuffle_rng.bit_generator.state,
-                "frozen_normalizer": self.frozen_normalizer}
+                "frozen_normalizer": self.frozen_normalizer, "stream": self.stream.state()}
         return tensors, meta
 
     def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
@@ -402,8 +403,13 @@ class PPO:
             self._ret = np.asarray(meta["running_return"], np.float64)
         self.shuffle_rng.bit_generator.state = meta["shuffle_rng"]
         self.frozen_normalizer = bool(meta.get("frozen_normalizer", False))
-        # fresh episodes, with reset seeds after every episode the saved run started
-        self.stream = StepStream(self.task, seed=int(meta["stream_seed"]) + int(meta["episodes_started"]))
+        stream = meta.get("stream")
+        if stream is not None and getattr(self.task, "get_state", None) is not None:
+            self.stream = StepStream(self.task, seed=int(meta["stream_seed"]))
+            self.stream.restore(stream)  # the same episodes, where they were
+        else:
+            # fresh episodes, with reset seeds after every episode the saved run started
+            self.stream = StepStream(self.task, seed=int(meta["stream_seed"]) + int(meta["episodes_started"]))
 
     def refresh_normalizer(self, roll: Rollout) -> None:
         """Fold the rollout's observations into the running statistics and install them for the next

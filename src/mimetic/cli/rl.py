@@ -5,15 +5,16 @@ TensorBoard events, ``checkpoint/`` (the final policy, for ``mimetic eval``), ``
 best-evaluated one), ``state/`` (everything
 ``--resume`` needs to continue) and result.json; AIRL adds ``reward/`` (the learned reward g(s),
 usable by ``mimetic train ppo --reward``). Ctrl-C stops at the end of the current iteration and
-still writes a complete, resumable run.
+saves a checkpoint and exits with code 130. The full training state is checkpointed every
+``--checkpoint-every`` seconds, so a killed run resumes (``--resume RUN``) from its last one; on
+the built-in tasks even the running episodes are saved, and the resumed run is bitwise the
+uninterrupted one.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from mimetic.cli.common import (
     task_and_expert,
 )
 from mimetic.cli.options import add_config_args, config_from_args
+from mimetic.cli.resume import Interrupted, StopFlag, add_checkpoint_args, resume_target, resumed_args, run_args
 from mimetic.data import load_minari
 from mimetic.errors import CheckpointError, ConfigError
 from mimetic.policies import save_policy
@@ -63,9 +65,9 @@ def add_parsers(algos: argparse._SubParsersAction) -> None:
                        help="expert for the expert-normalized score in evaluations, as in 'collect --help' "
                             "(default: the task's built-in one, if any)")
         p.add_argument("--out", default=None, help=f"run directory (default: runs/{name}-<task>-<time>)")
-        p.add_argument("--resume", default=None,
-                       help="continue a finished or interrupted run directory (same settings; raise "
-                            "--total-steps to train further); writes a new run to --out")
+        add_checkpoint_args(p, unit="iteration", resume_help=(
+            "continue an unfinished (interrupted or killed) or finished run from its last checkpoint, in place "
+            "(or copied to --out first), with its options; raise --total-steps to train further"))
         p.add_argument("--eval-every", type=int, default=10, help="evaluate every N iterations (default: 10; 0: "
                                                                    "only at the end)")
         p.add_argument("--eval-episodes", type=int, default=20,
@@ -81,165 +83,161 @@ def add_parsers(algos: argparse._SubParsersAction) -> None:
         p.set_defaults(handler=train)
 
 
-def _saved_config(resume: str | None) -> dict[str, Any] | None:
-    if resume is None:
-        return None
-    path = Path(resume)
-    try:
-        return json.loads((path / "config.json").read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"{path} is not a run directory of train ppo/gail/airl (no config.json)") from None
-    except (OSError, ValueError) as err:
-        raise CheckpointError(f"cannot read {path / 'config.json'}: {err}") from None
-
-
-def _configs(args: argparse.Namespace, saved: dict[str, Any] | None) -> tuple[Any, Any, Any]:
-    """PPO, discriminator and network configs: from the command line, or the resumed run's
-    (only --total-steps may change on resume)."""
-
-    if saved is None:
-        ppo_cfg = config_from_args(PPOConfig, args)
-        adv_cfg = None if args.algo == "ppo" else dataclasses.replace(config_from_args(AdversarialConfig, args),
-                                                                      method=args.algo)
-        return ppo_cfg, adv_cfg, config_from_args(MLPConfig, args)
-    if saved.get("command") != f"train {args.algo}":
-        raise CheckpointError(f"--resume {args.resume} is a {saved.get('command')!r} run, not 'train {args.algo}'")
-    try:
-        ppo_cfg = PPOConfig(**{**saved["ppo"], "total_steps": args.total_steps})
-        adv_cfg = None if args.algo == "ppo" else AdversarialConfig(**saved["discriminator"])
-        net = MLPConfig(**saved["net"])
-    except (KeyError, TypeError) as err:
-        raise CheckpointError(f"cannot read the settings of {args.resume}/config.json: {err}") from None
-    return ppo_cfg, adv_cfg, net
-
-
-def _inputs(args: argparse.Namespace, saved: dict[str, Any] | None) -> tuple[str, Any, Any, str | None]:
+def _inputs(args: argparse.Namespace) -> tuple[str, Any, Any, str | None]:
     """(task name, demonstrations or None, max_steps, data path) checked before any training."""
 
     if args.algo == "ppo":
-        name = args.task or (saved or {}).get("task")
-        if name is None:
+        if args.task is None:
             raise ConfigError("train ppo needs --task (or --resume RUN)")
-        return name, None, args.max_steps or (saved or {}).get("max_steps"), None
-    data = args.data or (saved or {}).get("data")
-    if data is None:
+        return args.task, None, args.max_steps, None
+    if args.data is None:
         raise ConfigError(f"train {args.algo} needs --data DATASET (or --resume RUN)")
-    ds = load_minari(data)
-    name = args.task or (saved or {}).get("task") or dataset_task(ds, None, data)
-    max_steps = args.max_steps or (saved or {}).get("max_steps") or ds.metadata.get("max_steps")
-    return name, ds, max_steps, str(data)
+    ds = load_minari(args.data)
+    name = args.task or dataset_task(ds, None, args.data)
+    max_steps = args.max_steps or ds.metadata.get("max_steps")
+    return name, ds, max_steps, str(args.data)
 
 
-def _reward_fn(args: argparse.Namespace, saved: dict[str, Any] | None, task_name: str) -> tuple[Any, str | None]:
+def _reward_fn(args: argparse.Namespace, task_name: str) -> tuple[Any, str | None]:
 
     if args.algo != "ppo":  # for gail/airl, --reward is the discriminator's reward form
         return None, None
-    path = args.reward or (saved or {}).get("reward")
+    path = args.reward
     if path is None:
         return None, None
     folder = Path(path) / "reward" if (Path(path) / "reward").is_dir() else Path(path)
     return learned_reward(load_reward(folder, expect_task=task_name)), str(folder)
 
 
-class _StopFlag:
-    """Ctrl-C during training asks for a clean stop after the current iteration (a second one aborts)."""
+# options a resumed run may take anew: a longer budget, and how (and against whom) it is evaluated
+MAY_CHANGE = ("total_steps", "eval_every", "eval_episodes", "target_score", "expert")
 
-    def __init__(self) -> None:
-        self.stop = False
-        self._old: Any = None
 
-    def __enter__(self) -> _StopFlag:  # noqa: PYI034
-        self._old = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.stop:
-            raise KeyboardInterrupt
-        self.stop = True
-        print("\nstopping after this iteration (Ctrl-C again to abort without saving)", flush=True)
-
-    def __exit__(self, *exc: object) -> None:
-        signal.signal(signal.SIGINT, self._old)
+def _configs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    ppo_cfg = config_from_args(PPOConfig, args)
+    adv_cfg = None if args.algo == "ppo" else dataclasses.replace(config_from_args(AdversarialConfig, args),
+                                                                  method=args.algo)
+    return ppo_cfg, adv_cfg, config_from_args(MLPConfig, args)
 
 
 def train(args: argparse.Namespace) -> None:
 
-    saved = _saved_config(args.resume)
-    ppo_cfg, adv_cfg, net = _configs(args, saved)
+    resume = args.resume is not None
+    if resume:
+        args, _ = resumed_args(args, command=f"train {args.algo}", may_change=MAY_CHANGE)
+    ppo_cfg, adv_cfg, net = _configs(args)
     check_positive(num_envs=args.num_envs)
     if args.eval_every < 0 or args.eval_episodes < 0:
         raise ConfigError("--eval-every and --eval-episodes must be >= 0")
-    name, demos, max_steps, data = _inputs(args, saved)
+    name, demos, max_steps, data = _inputs(args)
     task, expert = task_and_expert(name, expert_arg=args.expert, num_envs=args.num_envs, max_steps=max_steps,
                                     need_expert=False)
     if demos is not None:
         demos.validate(task.spec)
-    reward_fn, reward_path = _reward_fn(args, saved, task.spec.name)
+    reward_fn, reward_path = _reward_fn(args, task.spec.name)
     if args.target_score is not None and (expert is None or args.eval_episodes == 0):
         raise ConfigError("--target-score needs an expert (built in or --expert) and --eval-episodes > 0")
-    out = Path(args.out) if args.out else default_run_dir(args.algo, task.spec.name)
-    check_new_run_dir(out)
-    state = ppo.load_state(Path(args.resume) / "state") if args.resume else None
+    if resume:
+        out = resume_target(args)
+    else:
+        out = Path(args.out) if args.out else default_run_dir(args.algo, task.spec.name)
+        check_new_run_dir(out)
     learner: Any
     if adv_cfg is None:
         learner = ppo.PPO(task, ppo_cfg, net)
     else:
         learner = adversarial.AdversarialTrainer(task, demos, adv_cfg, ppo_cfg, net)
-    if state is not None:
-        learner.load_state(*state)
-    elif adv_cfg is not None:
-        learner.warm_start(progress=True)
     eval_task, _ = task_and_expert(name, expert_arg=args.expert, num_envs=min(args.eval_episodes, 50) or 1,
                                     max_steps=max_steps, need_expert=False)
     scorer = Scorer.make(eval_task, expert, episodes=args.eval_episodes) if expert is not None else None
     config = {"command": f"train {args.algo}", "task": task.spec.name, "max_steps": task.spec.max_steps,
-              "data": data, "reward": reward_path, "resumed_from": args.resume, "ppo": ppo_cfg,
-              "discriminator": adv_cfg, "net": net, "num_envs": args.num_envs}
-    with RunDir(out, config=jsonable(config), tensorboard=not args.no_tensorboard) as run, _StopFlag() as flag:
-        offset = float(state[1].get("wall_s", 0.0)) if state and adv_cfg is None else 0.0
-        loop = _Loop(args, run, scorer, eval_task, flag, wall_offset=offset)
+              "data": data, "reward": reward_path, "ppo": ppo_cfg, "discriminator": adv_cfg, "net": net,
+              "num_envs": args.num_envs, "args": run_args(args)}
+    with RunDir(out, config=jsonable(config), tensorboard=not args.no_tensorboard, resume=resume,
+                checkpoint_every=args.checkpoint_every) as run, StopFlag("after this iteration") as flag:
+        loop = _Loop(args, run, scorer, eval_task, flag, learner=learner, task_name=task.spec.name)
+        if run.state is not None:
+            learner.load_state(*run.state)
+            loop.restore(run.state[1].get("loop"))
+        elif adv_cfg is not None:
+            learner.warm_start(progress=True)
         if adv_cfg is None:
             res = ppo.train(task, ppo_cfg, net=net, reward_fn=reward_fn, callback=loop, ppo=learner, progress=True)
             policy, steps = res.policy, res.env_steps
-            wall = offset + res.wall_s
+            wall = loop.wall_offset + res.wall_s
         else:
             res = adversarial.fit(task, demos, adv_cfg, ppo_cfg, net=net, callback=loop, trainer=learner,
                                   progress=True)
             policy, steps, wall = res.policy, res.env_steps, res.wall_s
+        if flag.stop:  # Ctrl-C: the state was saved at the end of the iteration; the policy so far too
+            _save_outputs(run, learner, policy, adv_cfg, args.algo, task)
+            raise Interrupted(f"{args.algo} stopped at {steps} env steps; run saved to {out} (continue with "
+                              f"--resume {out})")
         final = loop.final_eval(policy, steps)
-        tensors, meta = learner.state()
-        ppo.save_state(run.path / "state", tensors, {**meta, "wall_s": wall})
-        save_policy(policy, run.path / "checkpoint", extra={"task": task.spec.name, "algo": args.algo,
-                                                            "max_steps": task.spec.max_steps})
-        if adv_cfg is not None and adv_cfg.method == "airl":
-            adversarial.save_reward(learner.disc, run.path / "reward", task=task.spec.name)
-        result = {"env_steps": steps, "wall_s": wall, "interrupted": flag.stop, "final_eval": final,
+        loop.save(wall)
+        _save_outputs(run, learner, policy, adv_cfg, args.algo, task)
+        result = {"env_steps": steps, "wall_s": wall, "interrupted": False, "final_eval": final,
                   "first_target": loop.first_target, "best": loop.best, "evaluations": loop.evals}
-        run.write_json("result.json", jsonable(result))
-    _print_summary(args.algo, loop.evals, steps, wall, out, interrupted=flag.stop)
+        run.finish(jsonable(result))
+    _print_summary(args.algo, loop.evals, steps, wall, out, interrupted=False)
+
+
+def _save_outputs(run: RunDir, learner: Any, policy: Any, adv_cfg: Any, algo: str, task: Any) -> None:
+    """The policy (``checkpoint/``) and, for AIRL, the learned reward (``reward/``), each swapped in whole."""
+    extra = {"task": task.spec.name, "algo": algo, "max_steps": task.spec.max_steps}
+    run.replace_dir("checkpoint", lambda d: save_policy(policy, d, extra=extra))
+    if adv_cfg is not None and adv_cfg.method == "airl":
+        run.replace_dir("reward", lambda d: adversarial.save_reward(learner.disc, d, task=task.spec.name))
 
 
 class _Loop:
-    """The per-iteration callback: metrics lines, periodic evaluation, target and Ctrl-C stops."""
+    """The per-iteration callback: metrics lines, periodic evaluation, checkpoints, target and
+    Ctrl-C stops. Its own record (evaluations so far, the best one) travels in the checkpoint."""
 
-    def __init__(self, args: argparse.Namespace, run: Any, scorer: Any, eval_task: Any, flag: _StopFlag, *,
-                 wall_offset: float = 0.0) -> None:
+    def __init__(self, args: argparse.Namespace, run: RunDir, scorer: Any, eval_task: Any, flag: StopFlag, *,
+                 learner: Any, task_name: str) -> None:
         self.args, self.run, self.scorer, self.eval_task, self.flag = args, run, scorer, eval_task, flag
-        self.wall_offset = wall_offset  # a resumed PPO run's earlier training time
+        self.learner, self.task_name = learner, task_name
+        self.wall_offset = 0.0  # a resumed PPO run's earlier training time (GAIL/AIRL keep their own)
         self.evals: list[dict[str, Any]] = []
         self.first_target: dict[str, Any] | None = None
         self.last_eval_iter = -1
         self.best: dict[str, Any] | None = None
 
+    def restore(self, saved: dict[str, Any] | None) -> None:
+        if not isinstance(saved, dict):
+            return
+        try:
+            self.evals = list(saved["evals"])
+            self.first_target, self.best = saved["first_target"], saved["best"]
+            self.last_eval_iter = int(saved["last_eval_iter"])
+            self.wall_offset = float(saved["wall_offset"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise CheckpointError(f"corrupt training state in {self.run.final}/state: {err}") from None
+
+    def save(self, wall: float) -> None:
+        """Checkpoint the learner and this loop's record into ``state/``."""
+        tensors, meta = self.learner.state()
+        offset = 0.0 if hasattr(self.learner, "ppo") else wall  # PPO's own clock restarts with each process
+        loop = {"evals": self.evals, "first_target": self.first_target, "best": self.best,
+                "last_eval_iter": self.last_eval_iter, "wall_offset": offset}
+        self.run.save_state(tensors, {**meta, "wall_s": wall, "loop": jsonable(loop)})
+
     def __call__(self, rec: Any, policy: Any) -> bool:
         d = dataclasses.asdict(rec)
         extra = d.pop("extra")
         self.run.log(rec.env_steps, {**scalars(d), **scalars(extra)}, prefix="train/")
+        stop = False
         if self.args.eval_episodes and self.args.eval_every and rec.iteration % self.args.eval_every == 0:
-            self._evaluate(policy, rec.env_steps, self.wall_offset + rec.wall_s, rec.iteration)
-            if self.first_target is not None and self.args.target_score is not None:
-                return True
-        return self.flag.stop
+            self._evaluate(policy, rec.env_steps, self._wall(rec), rec.iteration)
+            stop = self.first_target is not None and self.args.target_score is not None
+        if self.flag.stop or self.run.due():
+            self.save(self._wall(rec))
+        return stop or self.flag.stop
+
+    def _wall(self, rec: Any) -> float:
+        # PPO's record counts this process only; the adversarial trainer carries its total
+        return rec.wall_s + (self.wall_offset if not hasattr(self.learner, "ppo") else 0.0)
 
     def _evaluate(self, policy: Any, steps: int, wall: float, iteration: int) -> dict[str, Any]:
 
@@ -269,8 +267,8 @@ class _Loop:
         if value is None or (self.best is not None and value <= self.best["value"]):
             return
         self.best = {"value": float(value), "env_steps": row["env_steps"], "iteration": row["iteration"]}
-        save_policy(policy, self.run.path / "best", extra={"task": self.eval_task.spec.name, "algo": self.args.algo,
-                                                           "env_steps": row["env_steps"]})
+        extra = {"task": self.eval_task.spec.name, "algo": self.args.algo, "env_steps": row["env_steps"]}
+        self.run.replace_dir("best", lambda d: save_policy(policy, d, extra=extra))
 
     def final_eval(self, policy: Any, steps: int) -> dict[str, Any] | None:
         if not self.args.eval_episodes:
