@@ -81,3 +81,39 @@ def load_numpy_rng(rng: np.random.Generator, state: dict[str, Any]) -> None:
         rng.bit_generator.state = state
     except (TypeError, ValueError, KeyError) as err:
         raise CheckpointError(f"corrupt random generator state in the checkpoint: {err}") from None
+
+
+def policy_tensors(policy: Any, prefix: str) -> dict[str, torch.Tensor]:
+    """A torch policy's weights and its own generator (``prefix.*``, ``prefix.rng.own``)."""
+    out = module_tensors(policy, prefix)
+    gen = getattr(policy, "generator", None)
+    if isinstance(gen, torch.Generator):
+        out[f"{prefix}.rng.own"] = gen.get_state()
+    return out
+
+
+def load_policy(policy: Any, tensors: dict[str, torch.Tensor], prefix: str) -> None:
+    own = tensors.get(f"{prefix}.rng.own")
+    weights = {k: v for k, v in tensors.items() if k != f"{prefix}.rng.own"}
+    load_module(policy, weights, prefix, what="policy")
+    gen = getattr(policy, "generator", None)
+    if isinstance(gen, torch.Generator) and own is not None:
+        gen.set_state(own)
+
+
+def array_tensors(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, torch.Tensor]:
+    """numpy arrays as tensors for safetensors (copied: a checkpoint must not alias live buffers)."""
+    return {f"{prefix}.{k}": torch.from_numpy(np.array(v, copy=True)) for k, v in arrays.items()}
+
+
+def tensor_arrays(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, np.ndarray]:
+    return {k[len(prefix) + 1:]: v.numpy() for k, v in tensors.items() if k.startswith(prefix + ".")}
+
+
+def global_rng_tensors() -> dict[str, torch.Tensor]:
+    return {"rng.torch": torch.get_rng_state()}
+
+
+def load_global_rng(tensors: dict[str, torch.Tensor]) -> None:
+    if "rng.torch" in tensors:
+        torch.set_rng_state(tensors["rng.torch"])

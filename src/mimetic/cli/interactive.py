@@ -1,6 +1,12 @@
 """``mimetic train <method>`` for every interactive method of :mod:`mimetic.interactive.registry`:
 the subcommands, their options (loop, gate, BC and policy configs) and the dispatch are generated
-from the registry, so a new method needs no change here."""
+from the registry, so a new method needs no change here.
+
+After each round the whole run (policies, the aggregated dataset, the label counts, generators, the
+gate's thresholds, the records) is checkpointed into ``state/`` when ``--checkpoint-every`` seconds
+have passed (and after the last round); ``--resume RUN`` continues with the next round, bitwise as
+if the run had never stopped. Ctrl-C finishes the current round, saves, and exits with code 130.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +28,12 @@ from mimetic.cli.common import (
     task_and_expert,
 )
 from mimetic.cli.options import add_config_args, config_from_args
+from mimetic.cli.resume import Interrupted, StopFlag, add_checkpoint_args, resume_target, resumed_args, run_args
 from mimetic.data import load_minari
+from mimetic.errors import ConfigError
 from mimetic.interactive.registry import METHODS, episodes_per_round
 from mimetic.policies import MLPConfig, save_policy
-from mimetic.runs import RunDir, default_run_dir
+from mimetic.runs import RunDir, check_new_run_dir, default_run_dir
 
 
 def add_parsers(algos: argparse._SubParsersAction) -> None:
@@ -33,11 +41,12 @@ def add_parsers(algos: argparse._SubParsersAction) -> None:
     for m in METHODS.values():
         p = algos.add_parser(m.name, help=m.help, description=m.help)
         envs = (f"{m.num_envs}, the parallel cost-to-go rollouts" if m.num_envs else "one per episode of a round")
-        add_task_args(p, required=True, default_from="the task's own", envs_default=envs)
+        add_task_args(p, required=False, default_from="the task's own", envs_default=envs)
         if m.gated:
             p.add_argument("--demos", default=None, help="optional Minari dataset to start the aggregate from")
         p.add_argument("--out", default=None, help=f"run directory (default: runs/{m.name}-<task>-<time>)")
         p.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard events")
+        add_checkpoint_args(p, unit="round")
         if m.gate is not None:
             add_config_args(p, m.gate, title=f"{m.title} gate")
         add_config_args(p, m.loop, title="interactive loop")
@@ -57,8 +66,17 @@ def _load_demos(path: str | None, task: Any) -> Any:
     return ds
 
 
+# options a resumed run may take anew: more rounds or labels, and how each round is evaluated
+MAY_CHANGE = ("rounds", "iterations", "label_budget", "eval_episodes")
+
+
 def train(args: argparse.Namespace) -> None:
 
+    resume = args.resume is not None
+    if resume:
+        args, _ = resumed_args(args, command=f"train {args.algo}", may_change=MAY_CHANGE)
+    if args.task is None:
+        raise ConfigError(f"train {args.algo} needs --task (or --resume RUN)")
     method = METHODS[args.algo]
     cfg = config_from_args(method.loop, args)
     bc_cfg = config_from_args(bc.BCConfig, args)
@@ -69,6 +87,8 @@ def train(args: argparse.Namespace) -> None:
     check_positive(num_envs=num_envs)
     if options is not None and options.num_envs() is not None:
         num_envs = options.num_envs()  # e.g. one window, one car for a live human
+    if not resume and args.out:
+        check_new_run_dir(args.out)
     task, expert = task_and_expert(args.task, expert_arg=args.expert, num_envs=num_envs,
                                     max_steps=args.max_steps, need_expert=True)
     eval_task, _ = task_and_expert(args.task, expert_arg=args.expert, num_envs=16, max_steps=args.max_steps,
@@ -76,25 +96,37 @@ def train(args: argparse.Namespace) -> None:
     policy = make_policy(args, task.spec, mlp_cfg, seed=cfg.seed)
     demos = _load_demos(getattr(args, "demos", None), task)
     gate, asked = options.build(task, policy, expert) if options is not None else (None, expert)
-    out = Path(args.out) if args.out else default_run_dir(args.algo, task.spec.name)
+    if resume:
+        out = resume_target(args)
+    else:
+        out = Path(args.out) if args.out else default_run_dir(args.algo, task.spec.name)
     config = {"command": f"train {args.algo}", "task": task.spec.name, "max_steps": task.spec.max_steps,
               "loop": cfg, "bc": bc_cfg,
               "policy": {"kind": getattr(args, "policy", "mlp"), **policy.checkpoint_config()},
               "demos": getattr(args, "demos", None),
-              "gate": dataclasses.asdict(options) if options is not None else {}}
-    with RunDir(out, config=jsonable(config), tensorboard=not args.no_tensorboard) as run:
+              "gate": dataclasses.asdict(options) if options is not None else {}, "args": run_args(args)}
+    with RunDir(out, config=jsonable(config), tensorboard=not args.no_tensorboard, resume=resume,
+                checkpoint_every=args.checkpoint_every) as run, StopFlag("after this round") as flag:
         def log(r: Any) -> None:
             run.log(r.round, scalars(dataclasses.asdict(r)), prefix="round/")
 
+        def hook(i: int, snapshot: Any, last: bool) -> bool:
+            if last or flag.stop or run.due():
+                run.save_state(*snapshot())
+            return flag.stop
+
         extra = {"gate": gate, "dataset": demos} if method.gated else {}
-        res = method.fit(task, asked, policy, cfg, bc_config=bc_cfg, eval_task=eval_task,
-                         progress=True, callback=log, **extra)
+        res = method.fit(task, asked, policy, cfg, bc_config=bc_cfg, eval_task=eval_task, progress=True,
+                         callback=log, resume=run.state, checkpoint=hook, **extra)
+        final = getattr(res, "policy", None) or policy  # SMILe / forward: the mixture they built
+        extra_meta = {"task": task.spec.name, "algo": args.algo, "max_steps": task.spec.max_steps}
+        run.replace_dir("checkpoint", lambda d: save_policy(final, d, extra=extra_meta))
+        if res.interrupted:
+            raise Interrupted(f"{args.algo} stopped after round {len(res.rounds) - 1}; run saved to {out} "
+                              f"(continue with --resume {out})")
         tau = gate.tau() if hasattr(gate, "tau") else None
         result = {k: v for k, v in dataclasses.asdict(res).items() if k != "policy"}
-        run.write_json("result.json", {**jsonable(result), "doubt_tau": tau})
-        final = getattr(res, "policy", None) or policy  # SMILe / forward: the mixture they built
-        save_policy(final, run.path / "checkpoint", extra={"task": task.spec.name, "algo": args.algo,
-                                                           "max_steps": task.spec.max_steps})
+        run.finish({**jsonable(result), "doubt_tau": tau})
     _print_rounds(res)
     extra = f"; HG-DAgger doubt threshold tau = {tau:.4g}" if tau is not None else ""
     stop = " (label budget spent)" if res.budget_spent else ""

@@ -315,6 +315,53 @@ class Dataset:
         self._moments.add_episodes(c.obs, c.lengths + 1)
         self._n, self._n_obs, self._n_eps = n + dn, n_obs + dn + de, e + de
 
+    # ----------------------------------------------------------------- checkpoints
+
+    STATE_ARRAYS = ("obs", "acts", "executed", "rewards", "valid", "costs", "expert_acted", "lengths",
+                    "terminated", "truncated", "seeds")
+
+    def state_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The stored data as flat arrays + JSON flags, for a training checkpoint (the DAgger
+        family's aggregate); :meth:`from_state_arrays` rebuilds a dataset that trains bitwise the
+        same (the statistics depend only on the sequence of episodes, see :class:`_ObsMoments`)."""
+        n, n_obs, e = self._n, self._n_obs, self._n_eps
+        arrays = {"obs": self._obs[:n_obs], "acts": self._acts[:n], "executed": self._executed[:n],
+                  "rewards": self._rewards[:n], "valid": self._valid[:n], "costs": self._costs[:n],
+                  "expert_acted": self._expert_acted[:n], "lengths": self._ep_lengths[:e],
+                  "terminated": self._terminated[:e], "truncated": self._truncated[:e], "seeds": self._seeds[:e]}
+        meta = {"has_costs": self._has_costs, "has_expert_acted": self._has_expert_acted,
+                "has_labels": self._has_labels}
+        return {k: np.ascontiguousarray(v) for k, v in arrays.items()}, meta
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        """Replace this dataset's contents with what :meth:`state_arrays` returned (same shapes)."""
+        try:
+            a = {k: np.asarray(arrays[k]) for k in self.STATE_ARRAYS}
+            chunk = _Chunk(obs=a["obs"].astype(np.float32), acts=a["acts"].astype(self.act_dtype),
+                           executed=a["executed"].astype(self.act_dtype), rewards=a["rewards"].astype(np.float64),
+                           valid=a["valid"].astype(bool),
+                           costs=a["costs"].astype(np.float64) if meta["has_costs"] else None,
+                           expert_acted=a["expert_acted"].astype(bool) if meta["has_expert_acted"] else None,
+                           lengths=a["lengths"].astype(np.int64), terminated=a["terminated"].astype(bool),
+                           truncated=a["truncated"].astype(bool), seeds=a["seeds"].astype(np.int64),
+                           has_labels=bool(meta["has_labels"]))
+        except (KeyError, TypeError, ValueError) as err:
+            raise DataError(f"the checkpoint's dataset is incomplete or corrupt ({err})") from None
+        n, e = len(chunk.acts), len(chunk.lengths)
+        if (chunk.obs.shape[1:] != self.obs_shape or chunk.acts.shape[1:] != self.act_shape
+                or len(chunk.obs) != n + e or int(chunk.lengths.sum()) != n
+                or any(len(x) != n for x in (chunk.executed, chunk.rewards, chunk.valid))
+                or any(len(x) != e for x in (chunk.terminated, chunk.truncated, chunk.seeds))):
+            raise DataError("the checkpoint's dataset arrays do not fit together or this task's shapes")
+        fresh = Dataset(obs_shape=self.obs_shape, act_shape=self.act_shape, discrete=self.discrete,
+                        observation_space=self.observation_space, action_space=self.action_space,
+                        metadata=self.metadata)
+        if e:
+            fresh._append(chunk)
+        origin = self.origin
+        self.__dict__.update(fresh.__dict__)
+        self.origin = origin
+
     # ----------------------------------------------------------------- views and sizes
 
     @property

@@ -52,14 +52,23 @@ from typing import Literal
 import numpy as np
 import torch
 
-from mimetic import seeding
+from mimetic import seeding, trainstate
 from mimetic.algos import bc
 from mimetic.data.dataset import MIN_OBS_STD
 from mimetic.envs.base import BatchedTask, TaskSpec
 from mimetic.errors import ConfigError, TaskError
 from mimetic.interactive.budget import LabelBudget
 from mimetic.interactive.gates.beta import BETA_SCHEDULES, BetaGate, beta_at
-from mimetic.interactive.loop import InteractiveResult, RoundOutcome, RoundRecord, check_common, run_rounds
+from mimetic.interactive.loop import (
+    CheckpointHook,
+    InteractiveResult,
+    Resumable,
+    RoundOutcome,
+    RoundRecord,
+    State,
+    check_common,
+    run_rounds,
+)
 from mimetic.protocols import Expert, Gate, Policy, TrainablePolicy
 from mimetic.rollout import Scorer, rollout_episodes
 from mimetic.types import BCResult
@@ -139,6 +148,8 @@ def fit(
     eval_task: BatchedTask | None = None,
     callback: Callable[[RoundRecord], None] | None = None,
     progress: bool = False,
+    resume: State | None = None,
+    checkpoint: CheckpointHook | None = None,
 ) -> InteractiveResult:
     """Run AggreVaTe on ``task`` and train ``policy`` in place (warm, on all data so far).
 
@@ -169,8 +180,28 @@ def fit(
         if callback is not None:
             callback(record)
 
+    def snapshot() -> State:
+        tensors = {**trainstate.policy_tensors(policy, "policy"), **trainstate.global_rng_tensors(),
+                   **trainstate.array_tensors({"obs": data.obs, "cands": data.cands, "q": data.q}, "data")}
+        if best.state is not None:
+            tensors.update({f"best.{k}": v.detach().clone() for k, v in best.state.items()})
+        return tensors, {"rng": trainstate.numpy_rng_state(rng), "best_score": best.score,
+                         "has_best": best.state is not None}
+
+    def restore(state: State) -> None:
+        tensors, meta = state
+        trainstate.load_policy(policy, tensors, "policy")
+        trainstate.load_global_rng(tensors)
+        arrays = trainstate.tensor_arrays(tensors, "data")
+        data.obs, data.cands, data.q = arrays["obs"].copy(), arrays["cands"].copy(), arrays["q"].copy()
+        trainstate.load_numpy_rng(rng, meta["rng"])
+        best.score = -np.inf if meta["best_score"] is None else float(meta["best_score"])
+        if meta["has_best"]:
+            best.state = {k[len("best."):]: v.clone() for k, v in tensors.items() if k.startswith("best.")}
+
     res = run_rounds(one_iteration, rounds=config.iterations, budget=budget, scorer=scorer, desc="aggrevate",
-                     unit="it", callback=on_record, progress=progress)
+                     unit="it", callback=on_record, progress=progress, resumable=Resumable(snapshot, restore),
+                     resume=resume, checkpoint=checkpoint)
     best.restore()
     return res
 

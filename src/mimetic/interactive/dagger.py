@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from mimetic import seeding
+from mimetic import seeding, trainstate
 from mimetic.algos import bc
 from mimetic.data import Dataset
 from mimetic.envs.base import BatchedTask
@@ -34,7 +34,16 @@ from mimetic.errors import ConfigError
 from mimetic.interactive.budget import LabelBudget
 from mimetic.interactive.gates.beta import BetaGate, beta_at
 from mimetic.interactive.gates.common import GateFactory, RoundContext
-from mimetic.interactive.loop import InteractiveResult, RoundOutcome, RoundRecord, check_common, run_rounds
+from mimetic.interactive.loop import (
+    CheckpointHook,
+    InteractiveResult,
+    Resumable,
+    RoundOutcome,
+    RoundRecord,
+    State,
+    check_common,
+    run_rounds,
+)
 from mimetic.protocols import Expert, TrainablePolicy
 from mimetic.rollout import Scorer, rollout
 
@@ -100,12 +109,15 @@ def fit(
     dataset: Dataset | None = None,
     callback: Callable[[RoundRecord], None] | None = None,
     progress: bool = False,
+    resume: State | None = None,
+    checkpoint: CheckpointHook | None = None,
 ) -> InteractiveResult:
     """Run the DAgger loop on ``task`` and train ``policy`` in place.
 
     ``gate`` builds each round's gate (default: DAgger's beta mixture per ``config``); ``dataset``
     seeds the aggregate with earlier data (e.g. demonstrations). ``eval_task`` (default ``task``)
-    measures each round's policy against the expert and a random policy.
+    measures each round's policy against the expert and a random policy. ``checkpoint`` and
+    ``resume`` save and continue the run between rounds (see :func:`run_rounds`).
     """
     budget = LabelBudget(expert, limit=config.label_budget)
     rng = np.random.default_rng(config.seed)
@@ -131,6 +143,23 @@ def fit(
         # else: nothing labelled yet (a live human who has not stepped in); the learner is unchanged
         return RoundOutcome(beta=beta, transitions=data.n_transitions, learner=policy)
 
+    def snapshot() -> State:
+        arrays, data_meta = data.state_arrays()
+        tensors = {**trainstate.policy_tensors(policy, "policy"), **trainstate.array_tensors(arrays, "data"),
+                   **trainstate.global_rng_tensors()}
+        gate_state = gate.state() if gate is not None and hasattr(gate, "state") else None
+        return tensors, {"rng": trainstate.numpy_rng_state(rng), "data": data_meta, "gate": gate_state}
+
+    def restore(state: State) -> None:
+        tensors, meta = state
+        trainstate.load_policy(policy, tensors, "policy")
+        trainstate.load_global_rng(tensors)
+        data.load_state_arrays(trainstate.tensor_arrays(tensors, "data"), meta.get("data") or {})
+        trainstate.load_numpy_rng(rng, meta.get("rng"))
+        if gate is not None and hasattr(gate, "load_state") and meta.get("gate") is not None:
+            gate.load_state(meta["gate"])
+
     scorer = Scorer.make(eval_task or task, expert, episodes=config.eval_episodes)
     return run_rounds(one_round, rounds=config.rounds, budget=budget, scorer=scorer, desc="rounds",
-                      callback=callback, progress=progress)
+                      callback=callback, progress=progress, resumable=Resumable(snapshot, restore),
+                      resume=resume, checkpoint=checkpoint)

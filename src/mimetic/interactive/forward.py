@@ -22,14 +22,23 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from mimetic import seeding
+from mimetic import seeding, trainstate
 from mimetic.algos import bc
 from mimetic.data import Dataset
 from mimetic.envs.base import BatchedTask, Step
 from mimetic.errors import ConfigError
 from mimetic.interactive.budget import LabelBudget
 from mimetic.interactive.gates.segment import SegmentGate
-from mimetic.interactive.loop import InteractiveResult, RoundOutcome, RoundRecord, check_common, run_rounds
+from mimetic.interactive.loop import (
+    CheckpointHook,
+    InteractiveResult,
+    Resumable,
+    RoundOutcome,
+    RoundRecord,
+    State,
+    check_common,
+    run_rounds,
+)
 from mimetic.policies.compose import TimeIndexedPolicy
 from mimetic.protocols import Expert, TrainablePolicy
 from mimetic.rollout import Scorer, rollout
@@ -100,6 +109,8 @@ def fit(
     eval_task: BatchedTask | None = None,
     callback: Callable[[RoundRecord], None] | None = None,
     progress: bool = False,
+    resume: State | None = None,
+    checkpoint: CheckpointHook | None = None,
 ) -> ForwardResult:
     """Run forward training on ``task``. ``policy`` becomes member 0 (trained in place); later
     members are copies. Returns the run's records and the time-indexed policy (``result.policy``)."""
@@ -119,9 +130,25 @@ def fit(
         return RoundOutcome(beta=None, transitions=data.n_transitions,
                             learner=TimeIndexedPolicy(members, segment_length=s))
 
+    def snapshot() -> State:
+        tensors = trainstate.global_rng_tensors()
+        for j, member in enumerate(members):
+            tensors.update(trainstate.policy_tensors(member, f"member.{j}"))
+        return tensors, {"members": len(members)}
+
+    def restore(state: State) -> None:
+        tensors, meta = state
+        trainstate.load_global_rng(tensors)
+        members.clear()
+        for j in range(int(meta["members"])):
+            member = policy if j == 0 else copy.deepcopy(initial)
+            trainstate.load_policy(member, tensors, f"member.{j}")
+            members.append(member)
+
     scorer = Scorer.make(eval_task or task, expert, episodes=config.eval_episodes)
     res = run_rounds(one_segment, rounds=math.ceil(task.spec.max_steps / s), budget=budget, scorer=scorer,
-                     desc="forward", unit="segment", callback=callback, progress=progress)
+                     desc="forward", unit="segment", callback=callback, progress=progress,
+                     resumable=Resumable(snapshot, restore), resume=resume, checkpoint=checkpoint)
     return ForwardResult(**vars(res), policy=TimeIndexedPolicy(members or [policy], segment_length=s))
 
 

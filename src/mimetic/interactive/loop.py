@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from tqdm.auto import tqdm
 
-from mimetic.errors import ConfigError
+from mimetic.errors import CheckpointError, ConfigError
 from mimetic.interactive.budget import LabelBudget
 from mimetic.protocols import Policy
 from mimetic.rollout import Scorer
@@ -51,6 +52,7 @@ class InteractiveResult:
     wall_s: float  # training wall time (rollouts + fits), evaluation excluded
     budget_spent: bool  # True when the label budget stopped the run
     watched: int = 0  # states a simulated human looked at to decide (LabelBudget.watched; never labels)
+    interrupted: bool = False  # a checkpoint hook stopped the run before its last round (Ctrl-C)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,43 @@ class RoundOutcome:
 
 RoundFn = Callable[[int], RoundOutcome | None]  # round index -> outcome, or None: stop, nothing gathered
 
+State = tuple[dict[str, Any], dict[str, Any]]
+"""A run's resumable state between two rounds: tensors (weights, generators, the aggregate) and JSON."""
+
+CheckpointHook = Callable[[int, Callable[[], State], bool], bool]
+"""``hook(round, snapshot, last)`` after every round (``last``: the run ends now): it may take
+``snapshot()`` and save it; returning True stops the run there (Ctrl-C)."""
+
+
+@dataclass(frozen=True)
+class Resumable:
+    """How a method's own state (policies, aggregate, generators, gate) is saved and put back:
+    ``snapshot()`` -> State, ``restore(State)``; the loop adds its records and the budget's counts."""
+
+    snapshot: Callable[[], State]
+    restore: Callable[[State], None]
+
+
+_BUDGET_FIELDS = ("labels", "queries", "expert_steps", "context_switches", "watched", "exhausted")
+
+
+def _loop_state(records: list[RoundRecord], wall: float, budget: LabelBudget, next_round: int) -> dict[str, Any]:
+    return {"records": [asdict(r) for r in records], "wall_s": wall, "next_round": next_round,
+            "budget": {k: getattr(budget, k) for k in _BUDGET_FIELDS}}
+
+
+def _load_loop_state(meta: dict[str, Any], budget: LabelBudget) -> tuple[list[RoundRecord], float, int]:
+    try:
+        loop = meta["loop"]
+        records = [RoundRecord(**r) for r in loop["records"]]
+        for k in _BUDGET_FIELDS:
+            setattr(budget, k, type(getattr(budget, k))(loop["budget"][k]))
+        if budget.limit is not None and budget.labels < budget.limit:
+            budget.exhausted = False  # a resumed run may have been given a larger budget
+        return records, float(loop["wall_s"]), int(loop["next_round"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"the interactive training state is incomplete or corrupt ({err})") from None
+
 
 def run_rounds(
     round_fn: RoundFn,
@@ -75,13 +114,24 @@ def run_rounds(
     unit: str = "round",
     callback: Callable[[RoundRecord], None] | None = None,
     progress: bool = False,
+    resumable: Resumable | None = None,
+    resume: State | None = None,
+    checkpoint: CheckpointHook | None = None,
 ) -> InteractiveResult:
     """Run ``round_fn(i)`` for i = 0..rounds-1; stop after the round in which the label budget ran
-    out (the round trains on what it gathered), or when ``round_fn`` returns None."""
+    out (the round trains on what it gathered), or when ``round_fn`` returns None.
+
+    With ``resumable`` (the method's state), ``checkpoint`` is offered a snapshot after every round
+    and ``resume`` (such a snapshot) continues with the round after it, bitwise as if the run had
+    never stopped; the records of the rounds before it come back in the result."""
     records: list[RoundRecord] = []
-    wall, spent = 0.0, False
-    bar = tqdm(total=rounds, desc=desc, unit=unit, disable=not progress)
-    for i in range(rounds):
+    wall, spent, first, interrupted = 0.0, False, 0, False
+    if resume is not None:
+        assert resumable is not None, "resume needs the method's Resumable"
+        resumable.restore(resume)
+        records, wall, first = _load_loop_state(resume[1], budget)
+    bar = tqdm(total=rounds, initial=min(first, rounds), desc=desc, unit=unit, disable=not progress)
+    for i in range(first, rounds):
         start = time.perf_counter()
         outcome = round_fn(i)
         spent = budget.exhausted or budget.remaining == 0
@@ -95,13 +145,21 @@ def run_rounds(
         bar.set_postfix(labels=record.labels, score=record.normalized_score, refresh=False)
         if callback is not None:
             callback(record)
+        if checkpoint is not None and resumable is not None:
+            def snapshot(i: int = i, wall: float = wall) -> State:
+                tensors, meta = resumable.snapshot()
+                return tensors, {**meta, "loop": _loop_state(records, wall, budget, i + 1)}
+
+            if checkpoint(i, snapshot, spent or i == rounds - 1):
+                interrupted = i < rounds - 1 and not spent
+                break
         if spent:
             break
     bar.close()
     counts = budget.counts()
     return InteractiveResult(rounds=tuple(records), labels=counts.labels, expert_steps=counts.expert_steps,
                              context_switches=counts.context_switches, wall_s=wall, budget_spent=spent,
-                             watched=counts.watched)
+                             watched=counts.watched, interrupted=interrupted)
 
 
 def round_record(i: int, beta: float | None, budget: LabelBudget, transitions: int, wall: float,

@@ -27,14 +27,23 @@ from typing import Literal
 
 import numpy as np
 
-from mimetic import seeding
+from mimetic import seeding, trainstate
 from mimetic.algos import bc
 from mimetic.data import Dataset
 from mimetic.envs.base import BatchedTask
 from mimetic.errors import ConfigError
 from mimetic.interactive.budget import LabelBudget
 from mimetic.interactive.gates.beta import BetaGate, EpisodeBetaGate
-from mimetic.interactive.loop import InteractiveResult, RoundOutcome, RoundRecord, check_common, run_rounds
+from mimetic.interactive.loop import (
+    CheckpointHook,
+    InteractiveResult,
+    Resumable,
+    RoundOutcome,
+    RoundRecord,
+    State,
+    check_common,
+    run_rounds,
+)
 from mimetic.policies.compose import MIXINGS, MixturePolicy
 from mimetic.protocols import Expert, Gate, TrainablePolicy
 from mimetic.rollout import Scorer, rollout
@@ -104,6 +113,8 @@ def fit(
     eval_task: BatchedTask | None = None,
     callback: Callable[[RoundRecord], None] | None = None,
     progress: bool = False,
+    resume: State | None = None,
+    checkpoint: CheckpointHook | None = None,
 ) -> SMILeResult:
     """Run SMILe on ``task``. ``policy`` becomes pi_hat_1 (trained in place); later members are
     copies of it. Returns the run's records and the learned mixture (``result.policy``)."""
@@ -130,9 +141,35 @@ def fit(
         mixture = MixturePolicy(learned, weights, mixing=config.mixing, seed=seeding.MIXTURE_DRAWS(config.seed, n))
         return RoundOutcome(beta=expert_share, transitions=data.n_transitions, learner=mixture)
 
+    def snapshot() -> State:
+        tensors = trainstate.global_rng_tensors()
+        for j, member in enumerate(learned):
+            tensors.update(trainstate.policy_tensors(member, f"member.{j}"))
+        return tensors, {"members": len(learned), "rng": trainstate.numpy_rng_state(rng),
+                         "mixture_rng": trainstate.numpy_rng_state(mixture.rng),
+                         "mixture_choice": mixture.choice.tolist()}
+
+    def restore(state: State) -> None:
+        nonlocal mixture
+        tensors, meta = state
+        trainstate.load_global_rng(tensors)
+        trainstate.load_numpy_rng(rng, meta["rng"])
+        learned.clear()
+        for j in range(int(meta["members"])):
+            member = policy if j == 0 else copy.deepcopy(initial)
+            trainstate.load_policy(member, tensors, f"member.{j}")
+            learned.append(member)
+        if learned:
+            _, weights = smile_weights(len(learned), config.alpha)
+            mixture = MixturePolicy(learned, weights, mixing=config.mixing,
+                                    seed=seeding.MIXTURE_DRAWS(config.seed, len(learned)))
+        trainstate.load_numpy_rng(mixture.rng, meta["mixture_rng"])
+        mixture.choice = np.asarray(meta["mixture_choice"], np.int64)
+
     scorer = Scorer.make(eval_task or task, expert, episodes=config.eval_episodes)
     res = run_rounds(one_iteration, rounds=config.iterations, budget=budget, scorer=scorer, desc="smile",
-                     unit="it", callback=callback, progress=progress)
+                     unit="it", callback=callback, progress=progress, resumable=Resumable(snapshot, restore),
+                     resume=resume, checkpoint=checkpoint)
     return SMILeResult(**vars(res), policy=mixture)
 
 

@@ -66,6 +66,13 @@ class EnsembleDAggerGates:
         self.taus.append(tau)
         return EnsembleGate(ctx.budget, discrete=self.discrete, doubt_fn=doubt, tau=tau, chi=self.chi)
 
+    def state(self) -> dict[str, list[float]]:
+        """The per-round thresholds recorded so far (for checkpoints; each round recomputes its own)."""
+        return {"taus": list(self.taus)}
+
+    def load_state(self, state: dict[str, list[float]]) -> None:
+        self.taus = [float(x) for x in state.get("taus", [])]
+
 
 @dataclass(frozen=True)
 class EnsembleOptions:

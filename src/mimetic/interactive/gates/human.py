@@ -82,6 +82,7 @@ class HGDAggerGates:
         self.options = {"discrete": discrete, "deviation": deviation, "risk_fn": risk_fn, "risk": risk,
                         "doubt_fn": doubt_fn}
         self.human = human
+        self._doubts: list[float] = []  # a resumed run's doubts, for the simulated human it will make
 
     def __call__(self, ctx: RoundContext) -> Gate:
         if self.human is not None and not isinstance(self.human, SimulatedHuman):
@@ -90,7 +91,17 @@ class HGDAggerGates:
             return BetaGate(1.0, rng=ctx.rng)
         if self.human is None:
             self.human = SimulatedHuman(ctx.budget, **self.options)
+            self.human.doubts = list(self._doubts)
         return self.human
+
+    def state(self) -> dict[str, list[float]]:
+        """What carries over between rounds (for checkpoints): the doubts recorded at take-overs."""
+        return {"doubts": list(self.human.doubts) if isinstance(self.human, SimulatedHuman) else list(self._doubts)}
+
+    def load_state(self, state: dict[str, list[float]]) -> None:
+        self._doubts = [float(x) for x in state.get("doubts", [])]
+        if isinstance(self.human, SimulatedHuman):
+            self.human.doubts = list(self._doubts)
 
     def tau(self) -> float | None:
         return self.human.tau() if isinstance(self.human, SimulatedHuman) else None

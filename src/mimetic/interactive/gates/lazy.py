@@ -48,6 +48,13 @@ class LazyDAggerGates:
         return ThriftyGate(discrete=self.discrete, novelty_fn=classifier, novelty=0.5, labeler=ctx.budget,
                            handback=self.release * beta_h, min_steps=self.min_intervention)
 
+    def state(self) -> dict[str, list[float]]:
+        """The per-round thresholds recorded so far (for checkpoints; each round recomputes its own)."""
+        return {"beta_h": list(self.beta_h)}
+
+    def load_state(self, state: dict[str, list[float]]) -> None:
+        self.beta_h = [float(x) for x in state.get("beta_h", [])]
+
 
 @dataclass(frozen=True)
 class LazyOptions:

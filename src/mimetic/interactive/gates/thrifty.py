@@ -137,6 +137,16 @@ class ThriftyGates:
         return ThriftyGate(discrete=self.discrete, novelty_fn=disagreement, novelty=threshold, risk_fn=risk_fn,
                            risk=risk, labeler=ctx.budget, handback=handback, min_steps=self.min_intervention)
 
+    def state(self) -> dict[str, list[float]]:
+        """The per-round thresholds recorded so far (for checkpoints; each round recomputes its own)."""
+        return {"thresholds": list(self.thresholds), "handbacks": list(self.handbacks),
+                "risk_thresholds": list(self.risk_thresholds)}
+
+    def load_state(self, state: dict[str, list[float]]) -> None:
+        self.thresholds = [float(x) for x in state.get("thresholds", [])]
+        self.handbacks = [float(x) for x in state.get("handbacks", [])]
+        self.risk_thresholds = [float(x) for x in state.get("risk_thresholds", [])]
+
 
 def _learner_states(data: Dataset) -> np.ndarray:
     """Observations (n, *O) at the steps the learner, not the expert, chose the action."""
