@@ -326,7 +326,7 @@ BAD = {
                        "unrecognized arguments: --bogus (see 'mimetic collect --help')"),
     "unknown choice": (["train", "bc", "--data", "{demos}", "--head", "nope", "--out", "{out}/r"], None,
                        "argument --head: invalid choice: 'nope'"),
-    "missing required": (["collect", "--task", "cartpole"], None, "required: --out"),
+    "missing required": (["collect", "--task", "cartpole"], None, "collect needs --task and --out"),
     "video avi": (["eval", "--policy", "{run}", "--video", "{out}/v.avi"], None, "--video must end in .mp4 or .gif"),
     "loss does not fit head": (["train", "bc", "--data", "{demos}", "--loss", "mse", "--out", "{out}/a/b/r"], None,
                                "loss 'mse' needs a policy with a deterministic head"),

@@ -1,31 +1,47 @@
-"""``mimetic tasks`` and ``mimetic collect``."""
+"""``mimetic tasks`` and ``mimetic collect``.
+
+``collect`` records episodes in batches of ``--num-envs`` (episode k always starts from reset seed
+SEED+k, so the batching changes nothing). While it runs, ``--out`` holds ``collect.json`` (its
+options) and ``progress/`` (the episodes so far, replaced atomically every ``--checkpoint-every``
+seconds); a killed or interrupted collection continues with ``collect --resume OUT``. When all
+episodes are in, the Minari dataset replaces the folder in one rename.
+"""
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import time
 from pathlib import Path
+from typing import Any
 
-import numpy as np
+from tqdm.auto import tqdm
 
+from mimetic import atomic, trainstate
 from mimetic.cli.common import add_task_args, check_positive, check_seed, print_table, task_and_expert
+from mimetic.cli.resume import Interrupted, StopFlag, add_checkpoint_args, resumed_args, run_args
 from mimetic.data import Dataset, save_minari
 from mimetic.data.io import MAIN_FILE, METADATA_FILE
 from mimetic.envs import describe_tasks
-from mimetic.errors import ConfigError, DataError
+from mimetic.errors import CheckpointError, ConfigError, DataError
 from mimetic.interactive.budget import LabelBudget
 from mimetic.protocols import Expert
 from mimetic.rollout import collect as collect_demos
+from mimetic.runs import json_line, make_parents, read_tensors_json, remove_dirs, write_json_atomic
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tasks", help="list the built-in tasks and their experts")
     p.set_defaults(handler=tasks)
     p = sub.add_parser("collect", help="record expert demonstrations to a Minari (HDF5) dataset")
-    add_task_args(p, required=True, default_from="the task's own")
+    add_task_args(p, required=False, default_from="the task's own")
     p.add_argument("--episodes", type=int, default=20, help="number of episodes (default: 20)")
     p.add_argument("--seed", type=int, default=0, help="episode k starts from reset seed SEED+k (default: 0)")
-    p.add_argument("--out", required=True, help="dataset directory to create")
+    p.add_argument("--out", default=None, help="dataset directory to create (required unless --resume)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
+    add_checkpoint_args(p, unit="batch of --num-envs episodes", resume_help=(
+        "continue an unfinished (interrupted or killed) collection in its folder, with its options "
+        "(--episodes may be raised)"))
     p.set_defaults(handler=collect)
 
 
@@ -41,6 +57,9 @@ def _check_dataset_out(path: str, *, overwrite: bool) -> Path:
     not a dataset would delete it), before the demonstrations are recorded."""
 
     out = Path(path)
+    if (out / COLLECT_FILE).is_file():
+        raise ConfigError(f"{out} holds an unfinished collection; continue it with 'mimetic collect --resume {out}' "
+                          "or choose another --out")
     if out.suffix in (".hdf5", ".h5"):
         raise ConfigError(f"--out is the dataset directory to create, not an HDF5 file: {out}")
     if out.exists() and not out.is_dir():
@@ -55,25 +74,109 @@ def _check_dataset_out(path: str, *, overwrite: bool) -> Path:
     return out
 
 
+COLLECT_FILE = "collect.json"
+PROGRESS = "progress"
+
+
 def collect(args: argparse.Namespace) -> None:
 
+    resume = args.resume is not None
+    if resume:
+        args = _resumed_collect(args)
+    elif args.out is None or args.task is None:
+        raise ConfigError("collect needs --task and --out DIR (or --resume DIR)")
     check_positive(episodes=args.episodes)
     check_seed(args.seed)
-    out = _check_dataset_out(args.out, overwrite=args.overwrite)
+    out = Path(args.out) if resume else _check_dataset_out(args.out, overwrite=args.overwrite)
     task, expert = task_and_expert(args.task, expert_arg=args.expert, max_steps=args.max_steps,
                                     num_envs=min(args.num_envs, args.episodes), need_expert=True)
+    ds = Dataset.empty(task.spec, metadata=_demo_metadata(task, expert, args))
     budget = LabelBudget(expert)
-    trajs = collect_demos(task, expert, episodes=args.episodes, seed=args.seed, budget=budget, progress=True)
-    ds = Dataset.from_trajectories(trajs, spec=task.spec, metadata=_demo_metadata(task, expert, args))
+    if resume:
+        _load_progress(out, ds, budget)
+    made, fresh = ([], False) if resume else _start_collection(out, args)
     try:
-        ds.validate(task.spec)  # a user's expert may produce NaN far from the start states
-    except DataError as e:
-        raise DataError(f"the recorded demonstrations are unusable, nothing was saved: {e}") from None
-    save_minari(ds, out, overwrite=args.overwrite)
-    rets = np.array([t.ret for t in trajs])
-    print_table([[task.spec.name, len(trajs), sum(len(t) for t in trajs), float(rets.mean()),
-                  float(rets.std()), args.out]],
+        _record(args, out, task, expert, ds, budget)
+        try:
+            ds.validate(task.spec)  # a user's expert may produce NaN far from the start states
+        except DataError as e:
+            raise DataError(f"the recorded demonstrations are unusable, nothing was saved: {e}") from None
+        save_minari(ds, out, overwrite=True)  # the dataset replaces the work folder in one rename
+    except Interrupted:
+        raise
+    except BaseException:
+        if not resume and not (out / PROGRESS).is_dir():  # nothing worth resuming was recorded: no trace
+            if fresh:
+                shutil.rmtree(out, ignore_errors=True)
+                remove_dirs(made)
+            else:  # an --overwrite of a dataset that stays as it was
+                (out / COLLECT_FILE).unlink(missing_ok=True)
+        raise
+    rets = ds.episode_returns()
+    print_table([[task.spec.name, ds.n_episodes, ds.n_steps, float(rets.mean()), float(rets.std()), str(out)]],
                 ["task", "episodes", "steps", "return mean", "return std", "saved to"])
+
+
+def _resumed_collect(args: argparse.Namespace) -> argparse.Namespace:
+    out = Path(args.resume)
+    if not (out / COLLECT_FILE).is_file():
+        raise CheckpointError(f"{out} is not an unfinished collection (no {COLLECT_FILE}); a finished dataset needs "
+                              "no --resume")
+    args.out = str(out)
+    merged, _ = resumed_args(args, command="collect", may_change=("episodes", "num_envs"), config_file=COLLECT_FILE)
+    return merged
+
+
+def _start_collection(out: Path, args: argparse.Namespace) -> tuple[list[Path], bool]:
+    """Make the work folder and write collect.json; returns (parents made, whether the folder is
+    new). A dataset that --overwrite replaces stays readable in it until the new one is complete."""
+    made = make_parents(out)
+    fresh = not out.is_dir() or not any(out.iterdir())
+    out.mkdir(exist_ok=True)
+    write_json_atomic(out / COLLECT_FILE, {"command": "collect", "args": run_args(args)})
+    return made, fresh
+
+
+def _load_progress(out: Path, ds: Dataset, budget: LabelBudget) -> None:
+    if not (out / PROGRESS).is_dir():
+        return  # killed before its first batch was saved: start over
+    tensors, meta = read_tensors_json(out / PROGRESS, "progress", missing="has no progress files",
+                                      corrupt="corrupt collection progress")
+    ds.load_state_arrays(trainstate.tensor_arrays(tensors, "data"), meta.get("data") or {})
+    budget.labels = int(meta.get("labels", 0))
+
+
+def _record(args: argparse.Namespace, out: Path, task: Any, expert: Expert, ds: Dataset,
+            budget: LabelBudget) -> None:
+    """Episodes ds.n_episodes.. --episodes-1, a batch of num_envs at a time, with checkpoints."""
+    last = time.monotonic()
+    bar = tqdm(total=args.episodes, initial=ds.n_episodes, desc=f"collect {task.spec.name}", unit="ep")
+    with StopFlag("after this batch of episodes") as flag:
+        while ds.n_episodes < args.episodes:
+            k = ds.n_episodes
+            n = min(task.num_envs, args.episodes - k)
+            ds.extend(collect_demos(task, expert, episodes=n, seed=args.seed + k, budget=budget))
+            bar.update(n)
+            done = ds.n_episodes >= args.episodes
+            if not done and (flag.stop or time.monotonic() - last >= args.checkpoint_every):
+                _save_progress(out, ds, budget)
+                last = time.monotonic()
+            if flag.stop and not done:
+                bar.close()
+                raise Interrupted(f"collect stopped after {ds.n_episodes} of {args.episodes} episodes; they are "
+                                  f"saved in {out} (continue with 'mimetic collect --resume {out}')")
+    bar.close()
+
+
+def _save_progress(out: Path, ds: Dataset, budget: LabelBudget) -> None:
+    from safetensors.torch import save as save_safetensors
+
+    arrays, meta = ds.state_arrays()
+    payload = save_safetensors(trainstate.array_tensors(arrays, "data"))
+    with atomic.AtomicDirectory(out / PROGRESS, replace=True) as tmp:
+        atomic.write_file(tmp / "progress.safetensors", payload, fsync=True)
+        atomic.write_file(tmp / "progress.json", json_line({"data": meta, "episodes": ds.n_episodes,
+                                                            "labels": budget.labels}) + "\n", fsync=True)
 
 
 def _demo_metadata(task, expert: Expert, args: argparse.Namespace) -> dict:

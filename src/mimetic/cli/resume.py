@@ -90,17 +90,17 @@ def run_args(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def read_run_config(run: str | Path, *, command: str) -> dict[str, Any]:
+def read_run_config(run: str | Path, *, command: str, config_file: str = "config.json") -> dict[str, Any]:
     """``RUN/config.json`` of a run of ``command`` (one line if it is not one)."""
     path = Path(run)
     try:
-        saved = json.loads((path / "config.json").read_text())
+        saved = json.loads((path / config_file).read_text())
     except FileNotFoundError:
-        raise CheckpointError(f"{path} is not a run directory of {command} (no config.json)") from None
+        raise CheckpointError(f"{path} is not a run directory of {command} (no {config_file})") from None
     except (OSError, ValueError) as err:
-        raise CheckpointError(f"cannot read {path / 'config.json'}: {err}") from None
+        raise CheckpointError(f"cannot read {path / config_file}: {err}") from None
     if not isinstance(saved, dict):
-        raise CheckpointError(f"cannot read {path / 'config.json'}: not a JSON object")
+        raise CheckpointError(f"cannot read {path / config_file}: not a JSON object")
     if saved.get("command") != command:
         raise CheckpointError(f"--resume {path} is a {saved.get('command')!r} run, not {command!r}")
     if not isinstance(saved.get("args"), dict):
@@ -113,12 +113,12 @@ def _flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
 
 
-def resumed_args(args: argparse.Namespace, *, command: str, may_change: Iterable[str] = ()
-                 ) -> tuple[argparse.Namespace, dict[str, Any]]:
+def resumed_args(args: argparse.Namespace, *, command: str, may_change: Iterable[str] = (),
+                 config_file: str = "config.json") -> tuple[argparse.Namespace, dict[str, Any]]:
     """``args`` with the resumed run's saved options under the ones typed now; refuses in one line
     any typed option that differs from the run's and is not in ``may_change``. Returns the merged
     args and the saved config.json."""
-    saved = read_run_config(args.resume, command=command)
+    saved = read_run_config(args.resume, command=command, config_file=config_file)
     old = saved["args"]
     given = set(getattr(args, "given", None) or ()) - NOT_OPTIONS
     allowed = set(may_change) | ALWAYS_MAY_CHANGE
