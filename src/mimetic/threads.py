@@ -106,33 +106,33 @@ def apply_default() -> None:
 
 
 class _TorchWatcher:
-    """A ``sys.meta_path`` finder (importlib.abc.MetaPathFinder's protocol; importlib.abc itself
-    costs 20 ms of startup) that finds nothing itself: when ``torch`` is about to be imported it lets the other finders
-    find it, and has that module's loader call :func:`_on_torch` once torch has loaded."""
+    """A ``sys.meta_path`` finder that finds nothing itself (importlib.abc.MetaPathFinder's
+    protocol; importlib.abc costs 20 ms of startup): asked for ``torch``, it lets the finders
+    after it find torch, and has the loader that comes back call :func:`_on_torch` once torch has
+    loaded. A mere ``find_spec("torch")`` probe (no import) leaves it watching."""
 
     def find_spec(self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
                   ) -> ModuleSpec | None:
         if name != "torch":
             return None
-        _unwatch()
+        spec = None
         for finder in sys.meta_path:
-            find = getattr(finder, "find_spec", None)
+            find = None if isinstance(finder, _TorchWatcher) else getattr(finder, "find_spec", None)
             spec = find(name, path, target) if find is not None else None
             if spec is not None:
                 break
-        else:
-            return None
-        loader = spec.loader
-        run = getattr(loader, "exec_module", None)
+        run = getattr(spec.loader, "exec_module", None) if spec is not None else None
         if run is None:
-            return spec  # a legacy loader: torch then keeps its own threads
+            return spec  # not found, or a legacy loader: torch then keeps its own threads
+        loader = spec.loader
 
         def exec_module(module: ModuleType) -> None:
             del loader.exec_module  # the loader's own method again (the instance attribute goes)
             run(module)
+            _unwatch()  # torch is in: a failed import keeps watching for the next try
             _on_torch(module)
 
-        loader.exec_module = exec_module  # type: ignore[union-attr]  # this instance only: torch's loader
+        loader.exec_module = exec_module  # type: ignore[union-attr]  # this loader instance only
         return spec
 
 
