@@ -59,7 +59,10 @@ def demos(tmp_path_factory) -> Path:
 
 
 def _configs(values: Any) -> list[Any]:
-    return [v for v in values if dataclasses.is_dataclass(v) and not isinstance(v, type)]
+    """The config dataclasses among ``values`` (by the naming rule: ``*Config``, gates' ``*Options``;
+    the expert, also a dataclass, is not one)."""
+    return [v for v in values if dataclasses.is_dataclass(v) and not isinstance(v, type)
+            and type(v).__name__.endswith(("Config", "Options"))]
 
 
 @pytest.fixture

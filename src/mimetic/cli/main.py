@@ -22,7 +22,6 @@ from collections.abc import Sequence
 
 from mimetic import threads
 from mimetic.cli.base import Parser, version
-from mimetic.cli.resume import Interrupted, given_dests, leaf_parser
 from mimetic.errors import MimeticError
 
 
@@ -95,6 +94,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     if extra:
         prog = " ".join(["mimetic", args.command] + ([args.algo] if getattr(args, "algo", None) else []))
         parser.exit(2, f"error: unrecognized arguments: {' '.join(extra)} (see '{prog} --help')\n")
+    from mimetic.cli.resume import given_dests, leaf_parser  # 25 ms (json, shutil, tempfile): not for --help
+
     # the options typed (not defaulted): a resumed run takes only these from the command line
     args.given = sorted(given_dests(leaf_parser(parser, args), argv))
     return args
@@ -102,6 +103,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
+    from mimetic.cli.resume import Interrupted
+
     try:
         # one torch thread unless MIMETIC_THREADS says otherwise: at once if torch is loaded,
         # else when the command first imports it (`tasks` never does)
