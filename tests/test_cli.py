@@ -347,7 +347,7 @@ BAD = {
     "expert out of range": (["collect", "--task", "cartpole", "--expert", f"{USER_MODULE}:out_of_range",
                              "--out", "{out}/d"], None, "outside [0, 2)"),
     "expert NaN": (["collect", "--task", "pendulum", "--expert", f"{USER_MODULE}:nan_torque",
-                    "--out", "{out}/d"], None, "NaN/inf actions"),
+                    "--out", "{out}/d"], None, "NaN/inf action values on call 1"),
     "no expert for gym task": (["collect", "--task", "gym:Acrobot-v1", "--out", "{out}/d"], None,
                                "pass --expert module:function"),
     "no such gym env": (["collect", "--task", "gym:NoSuchEnv-v0", "--out", "{out}/d"], None,

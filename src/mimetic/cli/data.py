@@ -89,7 +89,8 @@ def collect(args: argparse.Namespace) -> None:
     check_seed(args.seed)
     out = Path(args.out) if resume else _check_dataset_out(args.out, overwrite=args.overwrite)
     task, expert = task_and_expert(args.task, expert_arg=args.expert, max_steps=args.max_steps,
-                                    num_envs=min(args.num_envs, args.episodes), need_expert=True)
+                                    num_envs=min(args.num_envs, args.episodes), need_expert=True,
+                                    clip_actions=args.clip_actions)
     ds = Dataset.empty(task.spec, metadata=_demo_metadata(task, expert, args))
     budget = LabelBudget(expert)
     if resume:
@@ -150,8 +151,8 @@ def _record(args: argparse.Namespace, out: Path, task: Any, expert: Expert, ds: 
             budget: LabelBudget) -> None:
     """Episodes ds.n_episodes.. --episodes-1, a batch of num_envs at a time, with checkpoints."""
     last = time.monotonic()
-    bar = tqdm(total=args.episodes, initial=ds.n_episodes, desc=f"collect {task.spec.name}", unit="ep")
-    with StopFlag("after this batch of episodes") as flag:
+    with tqdm(total=args.episodes, initial=ds.n_episodes, desc=f"collect {task.spec.name}", unit="ep") as bar, \
+            StopFlag("after this batch of episodes") as flag:
         while ds.n_episodes < args.episodes:
             k = ds.n_episodes
             n = min(task.num_envs, args.episodes - k)
@@ -162,10 +163,8 @@ def _record(args: argparse.Namespace, out: Path, task: Any, expert: Expert, ds: 
                 _save_progress(out, ds, budget)
                 last = time.monotonic()
             if flag.stop and not done:
-                bar.close()
                 raise Interrupted(f"collect stopped after {ds.n_episodes} of {args.episodes} episodes; they are "
                                   f"saved in {out} (continue with 'mimetic collect --resume {out}')")
-    bar.close()
 
 
 def _save_progress(out: Path, ds: Dataset, budget: LabelBudget) -> None:

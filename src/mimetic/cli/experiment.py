@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mimetic.cli.common import Parser, jsonable
 from mimetic.cli.options import add_config_args, config_from_args
-from mimetic.cli.resume import Interrupted, StopFlag, resumed_args, run_args
+from mimetic.cli.resume import Interrupted, StopFlag, add_max_memory_arg, resumed_args, run_args
 from mimetic.experiments.cells import EXPERIMENT_FILE, Cells
 from mimetic.runs import default_run_dir
 
@@ -66,6 +66,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         e.add_argument("--resume", default=None, metavar="DIR",
                        help="continue an unfinished (interrupted or killed) experiment in its folder, with its "
                             "options: the cells it finished are kept, the rest are computed")
+        add_max_memory_arg(e)
         module = importlib.import_module(f"mimetic.experiments.{exp.module}")
         add_config_args(e, getattr(module, exp.config), title="experiment")
         e.set_defaults(handler=experiment)

@@ -57,12 +57,12 @@ def add_parsers(algos: argparse._SubParsersAction) -> None:
         p.set_defaults(handler=train)
 
 
-def _load_demos(path: str | None, task: Any) -> Any:
+def _load_demos(path: str | None, task: Any, *, clip_actions: bool) -> Any:
     if path is None:
         return None
 
     ds = load_minari(path)
-    ds.validate(task.spec)
+    ds.validate(task.spec, clip_actions=clip_actions)
     return ds
 
 
@@ -90,11 +90,11 @@ def train(args: argparse.Namespace) -> None:
     if not resume and args.out:
         check_new_run_dir(args.out)
     task, expert = task_and_expert(args.task, expert_arg=args.expert, num_envs=num_envs,
-                                    max_steps=args.max_steps, need_expert=True)
+                                    max_steps=args.max_steps, need_expert=True, clip_actions=args.clip_actions)
     eval_task, _ = task_and_expert(args.task, expert_arg=args.expert, num_envs=16, max_steps=args.max_steps,
                                     need_expert=False)
     policy = make_policy(args, task.spec, mlp_cfg, seed=cfg.seed)
-    demos = _load_demos(getattr(args, "demos", None), task)
+    demos = _load_demos(getattr(args, "demos", None), task, clip_actions=args.clip_actions)
     gate, asked = options.build(task, policy, expert) if options is not None else (None, expert)
     if resume:
         out = resume_target(args)

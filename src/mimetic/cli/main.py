@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 from mimetic.cli import data, evaluate, experiment, interactive, quickstart, rl, train_bc
 from mimetic.cli.common import Parser, set_threads, version
-from mimetic.cli.resume import Interrupted, given_dests, leaf_parser
+from mimetic.cli.resume import Interrupted, apply_max_memory, given_dests, leaf_parser
 from mimetic.errors import MimeticError
 
 
@@ -46,10 +47,16 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> str:
+    return f"warning: {message}\n"  # a user's terminal wants the message, not our source line
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    warnings.formatwarning = _one_line_warning  # type: ignore[assignment]
     args = _parse(argv)
     try:
         set_threads()
+        apply_max_memory(args)
         args.handler(args)
     except Interrupted as e:
         print(f"interrupted: {e}", file=sys.stderr)

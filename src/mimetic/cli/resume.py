@@ -42,10 +42,28 @@ def add_checkpoint_args(p: argparse.ArgumentParser, *, unit: str, resume_help: s
                    help=f"save the full training state at the first {unit} boundary after this many seconds "
                         "since the last save, so a crash or kill loses at most that much work (default: 60; "
                         f"0: at every {unit})")
+    add_max_memory_arg(p)
     p.add_argument("--resume", default=None, metavar="RUN",
                    help=resume_help or "continue an unfinished (interrupted or killed) or finished run from its last "
                                        "checkpoint, in place (or copied to --out first); its options are reused, "
                                        "and options that would change the run are refused")
+
+
+def add_max_memory_arg(p: argparse.ArgumentParser) -> None:
+    """``--max-memory SIZE``: the cap that network, ensemble and dataset sizes are checked against
+    before anything is allocated (:mod:`mimetic.limits`)."""
+    p.add_argument("--max-memory", default=None, metavar="SIZE",
+                   help="refuse networks and datasets whose estimated memory exceeds SIZE (e.g. 16G, 512M); "
+                        "default: MIMETIC_MAX_MEMORY, else half of this machine's RAM")
+
+
+def apply_max_memory(args: argparse.Namespace) -> None:
+    """Install ``--max-memory`` (when the command has it and it was given) as the process's cap."""
+    from mimetic import limits
+
+    text = getattr(args, "max_memory", None)
+    if text is not None:
+        limits.set_memory_cap(limits.parse_size(text))
 
 
 def leaf_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:

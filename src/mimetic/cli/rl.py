@@ -22,6 +22,7 @@ from mimetic.algos import adversarial, ppo
 from mimetic.algos.adversarial import AdversarialConfig, learned_reward, load_reward
 from mimetic.algos.ppo import PPO_NET, PPOConfig
 from mimetic.cli.common import (
+    add_clip_actions_arg,
     check_positive,
     dataset_task,
     jsonable,
@@ -65,6 +66,7 @@ def add_parsers(algos: argparse._SubParsersAction) -> None:
                        help="expert for the expert-normalized score in evaluations, as in 'collect --help' "
                             "(default: the task's built-in one, if any)")
         p.add_argument("--out", default=None, help=f"run directory (default: runs/{name}-<task>-<time>)")
+        add_clip_actions_arg(p)
         add_checkpoint_args(p, unit="iteration", resume_help=(
             "continue an unfinished (interrupted or killed) or finished run from its last checkpoint, in place "
             "(or copied to --out first), with its options; raise --total-steps to train further"))
@@ -133,7 +135,7 @@ def train(args: argparse.Namespace) -> None:
     task, expert = task_and_expert(name, expert_arg=args.expert, num_envs=args.num_envs, max_steps=max_steps,
                                     need_expert=False)
     if demos is not None:
-        demos.validate(task.spec)
+        demos.validate(task.spec, clip_actions=args.clip_actions)
     reward_fn, reward_path = _reward_fn(args, task.spec.name)
     if args.target_score is not None and (expert is None or args.eval_episodes == 0):
         raise ConfigError("--target-score needs an expert (built in or --expert) and --eval-episodes > 0")
