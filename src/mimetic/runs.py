@@ -210,6 +210,7 @@ class RunDir:
         """Continue in place: drop leftovers of a killed writer, read the last checkpoint, and cut
         the metrics back to the lines it covers (a finished run becomes unfinished again)."""
         self.saved = True  # never delete a run we continue
+        atomic.recover_folder(self.final)  # a swap (state/, best/, ...) killed midway: its old copy back
         for p in self.final.iterdir():
             if atomic.is_temporary(p):
                 atomic.remove_path(p)

@@ -119,6 +119,9 @@ def collect(args: argparse.Namespace) -> None:
 
 def _resumed_collect(args: argparse.Namespace) -> argparse.Namespace:
     out = Path(args.resume)
+    # killed while the dataset replaced the work folder, or progress/ was swapped: the old copies back
+    atomic.clean_stale(out)
+    atomic.recover_folder(out)
     if not (out / COLLECT_FILE).is_file():
         raise CheckpointError(f"{out} is not an unfinished collection (no {COLLECT_FILE}); a finished dataset needs "
                               "no --resume")
