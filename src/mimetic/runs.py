@@ -221,6 +221,8 @@ class RunDir:
                 raise CheckpointError(f"corrupt training state in {self.final / STATE}: state.json is not an object")
         (self.final / RESULT).unlink(missing_ok=True)
         keep = int(self.state[1].get("metrics_lines", 0)) if self.state is not None else 0
+        # the step of the last record kept: a checkpoint saved before any new record must say it again
+        self._step = int(self.state[1].get("metrics_step", 0)) if self.state is not None else 0
         self._lines = _truncate_lines(self.final / METRICS, keep)
         self._metrics = open(self.final / METRICS, "a")
         write_json_atomic(self.final / CONFIG, self.config)

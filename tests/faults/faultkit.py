@@ -71,6 +71,7 @@ class Outcome:
     log: Path  # its stdout + stderr
     points: list[Point] = field(default_factory=list)  # fork mode, up to its end
     resumed_from: int | None = None  # fork mode, a resume: what its checkpoint covered
+    records: int = 0  # fork mode: metrics records (collect: batches of episodes) written
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -79,9 +80,9 @@ class Outcome:
 # --------------------------------------------------------------------------------- the forked child
 
 
-def _instrument(trace: Path, probe: Path, at_record: tuple[int, str] | None) -> None:
-    """In a forked child only: record the crash points passed and where a resume continues from,
-    and arm ``at_record``. Test-side wrappers; the command's code is unchanged."""
+def _instrument(trace: Path, probe: Path, records: Path, at_record: tuple[int, str] | None) -> None:
+    """In a forked child only: record the crash points passed, where a resume continues from and
+    the records written, and arm ``at_record``. Test-side wrappers; the command's code is unchanged."""
     from mimetic import atomic
     from mimetic.cli import data
     from mimetic.runs import RunDir
@@ -117,13 +118,12 @@ def _instrument(trace: Path, probe: Path, at_record: tuple[int, str] | None) -> 
 
     RunDir._reopen = _reopen  # type: ignore[method-assign]
     data._load_progress = _load_progress
-    if at_record is None:
-        return
-    count, action = at_record
+    count, action = at_record or (0, "")
     seen = [0]
 
     def fire() -> None:
         seen[0] += 1
+        records.write_text(str(seen[0]))
         if seen[0] != count:
             return
         if action == "kill":
@@ -148,7 +148,7 @@ def _instrument(trace: Path, probe: Path, at_record: tuple[int, str] | None) -> 
     data.collect_demos = collect_demos
 
 
-def _child(argv: list[str], log: Path, crash_at: int, trace: Path, probe: Path,
+def _child(argv: list[str], log: Path, crash_at: int, trace: Path, probe: Path, records: Path,
            at_record: tuple[int, str] | None) -> None:
     """The forked command: never returns into pytest."""
     rc = 99
@@ -165,7 +165,7 @@ def _child(argv: list[str], log: Path, crash_at: int, trace: Path, probe: Path,
         from mimetic.cli.main import main
 
         atomic.FAULT_CRASH_AT, atomic.fault_points = crash_at, 0
-        _instrument(trace, probe, at_record)
+        _instrument(trace, probe, records, at_record)
         rc = main(argv)
     except SystemExit as e:
         rc = e.code if isinstance(e.code, int) else 2
@@ -203,7 +203,7 @@ class Runner:
         argv = [str(a) for a in argv]
         self.n += 1
         log = self.logs / f"{self.n:03d}-{'-'.join(argv[:2])}.log"
-        trace, probe = log.with_suffix(".points"), log.with_suffix(".probe")
+        trace, probe, records = log.with_suffix(".points"), log.with_suffix(".probe"), log.with_suffix(".records")
         log.write_text(f"$ mimetic {' '.join(argv)}  [crash_at={crash_at} kill_after={kill_after} "
                        f"at_record={at_record}]\n")
         t0 = time.monotonic()
@@ -213,7 +213,7 @@ class Runner:
             sys.stderr.flush()
             pid = os.fork()
             if pid == 0:
-                _child(argv, log, crash_at or NEVER, trace, probe, at_record)
+                _child(argv, log, crash_at or NEVER, trace, probe, records, at_record)
         else:
             assert at_record is None, "at_record needs the forked child"
             env = {**os.environ, "MIMETIC_FAULT_CRASH_AT": str(crash_at)}
@@ -223,7 +223,11 @@ class Runner:
             pid = proc.pid
         rc = _wait(pid, proc, t0, kill_after, interrupt_when, timeout, log)
         return Outcome(rc=rc, wall_s=time.monotonic() - t0, log=log, points=_read_points(trace),
-                       resumed_from=int(probe.read_text()) if probe.exists() else None)
+                       resumed_from=_number(probe), records=_number(records) or 0)
+
+
+def _number(path: Path) -> int | None:
+    return int(path.read_text()) if path.exists() else None
 
 
 def _exit_code(status: int) -> int:
@@ -265,6 +269,22 @@ def drop_wall(obj: Any) -> Any:
     if isinstance(obj, list):
         return [drop_wall(v) for v in obj]
     return obj
+
+
+def first_difference(got: Any, want: Any, where: str = "") -> str | None:
+    """Where two JSON values first differ (``a.b[2]: got x, want y``), or None."""
+    if isinstance(got, dict) and isinstance(want, dict):
+        for k in sorted(set(got) | set(want)):
+            if k not in got or k not in want:
+                return f"{where}.{k}: only in {'the reference' if k in want else 'this run'}"
+            d = first_difference(got[k], want[k], f"{where}.{k}")
+            if d is not None:
+                return d
+        return None
+    if isinstance(got, list) and isinstance(want, list) and len(got) == len(want):
+        return next((d for i, (a, b) in enumerate(zip(got, want)) if (d := first_difference(a, b, f"{where}[{i}]"))),
+                    None)
+    return None if got == want else f"{where}: got {str(got)[:200]}, want {str(want)[:200]}"
 
 
 def metrics_rows(run: Path) -> list[dict[str, Any]]:
@@ -380,7 +400,8 @@ def assert_same_run(ref: Path, out: Path, *, files: Iterable[str], collect: bool
     got, want = json_files(out), json_files(ref)
     assert sorted(got) == sorted(want)
     for name in want:
-        assert drop_wall(got[name]) == drop_wall(want[name]), f"{name} differs from the uninterrupted run's"
+        diff = first_difference(drop_wall(got[name]), drop_wall(want[name]))
+        assert diff is None, f"{name} differs from the uninterrupted run's at {diff}"
     if not collect:
         assert metrics_rows(out) == metrics_rows(ref)
 
@@ -428,6 +449,7 @@ class Reference:
     files: tuple[str, ...]
     run: Path
     points: list[Point]
+    records: int  # metrics records (collect: batches of episodes) of the whole run
 
     def check(self, out: Path) -> None:
         """``out`` ended as this run did (the dataset's arrays too, for collect)."""

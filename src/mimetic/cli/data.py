@@ -167,10 +167,11 @@ def _record(args: argparse.Namespace, out: Path, task: Any, expert: Expert, ds: 
             ds.extend(collect_demos(task, expert, episodes=n, seed=args.seed + k, budget=budget))
             bar.update(n)
             done = ds.n_episodes >= args.episodes
-            if not done and (flag.stop or time.monotonic() - last >= args.checkpoint_every):
+            # Ctrl-C, even in the last batch: the episodes are saved, 130, and a resume writes the dataset
+            if flag.stop or (not done and time.monotonic() - last >= args.checkpoint_every):
                 _save_progress(out, ds, budget)
                 last = time.monotonic()
-            if flag.stop and not done:
+            if flag.stop:
                 bar.close()
                 raise Interrupted(f"collect stopped after {ds.n_episodes} of {args.episodes} episodes; they are "
                                   f"saved in {out} (continue with 'mimetic collect --resume {out}')")

@@ -178,6 +178,9 @@ def train(args: argparse.Namespace) -> None:
         final = loop.final_eval(policy, steps)
         loop.save(wall)
         _save_outputs(run, learner, policy, adv_cfg, args.algo, task)
+        if flag.stop:  # Ctrl-C during the final evaluation: saved with it; a resume writes the result
+            raise Interrupted(f"{args.algo} stopped after its final evaluation; run saved to {out} (continue with "
+                              f"--resume {out})")
         result = {"env_steps": steps, "wall_s": wall, "interrupted": False, "final_eval": final,
                   "first_target": loop.first_target, "best": loop.best, "evaluations": loop.evals}
         run.finish(jsonable(result))
