@@ -52,7 +52,7 @@ def references(tmp_path_factory: pytest.TempPathFactory, _warm: None) -> Callabl
             run.parent.mkdir()
             o = runner.run(cmd.fresh(run))
             assert o.rc == 0, o.text()[-3000:]
-            made[name] = Reference(cmd, files, run, o.points, o.records)
+            made[name] = Reference(cmd, files, run, o.points, o.records, o.wall_s)
         return made[name]
 
     return get

@@ -295,9 +295,9 @@ def metrics_rows(run: Path) -> list[dict[str, Any]]:
 
 
 def leftovers(folder: Path) -> list[Path]:
-    """Temporaries (``.*.tmp``, ``.*.old-*``, pid-named) anywhere under ``folder`` and beside it."""
+    """Temporaries (``.*.tmp``, ``.*.old-*``, pid-named) anywhere under ``folder`` or in its parent."""
     found = [p for p in folder.rglob("*") if TEMP.match(p.name)]
-    found += [p for p in folder.parent.glob(f".{folder.name}.*") if TEMP.match(p.name)]
+    found += [p for p in folder.parent.iterdir() if TEMP.match(p.name)]
     return sorted(found)
 
 
@@ -367,7 +367,8 @@ def kill_and_resume(runner: Runner, cmd: Command, out: Path, faults: Sequence[di
     outcomes: list[Outcome] = []
     for fault in [*faults, {}]:
         if outcomes and cmd.finished(out):
-            break  # the kill came after the end
+            outcomes += _after_the_end(runner, cmd, out)
+            break
         if not outcomes:
             argv = cmd.fresh(out)
         elif cmd.started(out):
@@ -386,6 +387,20 @@ def kill_and_resume(runner: Runner, cmd: Command, out: Path, faults: Sequence[di
                 f"({o.log})")
     assert cmd.finished(out), outcomes[-1].text()[-3000:]
     return outcomes
+
+
+def _after_the_end(runner: Runner, cmd: Command, out: Path) -> list[Outcome]:
+    """The kill came after the end. Only a collection killed between the dataset's rename and the
+    removal of the old work folder leaves something: that folder, aside; ``collect --resume`` (or
+    any later write to the path) removes it and says the dataset needs no resume."""
+    left = leftovers(out)
+    if not left:
+        return []
+    assert cmd.collect and all(p.parent == out.parent and p.name.startswith(f".{out.name}.old-") for p in left), left
+    o = runner.run(cmd.resume(out))
+    assert o.rc == 2 and "a finished dataset needs no --resume" in o.text(), o.text()[-2000:]
+    assert leftovers(out) == []
+    return [o]
 
 
 def assert_same_run(ref: Path, out: Path, *, files: Iterable[str], collect: bool = False) -> None:
@@ -450,6 +465,7 @@ class Reference:
     run: Path
     points: list[Point]
     records: int  # metrics records (collect: batches of episodes) of the whole run
+    wall_s: float
 
     def check(self, out: Path) -> None:
         """``out`` ended as this run did (the dataset's arrays too, for collect)."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from faultkit import Command, Runner, leftovers, metrics_rows, read_json
+from faultkit import Command, Reference, Runner, kill_and_resume, leftovers, metrics_rows, read_json
 
 PPO = ("--rollout-steps", "32", "--num-envs", "4", "--eval-every", "1", "--eval-episodes", "2", "--hidden", "16",
        "--checkpoint-every", "0", "--no-tensorboard")
@@ -95,3 +96,17 @@ def test_a_collection_killed_before_its_first_file_runs_again(runner: Runner, tm
     o = runner.run(argv)
     assert o.rc == 0, o.text()[-2000:]
     assert leftovers(tmp_path / "d") == []
+
+
+def test_a_collection_killed_right_after_its_dataset_took_the_folder(runner: Runner, tmp_path: Path,
+                                                                    references: Callable[[str], Reference]) -> None:
+    """The last moment of a collection: the dataset is in place, the old work folder not yet deleted.
+    Nothing is lost; the hidden old folder goes with the next write or ``collect --resume``."""
+    ref = references("collect")
+    last = ref.points[-1]
+    assert last.kind == "swap-after" and last.name == "run"
+    out = tmp_path / "killed" / "run"
+    out.parent.mkdir()
+    outcomes = kill_and_resume(runner, ref.cmd, out, [{"crash_at": last.index}])
+    assert [o.rc for o in outcomes] == [137, 2]  # the kill, then the --resume that tidied up
+    ref.check(out)
