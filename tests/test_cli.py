@@ -241,7 +241,7 @@ def test_quickstart_writes_one_run_dir(tmp_path, capsys, monkeypatch):
     text = capsys.readouterr().out
     assert all(label in text for label in ("expert", "bc", "random"))
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint", "config.json", "data", "eval.json",
-                                                     "metrics.jsonl", "tb"]
+                                                     "metrics.jsonl", "result.json", "tb"]
     assert sorted(p.name for p in (out / "checkpoint").iterdir()) == ["policy.json", "policy.safetensors"]
     assert list((out / "tb").glob("events.out.tfevents.*"))
     assert load_minari(out / "data").n_episodes == 2

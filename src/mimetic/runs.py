@@ -103,14 +103,15 @@ def make_parents(path: Path) -> list[Path]:
         raise ConfigError(f"cannot create the folder {e.filename} for {path}: {e.strerror or e}") from None
 
 
-def write_files_atomic(out_dir: str | Path, files: dict[str, bytes]) -> None:
+def write_files_atomic(out_dir: str | Path, files: dict[str, bytes], *, replace: bool = False) -> None:
     """Write ``files`` (name -> bytes, rendered beforehand) into a hidden temporary sibling folder
-    renamed to ``out_dir`` (absent or empty): a failure at any point leaves no partial output,
+    renamed to ``out_dir`` (absent or empty; with ``replace``, an existing folder, e.g. an
+    experiment's work folder, is swapped out): a failure at any point leaves no partial output,
     nor the parent folders created for it."""
-    out_dir = check_new_run_dir(out_dir)
+    out_dir = Path(out_dir) if replace else check_new_run_dir(out_dir)
     created = make_parents(out_dir)
     try:
-        with atomic.AtomicDirectory(out_dir) as tmp:
+        with atomic.AtomicDirectory(out_dir, replace=replace) as tmp:
             for name, data in files.items():
                 (tmp / name).write_bytes(data)
     except BaseException:

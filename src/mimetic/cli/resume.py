@@ -126,7 +126,7 @@ def resumed_args(args: argparse.Namespace, *, command: str, may_change: Iterable
     changed = sorted(d for d in given if d in now and d not in allowed and d in old and now[d] != old[d])
     if changed:
         diffs = ", ".join(f"{_flag(d)} {_show(now[d])} (the run has {_show(old[d])})" for d in changed)
-        ok = ", ".join(_flag(d) for d in sorted(allowed)) or "none"
+        ok = ", ".join(_flag(d) for d in sorted(allowed) if d in now) or "none"
         raise ConfigError(f"--resume {args.resume}: {diffs} would change the run; options that may change on "
                           f"resume: {ok}")
     merged = argparse.Namespace(**vars(args))
