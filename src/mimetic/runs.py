@@ -211,6 +211,7 @@ class RunDir:
         """Continue in place: drop leftovers of a killed writer, read the last checkpoint, and cut
         the metrics back to the lines it covers (a finished run becomes unfinished again)."""
         self.saved = True  # never delete a run we continue
+        atomic.recover_folder(self.final)  # a swap (state/, best/, ...) killed midway: its old copy back
         for p in self.final.iterdir():
             if atomic.is_temporary(p):
                 atomic.remove_path(p)
@@ -221,6 +222,8 @@ class RunDir:
                 raise CheckpointError(f"corrupt training state in {self.final / STATE}: state.json is not an object")
         (self.final / RESULT).unlink(missing_ok=True)
         keep = int(self.state[1].get("metrics_lines", 0)) if self.state is not None else 0
+        # the step of the last record kept: a checkpoint saved before any new record must say it again
+        self._step = int(self.state[1].get("metrics_step", 0)) if self.state is not None else 0
         self._lines = _truncate_lines(self.final / METRICS, keep)
         self._metrics = open(self.final / METRICS, "a")
         write_json_atomic(self.final / CONFIG, self.config)

@@ -64,7 +64,7 @@ def _check_dataset_out(path: str, *, overwrite: bool) -> Path:
         raise ConfigError(f"--out is the dataset directory to create, not an HDF5 file: {out}")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()):
+    if _holds_files(out):
         if not overwrite:
             raise ConfigError(f"dataset directory {out} already exists and is not empty; pass --overwrite "
                               "to replace it")
@@ -72,6 +72,12 @@ def _check_dataset_out(path: str, *, overwrite: bool) -> Path:
             raise ConfigError(f"refusing to overwrite {out}: it is not a Minari dataset directory "
                               f"(no data/{MAIN_FILE} inside)")
     return out
+
+
+def _holds_files(out: Path) -> bool:
+    """A folder with something in it besides the temporaries of a killed writer (a collection
+    killed while writing collect.json left only that: it starts over)."""
+    return out.is_dir() and any(not atomic.is_temporary(p) for p in out.iterdir())
 
 
 COLLECT_FILE = "collect.json"
@@ -120,6 +126,9 @@ def collect(args: argparse.Namespace) -> None:
 
 def _resumed_collect(args: argparse.Namespace) -> argparse.Namespace:
     out = Path(args.resume)
+    # killed while the dataset replaced the work folder, or progress/ was swapped: the old copies back
+    atomic.clean_stale(out)
+    atomic.recover_folder(out)
     if not (out / COLLECT_FILE).is_file():
         raise CheckpointError(f"{out} is not an unfinished collection (no {COLLECT_FILE}); a finished dataset needs "
                               "no --resume")
@@ -132,7 +141,7 @@ def _start_collection(out: Path, args: argparse.Namespace) -> tuple[list[Path], 
     """Make the work folder and write collect.json; returns (parents made, whether the folder is
     new). A dataset that --overwrite replaces stays readable in it until the new one is complete."""
     made = make_parents(out)
-    fresh = not out.is_dir() or not any(out.iterdir())
+    fresh = not _holds_files(out)
     out.mkdir(exist_ok=True)
     write_json_atomic(out / COLLECT_FILE, {"command": "collect", "args": run_args(args)})
     return made, fresh
@@ -159,10 +168,11 @@ def _record(args: argparse.Namespace, out: Path, task: Any, expert: Expert, ds: 
             ds.extend(collect_demos(task, expert, episodes=n, seed=args.seed + k, budget=budget))
             bar.update(n)
             done = ds.n_episodes >= args.episodes
-            if not done and (flag.stop or time.monotonic() - last >= args.checkpoint_every):
+            # Ctrl-C, even in the last batch: the episodes are saved, 130, and a resume writes the dataset
+            if flag.stop or (not done and time.monotonic() - last >= args.checkpoint_every):
                 _save_progress(out, ds, budget)
                 last = time.monotonic()
-            if flag.stop and not done:
+            if flag.stop:
                 raise Interrupted(f"collect stopped after {ds.n_episodes} of {args.episodes} episodes; they are "
                                   f"saved in {out} (continue with 'mimetic collect --resume {out}')")
 

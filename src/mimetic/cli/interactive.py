@@ -121,7 +121,7 @@ def train(args: argparse.Namespace) -> None:
         final = getattr(res, "policy", None) or policy  # SMILe / forward: the mixture they built
         extra_meta = {"task": task.spec.name, "algo": args.algo, "max_steps": task.spec.max_steps}
         run.replace_dir("checkpoint", lambda d: save_policy(final, d, extra=extra_meta))
-        if res.interrupted:
+        if res.interrupted or flag.stop:  # Ctrl-C, even in the last round: 130, and a resume finishes the run
             raise Interrupted(f"{args.algo} stopped after round {len(res.rounds) - 1}; run saved to {out} "
                               f"(continue with --resume {out})")
         tau = gate.tau() if hasattr(gate, "tau") else None

@@ -164,6 +164,7 @@ def resume_target(args: argparse.Namespace) -> Path:
     """Where a resumed run continues: in place, or in ``--out`` (a copy of the run made first,
     atomically, so the original stays as it was)."""
     src = Path(args.resume)
+    atomic.recover_folder(src)  # a checkpoint swap killed midway: its old copy back before it is copied
     if not args.out or Path(args.out).resolve() == src.resolve():
         return src
     out = Path(args.out)

@@ -109,16 +109,26 @@ def train(args: argparse.Namespace) -> None:
                                                             "algo": "bc"})
         rows = [["bc", result.steps, result.final_loss, result.samples_per_s, result.wall_s]]
         res = None
+        _stop_if_asked(flag, out)
         if args.eval_episodes > 0:
             res = run_eval(task, policy, episodes=args.eval_episodes, expert=expert, progress=True)
             run.write_json("eval.json", res.as_dict())
             run.log(result.steps, scalars(res.as_dict()), prefix="eval/")
+        _stop_if_asked(flag, out)
         run.finish({"steps": result.steps, "final_loss": result.final_loss, "train_wall_s": result.wall_s,
                     "eval": None if res is None else res.as_dict()})
     print_table(rows, ["algo", "steps", "final loss", "samples/s", "train s"])
     if res is not None:
         print_eval([("bc", res)])
     print(f"run saved to {out}")
+
+
+def _stop_if_asked(flag: StopFlag, out: Path) -> None:
+    """Ctrl-C during the last logging window or the evaluation: the trained policy is saved, and
+    the exit code still says interrupted (130); a resume evaluates and finishes the run."""
+    if flag.stop:
+        raise Interrupted(f"BC stopped after training, before its result; run saved to {out} (continue with "
+                          f"--resume {out})")
 
 
 def _fit(run: RunDir, flag: StopFlag, policy: Any, ds: Any, bc_cfg: BCConfig) -> Any:
