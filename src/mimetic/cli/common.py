@@ -1,6 +1,7 @@
 """What the command modules share: the one-line-error parser, tables, the task/expert/policy
 builders every command uses, and input checks. Everything here is public (the command modules
-import it; nothing imports a command module)."""
+import it; nothing imports a command module). The light part (parser, tables, version) lives in
+:mod:`mimetic.cli.base`, which the quick commands import alone."""
 
 from __future__ import annotations
 
@@ -10,47 +11,21 @@ import importlib
 import math
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-import torch
 
-from mimetic import __version__
+# re-exported: the command modules import these from here
+from mimetic.cli.base import Parser, print_table, table, version  # noqa: F401
 from mimetic.cli.options import add_config_args, config_from_args
 from mimetic.envs import as_expert, load_sb3_expert, make_expert, make_task
 from mimetic.envs.experts import ClippedExpert
-from mimetic.errors import ConfigError, MimeticError, TaskError
+from mimetic.errors import ConfigError, TaskError
 from mimetic.interactive.budget import LabelBudget
 from mimetic.policies import ChunkingConfig, ChunkingPolicy, DiffusionConfig, DiffusionPolicy, MLPPolicy
 from mimetic.protocols import Expert
 from mimetic.runs import json_line
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse that reports bad input as a single line (no usage dump)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
-
-
-def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
-    def fmt(v: Any) -> str:
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            return "-"  # undefined, e.g. the normalized score when expert and random tie
-        if isinstance(v, float):
-            return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
-        return str(v)
-
-    cells = [[fmt(h) for h in header]] + [[fmt(v) for v in r] for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def print_table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
-    print(table(rows, header))
 
 
 def print_json(obj: Any) -> None:
@@ -94,22 +69,6 @@ def add_policy_args(p: argparse.ArgumentParser) -> None:
                         "--chunking-* options) (default: mlp)")
     add_config_args(p, DiffusionConfig, title="diffusion policy (--policy diffusion)", prefix="diffusion")
     add_config_args(p, ChunkingConfig, title="action-chunking policy (--policy chunking)", prefix="chunking")
-
-
-def set_threads() -> None:
-    """One torch thread unless MIMETIC_THREADS says otherwise: our networks are small, and on a
-    busy 2-core laptop extra threads made acting an order of magnitude slower, not faster."""
-
-
-    text = os.environ.get("MIMETIC_THREADS", "1")
-    if not text.isdigit() or int(text) < 1:
-        raise MimeticError(f"MIMETIC_THREADS must be a positive integer, got {text!r}")
-    torch.set_num_threads(int(text))
-
-
-def version() -> str:
-
-    return f"mimetic {__version__}"
 
 
 def check_positive(**values: int | None) -> None:

@@ -1,4 +1,4 @@
-"""``mimetic tasks`` and ``mimetic collect``.
+"""``mimetic collect`` (``mimetic tasks`` is :mod:`mimetic.cli.tasks`, which starts without torch).
 
 ``collect`` records episodes in batches of ``--num-envs`` (episode k always starts from reset seed
 SEED+k, so the batching changes nothing). While it runs, ``--out`` holds ``collect.json`` (its
@@ -22,7 +22,6 @@ from mimetic.cli.common import add_task_args, check_positive, check_seed, print_
 from mimetic.cli.resume import Interrupted, StopFlag, add_checkpoint_args, resumed_args, run_args
 from mimetic.data import Dataset, save_minari
 from mimetic.data.io import MAIN_FILE, METADATA_FILE
-from mimetic.envs import describe_tasks
 from mimetic.errors import CheckpointError, ConfigError, DataError
 from mimetic.interactive.budget import LabelBudget
 from mimetic.protocols import Expert
@@ -31,8 +30,6 @@ from mimetic.runs import json_line, make_parents, read_tensors_json, remove_dirs
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("tasks", help="list the built-in tasks and their experts")
-    p.set_defaults(handler=tasks)
     p = sub.add_parser("collect", help="record expert demonstrations to a Minari (HDF5) dataset")
     add_task_args(p, required=False, default_from="the task's own")
     p.add_argument("--episodes", type=int, default=20, help="number of episodes (default: 20)")
@@ -43,13 +40,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "continue an unfinished (interrupted or killed) collection in its folder, with its options "
         "(--episodes may be raised)"))
     p.set_defaults(handler=collect)
-
-
-def tasks(args: argparse.Namespace) -> None:
-
-    rows = [[d["name"], d["gym_id"], d["obs_dim"], d["action"], d["max_steps"], d["description"]]
-            for d in describe_tasks()]
-    print_table(rows, ["task", "gymnasium id", "obs", "action", "horizon", "description"])
 
 
 def _check_dataset_out(path: str, *, overwrite: bool) -> Path:

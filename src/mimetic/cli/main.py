@@ -4,46 +4,101 @@ Every command prints results as a small table; long work shows progress bars on 
 :class:`MimeticError` ends the command with one ``error: ...`` line and exit code 2. Each
 subcommand's parser names its handler (``set_defaults(handler=...)``), so there is no dispatch table
 to keep in step with the parsers.
+
+Startup: the command modules import torch, the task registry, the algorithms. Only the command
+a command line names is imported and built (:data:`COMMANDS` lists the others by name and help
+text), so ``mimetic --help``, ``--version`` and ``tasks`` start in a fraction of a second, and
+``train bc`` imports no other training command. Torch's thread count is set when torch is first
+imported (:mod:`mimetic.threads`), not by importing it here.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib
 import sys
 import warnings
 from collections.abc import Sequence
 
-from mimetic.cli import data, evaluate, experiment, interactive, quickstart, rl, train_bc
-from mimetic.cli.common import Parser, set_threads, version
-from mimetic.cli.resume import Interrupted, apply_max_memory, given_dests, leaf_parser
+from mimetic import threads
+from mimetic.cli.base import Parser, version
 from mimetic.errors import MimeticError
 
 
-def build_parser() -> argparse.ArgumentParser:
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """A top-level command as ``mimetic --help`` lists it; module ``mimetic.cli.<module>``'s
+    ``add_parsers`` builds it (None: ``train``, whose subcommands come from :data:`TRAIN_MODULES`)."""
+
+    module: str | None
+    help: str
+
+
+# in --help order; the help texts are the command modules' own (tests/cli checks they agree)
+COMMANDS = {
+    "tasks": Command("tasks", "list the built-in tasks and their experts"),
+    "collect": Command("data", "record expert demonstrations to a Minari (HDF5) dataset"),
+    "train": Command(None, "train a policy"),
+    "eval": Command("evaluate", "evaluate a trained policy"),
+    "experiment": Command("experiment", "experiments that show the theory on real runs"),
+    "quickstart": Command("quickstart", "collect demos, train BC, evaluate against the expert"),
+}
+TRAIN_MODULES = ("train_bc", "interactive", "rl")  # each adds `train <algo>` subcommands, in this order
+# `train <algo>` subcommands whose module is known without importing anything; any other algo
+# (the interactive registry's methods, a typo) builds every train module
+TRAIN_ALGOS = {"bc": "train_bc", "ppo": "rl", "gail": "rl", "airl": "rl"}
+
+
+def _module(name: str):
+    return importlib.import_module(f"mimetic.cli.{name}")
+
+
+def _chosen(argv: Sequence[str]) -> tuple[str | None, str | None]:
+    """The command and the word after it, as argparse will read them: the top level and ``train``
+    take no option with a value, so they are the first two words that are not options."""
+    words = [a for a in argv if not a.startswith("-")][:2]
+    return (words + [None, None])[0], (words + [None, None])[1]
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with ``argv``, only the parts parsing ``argv`` needs: the command it
+    names in full, every other command by name and help alone (what ``mimetic --help`` shows)."""
+    command, algo = (None, None) if argv is None else _chosen(argv)
     parser = Parser(prog="mimetic", description="Imitation learning from expert demonstrations.")
     parser.add_argument("--version", action="version", version=version())
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    data.add_parsers(sub)
-    p = sub.add_parser("train", help="train a policy")
-    algos = p.add_subparsers(dest="algo", required=True, parser_class=Parser)
-    train_bc.add_parsers(algos)
-    interactive.add_parsers(algos)
-    rl.add_parsers(algos)
-    evaluate.add_parsers(sub)
-    experiment.add_parsers(sub)
-    quickstart.add_parsers(sub)
+    for name, cmd in COMMANDS.items():
+        if name in sub.choices:
+            continue  # added by an earlier command's module
+        if argv is not None and name != command:
+            sub.add_parser(name, help=cmd.help)
+        elif cmd.module is None:
+            _add_train(sub, algo=None if argv is None else algo, help=cmd.help)
+        else:
+            _module(cmd.module).add_parsers(sub)
     return parser
+
+
+def _add_train(sub: argparse._SubParsersAction, *, algo: str | None, help: str) -> None:
+    p = sub.add_parser("train", help=help)
+    algos = p.add_subparsers(dest="algo", required=True, parser_class=Parser)
+    for module in (TRAIN_ALGOS[algo],) if algo in TRAIN_ALGOS else TRAIN_MODULES:
+        _module(module).add_parsers(algos)
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """parse_args, but an unknown option points at the subcommand's --help, not the top level's."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args, extra = parser.parse_known_args(argv)
     if extra:
         prog = " ".join(["mimetic", args.command] + ([args.algo] if getattr(args, "algo", None) else []))
         parser.exit(2, f"error: unrecognized arguments: {' '.join(extra)} (see '{prog} --help')\n")
+    from mimetic.cli.resume import given_dests, leaf_parser  # 25 ms (json, shutil, tempfile): not for --help
+
     # the options typed (not defaulted): a resumed run takes only these from the command line
-    args.given = sorted(given_dests(leaf_parser(parser, args), sys.argv[1:] if argv is None else list(argv)))
+    args.given = sorted(given_dests(leaf_parser(parser, args), argv))
     return args
 
 
@@ -54,8 +109,12 @@ def _one_line_warning(message: Warning | str, category: type[Warning], *args: ob
 def main(argv: Sequence[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warning  # type: ignore[assignment]
     args = _parse(argv)
+    from mimetic.cli.resume import Interrupted, apply_max_memory
+
     try:
-        set_threads()
+        # one torch thread unless MIMETIC_THREADS says otherwise: at once if torch is loaded,
+        # else when the command first imports it (`tasks` never does)
+        threads.set_threads(threads.threads_from_env() or threads.DEFAULT)
         apply_max_memory(args)
         args.handler(args)
     except Interrupted as e:

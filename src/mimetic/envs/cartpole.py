@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
-import scipy.linalg
 
 from mimetic.envs.base import NumpyTask, ScriptedExpert, TaskSpec
 
@@ -108,6 +107,8 @@ class CartPoleTask(NumpyTask):
 @cache
 def cartpole_gain() -> np.ndarray:
     """k (4,) with action = int(obs @ k > 0): push right when the LQR force -K s is positive."""
+    import scipy.linalg  # here, not at the top: 0.2 s of startup that only the expert needs
+
     c = CartPoleTask
     m, mp, l, g = c.total_mass, c.masspole, c.length, c.gravity
     den = l * (4.0 / 3.0 - mp / m)

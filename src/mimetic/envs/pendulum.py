@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
-import scipy.linalg
 
 from mimetic.envs.base import NumpyTask, ScriptedExpert, TaskSpec
 
@@ -100,6 +99,8 @@ _BALANCE_COS = math.cos(0.6)  # balance within 0.6 rad of the top, pump energy e
 @cache
 def pendulum_gain() -> tuple[float, float]:
     """Discrete LQR gain (k_theta, k_theta_dot) for PendulumTask's Euler step at the upright."""
+    import scipy.linalg  # here, not at the top: 0.2 s of startup that only the expert needs
+
     c = PendulumTask
     alpha, beta, dt = 3.0 * c.g / (2.0 * c.l), 3.0 / (c.m * c.l**2), c.dt
     # thd' = thd + (alpha th + beta u) dt ; th' = th + thd' dt   (Gymnasium's update order)
