@@ -241,7 +241,7 @@ def test_quickstart_writes_one_run_dir(tmp_path, capsys, monkeypatch):
     text = capsys.readouterr().out
     assert all(label in text for label in ("expert", "bc", "random"))
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint", "config.json", "data", "eval.json",
-                                                     "metrics.jsonl", "tb"]
+                                                     "metrics.jsonl", "result.json", "tb"]
     assert sorted(p.name for p in (out / "checkpoint").iterdir()) == ["policy.json", "policy.safetensors"]
     assert list((out / "tb").glob("events.out.tfevents.*"))
     assert load_minari(out / "data").n_episodes == 2
@@ -347,7 +347,7 @@ BAD = {
     "expert out of range": (["collect", "--task", "cartpole", "--expert", f"{USER_MODULE}:out_of_range",
                              "--out", "{out}/d"], None, "outside [0, 2)"),
     "expert NaN": (["collect", "--task", "pendulum", "--expert", f"{USER_MODULE}:nan_torque",
-                    "--out", "{out}/d"], None, "NaN/inf actions"),
+                    "--out", "{out}/d"], None, "NaN/inf action values on call 1"),
     "no expert for gym task": (["collect", "--task", "gym:Acrobot-v1", "--out", "{out}/d"], None,
                                "pass --expert module:function"),
     "no such gym env": (["collect", "--task", "gym:NoSuchEnv-v0", "--out", "{out}/d"], None,

@@ -15,7 +15,12 @@ datasets are meant to be read by others.
 - :func:`clean_stale`: a writer killed outright (``kill -9``, OOM, power cut) cannot remove its
   temporary; each temporary's name carries its writer's process id
   (``.<name>.<pid>-<random>.tmp``), and the next write to the same target removes those whose
-  process is gone.
+  process is gone. A swap killed between its two renames leaves no copy at the target, only the
+  old one aside: the next write (or :func:`recover_folder`, which a resumed run calls first) puts
+  it back, so a checkpoint is never lost.
+- :func:`crash_point`: a test hook (``tests/faults``): with ``MIMETIC_FAULT_CRASH_AT=N`` in the
+  environment, the N-th crash point the process passes ends it at once, as ``kill -9`` would, so a
+  test can stop a command in the middle of a checkpoint write; unset, a crash point costs one test.
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+# .<name>.<pid>-<random>.<suffix> (a new copy being written), .<name>.old-<pid>-<random> (the copy a
+# directory swap is replacing), and the forms of older versions, without the process id
 _TEMP = re.compile(r"^\.(?P<name>.+)\.(?:(?P<pid>\d+)-[A-Za-z0-9_]{6,}\.[A-Za-z0-9]+|[A-Za-z0-9_]{6,}\.tmp"
-                   r"|old-[A-Za-z0-9_]{6,})$")
+                   r"|(?P<old>old-)(?:(?P<oldpid>\d+)-)?[A-Za-z0-9_]{6,})$")
 LEGACY_AGE_S = 3600.0  # a temporary without a process id (older versions) counts as stale after this
 
 
@@ -41,6 +48,20 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()
+
+# Test hook only (see crash_point); 0 (unset) turns it off.
+FAULT_CRASH_AT = int(os.environ.get("MIMETIC_FAULT_CRASH_AT") or 0)
+fault_points = 0  # crash points passed so far (counted only while the hook is on)
+
+
+def crash_point() -> None:
+    """Fault injection for tests: the ``FAULT_CRASH_AT``-th call in this process exits with 137,
+    leaving files exactly as a ``kill -9`` there would (no cleanup, no flush)."""
+    global fault_points
+    if FAULT_CRASH_AT:
+        fault_points += 1
+        if fault_points == FAULT_CRASH_AT:
+            os._exit(137)
 
 
 def share_mode(path: str | Path, *, directory: bool = False) -> None:
@@ -108,29 +129,65 @@ def remove_path(path: Path) -> None:
 def clean_stale(target: str | Path) -> list[Path]:
     """Remove the temporaries of earlier writers of ``target`` that died without cleaning up
     (their process is gone; one of an older version without a process id once an hour old).
-    Returns what was removed."""
+    If ``target`` itself is missing because such a writer died in the middle of swapping a
+    directory, its old copy is first put back. Returns what was removed."""
     target = Path(target)
     removed: list[Path] = []
     try:
-        siblings = list(target.parent.glob(f".{target.name}.*"))
+        siblings = sorted(target.parent.glob(f".{target.name}.*"))
     except OSError:
         return removed
+    stale: list[Path] = []
+    olds: list[Path] = []
+    legacy: set[Path] = set()  # old copies without a process id: removed only once an hour old
     for p in siblings:
         m = _TEMP.match(p.name)
         if m is None or m.group("name") != target.name:
             continue
-        pid = m.group("pid")
-        if pid is not None:
-            stale = int(pid) != os.getpid() and not _alive(int(pid))
-        else:
-            try:
-                stale = time.time() - p.stat().st_mtime > LEGACY_AGE_S
-            except OSError:
-                continue
-        if stale:
-            remove_path(p)
-            removed.append(p)
+        pid = m.group("pid") or m.group("oldpid")
+        dead = pid is not None and int(pid) != os.getpid() and not _alive(int(pid))
+        if m.group("old") and (dead or pid is None):
+            olds.append(p)  # a copy a dead writer set aside: the last good one if the target is gone
+            if pid is None:
+                legacy.add(p)
+        elif dead or (pid is None and _older_than(p, LEGACY_AGE_S)):
+            stale.append(p)
+    if olds and not os.path.lexists(target):
+        newest = max(olds, key=_mtime)
+        try:
+            os.rename(newest, target)
+        except OSError:
+            return removed  # left as they are: nothing is deleted while the target is missing
+        olds.remove(newest)
+    stale += [p for p in olds if p not in legacy or _older_than(p, LEGACY_AGE_S)]
+    for p in stale:
+        remove_path(p)
+        removed.append(p)
     return removed
+
+
+def recover_folder(folder: str | Path) -> list[Path]:
+    """:func:`clean_stale` for every target in ``folder`` that has temporaries (a resumed run's
+    folder, before it is read): dead writers' leftovers go, swapped-out copies come back."""
+    try:
+        names = {m.group("name") for p in Path(folder).iterdir() if (m := _TEMP.match(p.name)) is not None}
+    except OSError:
+        return []
+    return [p for name in sorted(names) for p in clean_stale(Path(folder) / name)]
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > seconds
+    except OSError:
+        return False
 
 
 class AtomicPath:
@@ -158,6 +215,7 @@ class AtomicPath:
         if exc_type is not None:
             tmp.unlink(missing_ok=True)
             return
+        crash_point()  # the temporary is complete, not yet renamed
         try:
             share_mode(tmp)
             os.replace(tmp, self.path)
@@ -217,18 +275,21 @@ class AtomicDirectory:
         target = self.target
         if target.is_dir() and not any(target.iterdir()):
             target.rmdir()  # os.replace cannot replace a directory, even an empty one
+        crash_point()  # the new copy is complete, not yet renamed
         if not target.exists():
             os.replace(tmp, target)
             return
         if not self.replace:
             raise FileExistsError(f"{target} appeared while writing")
         # Keep the old copy until the new one is in place, so a failed rename loses nothing.
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-{os.getpid()}-", dir=target.parent))
         old.rmdir()
         os.rename(target, old)
+        crash_point()  # neither copy is at the target: the next writer puts the old one back
         try:
             os.rename(tmp, target)
         except BaseException:
             os.rename(old, target)
             raise
+        crash_point()  # the old copy is left over: the next writer removes it
         shutil.rmtree(old, ignore_errors=True)

@@ -27,5 +27,9 @@ class CheckpointError(MimeticError):
     """Missing or incompatible checkpoint."""
 
 
+class ExpertError(MimeticError):
+    """The expert (often user code) raised, or returned NaN/inf or out-of-bounds actions."""
+
+
 class BudgetExhausted(MimeticError):
     """The expert label budget is spent; interactive algorithms stop cleanly on it."""

@@ -48,6 +48,7 @@ def run_quickstart(*, task: str = "cartpole", episodes: int = 10, seed: int = 0,
                        progress=True)
         res = with_reference(res, expert_return=exp.return_mean, random_return=rnd.return_mean)
         run.write_json("eval.json", res.as_dict())
+        run.finish({"train_s": result.wall_s, "eval": res.as_dict()})  # a finished run (not a resumable one)
     table = [("expert", {**exp.as_dict(), "normalized_score": 1.0}), ("bc", res.as_dict()),
              ("random", {**rnd.as_dict(), "normalized_score": 0.0})]
     return {"table": table, "transitions": ds.n_transitions, "train_s": result.wall_s, "out": str(out)}

@@ -279,6 +279,8 @@ def rollout_episodes(
     """:func:`rollout`, returning an :class:`Episodes` record: with ``record_states``, also the
     simulator state at every observation (AggreVaTe restarts from them); and whether the label
     budget stopped it."""
+    if labeler is not None and labeler.action_space is None:
+        labeler.action_space = task.spec.action_space  # the expert's answers are checked against it
     n, spec = task.num_envs, task.spec
     start_states, stop_at = _check_rollout(task, policy, episodes=episodes, labeler=labeler, gate=gate,
                                            start_states=start_states, stop_at=stop_at)

@@ -103,14 +103,15 @@ def make_parents(path: Path) -> list[Path]:
         raise ConfigError(f"cannot create the folder {e.filename} for {path}: {e.strerror or e}") from None
 
 
-def write_files_atomic(out_dir: str | Path, files: dict[str, bytes]) -> None:
+def write_files_atomic(out_dir: str | Path, files: dict[str, bytes], *, replace: bool = False) -> None:
     """Write ``files`` (name -> bytes, rendered beforehand) into a hidden temporary sibling folder
-    renamed to ``out_dir`` (absent or empty): a failure at any point leaves no partial output,
+    renamed to ``out_dir`` (absent or empty; with ``replace``, an existing folder, e.g. an
+    experiment's work folder, is swapped out): a failure at any point leaves no partial output,
     nor the parent folders created for it."""
-    out_dir = check_new_run_dir(out_dir)
+    out_dir = Path(out_dir) if replace else check_new_run_dir(out_dir)
     created = make_parents(out_dir)
     try:
-        with atomic.AtomicDirectory(out_dir) as tmp:
+        with atomic.AtomicDirectory(out_dir, replace=replace) as tmp:
             for name, data in files.items():
                 (tmp / name).write_bytes(data)
     except BaseException:
@@ -210,6 +211,7 @@ class RunDir:
         """Continue in place: drop leftovers of a killed writer, read the last checkpoint, and cut
         the metrics back to the lines it covers (a finished run becomes unfinished again)."""
         self.saved = True  # never delete a run we continue
+        atomic.recover_folder(self.final)  # a swap (state/, best/, ...) killed midway: its old copy back
         for p in self.final.iterdir():
             if atomic.is_temporary(p):
                 atomic.remove_path(p)
@@ -220,6 +222,8 @@ class RunDir:
                 raise CheckpointError(f"corrupt training state in {self.final / STATE}: state.json is not an object")
         (self.final / RESULT).unlink(missing_ok=True)
         keep = int(self.state[1].get("metrics_lines", 0)) if self.state is not None else 0
+        # the step of the last record kept: a checkpoint saved before any new record must say it again
+        self._step = int(self.state[1].get("metrics_step", 0)) if self.state is not None else 0
         self._lines = _truncate_lines(self.final / METRICS, keep)
         self._metrics = open(self.final / METRICS, "a")
         write_json_atomic(self.final / CONFIG, self.config)

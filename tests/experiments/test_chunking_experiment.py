@@ -4,6 +4,7 @@ import json
 import math
 
 import pytest
+from cells_helpers import assert_resumable_after_failure, resume
 
 from mimetic import runs
 from mimetic.errors import ConfigError
@@ -64,7 +65,7 @@ def test_non_empty_out_dir_fails_before_any_work(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("where", ["training", "plotting", "renaming"])
-def test_failure_mid_run_leaves_no_partial_output(tmp_path, monkeypatch, where):
+def test_failure_mid_run_keeps_finished_cells_and_resumes(tmp_path, monkeypatch, where):
     calls = []
 
     def boom(*args, **kwargs):
@@ -81,7 +82,16 @@ def test_failure_mid_run_leaves_no_partial_output(tmp_path, monkeypatch, where):
     out = tmp_path / "nested" / "chunking"
     with pytest.raises(RuntimeError, match="boom"):
         run_chunking(TINY, out_dir=out)
-    assert calls and list(tmp_path.iterdir()) == []
+    cells = None if where != "training" else sum(k < 4 for k in TINY.chunk_sizes) * len(TINY.seeds)
+    assert calls
+    if where == "renaming":  # the first write (experiment.json) already fails: no trace at all
+        assert list(tmp_path.iterdir()) == []
+        return
+    assert_resumable_after_failure(tmp_path, out, chunking.FILES, cells_done=cells)
+    monkeypatch.undo()
+    result = resume(run_chunking, TINY, out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(chunking.FILES)
+    assert len(result.rows) == len(TINY.chunk_sizes) * len(TINY.seeds) * len(chunking.EXECUTIONS)
 
 
 def test_cli_runs_the_experiment_and_rejects_bad_input(tmp_path, capsys):

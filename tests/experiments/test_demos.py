@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from cells_helpers import assert_resumable_after_failure, resume
 
 from mimetic.cli import main
 from mimetic.errors import ConfigError
@@ -86,16 +87,20 @@ def test_non_empty_out_dir_fails_before_any_work(tmp_path, monkeypatch):
         run_demos(TINY, out_dir=tmp_path)
 
 
-def test_failure_while_plotting_leaves_no_partial_output(tmp_path, monkeypatch):
+def test_failure_while_plotting_keeps_the_cells_and_resumes(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(demos, "plot_png", boom)
     config = DemosConfig(task="pendulum", methods=("bc",), episodes=(1,), seeds=(0,), max_steps=50, bc_steps=10,
                          hidden=(8,), eval_episodes=2)
+    out = tmp_path / "nested" / "demos"
     with pytest.raises(RuntimeError, match="boom"):
-        run_demos(config, out_dir=tmp_path / "nested" / "demos")
-    assert list(tmp_path.iterdir()) == []
+        run_demos(config, out_dir=out)
+    assert_resumable_after_failure(tmp_path, out, demos.FILES, cells_done=1)
+    monkeypatch.undo()
+    resume(run_demos, config, out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(demos.FILES)
 
 
 def _cli(argv: list) -> int:

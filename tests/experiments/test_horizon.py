@@ -4,6 +4,7 @@ import json
 import math
 
 import pytest
+from cells_helpers import assert_resumable_after_failure, resume
 
 from mimetic import runs
 from mimetic.errors import ConfigError
@@ -70,7 +71,7 @@ def test_non_empty_out_dir_fails_before_any_work(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("where", ["training", "plotting", "renaming"])
-def test_failure_mid_run_leaves_no_partial_output(tmp_path, monkeypatch, where):
+def test_failure_mid_run_keeps_finished_cells_and_resumes(tmp_path, monkeypatch, where):
     calls = []
 
     def boom(*args, **kwargs):
@@ -87,7 +88,17 @@ def test_failure_mid_run_leaves_no_partial_output(tmp_path, monkeypatch, where):
     out = tmp_path / "nested" / "horizon"
     with pytest.raises(RuntimeError, match="boom"):
         run_horizon(TINY, out_dir=out)
-    assert calls and list(tmp_path.iterdir()) == []  # neither files, nor temporary or parent folders
+    assert calls
+    if where == "renaming":  # the first write (experiment.json) already fails: no trace at all
+        assert list(tmp_path.iterdir()) == []
+        return
+    assert_resumable_after_failure(tmp_path, out, horizon.FILES)
+    monkeypatch.undo()
+    reference = run_horizon(TINY)
+    result = resume(run_horizon, TINY, out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(horizon.FILES)
+    assert [(r.method, r.horizon, r.seed, r.cost_mean) for r in result.rows] == [
+        (r.method, r.horizon, r.seed, r.cost_mean) for r in reference.rows]
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ import math
 from dataclasses import replace
 
 import pytest
+from cells_helpers import assert_resumable_after_failure, resume
 
 from mimetic.cli import main
 from mimetic.errors import ConfigError
@@ -115,7 +116,7 @@ def test_non_empty_out_dir_fails_before_any_work(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("where", ["training", "plotting"])
-def test_failure_mid_run_leaves_no_partial_output(tmp_path, monkeypatch, where):
+def test_failure_mid_run_keeps_finished_cells_and_resumes(tmp_path, monkeypatch, where):
     def boom(*args, **kwargs):
         raise RuntimeError("boom")
 
@@ -124,9 +125,13 @@ def test_failure_mid_run_leaves_no_partial_output(tmp_path, monkeypatch, where):
         monkeypatch.setattr(labels, "run_method", lambda c, m, *a: boom() if m == "dagger" else real(c, m, *a))
     else:
         monkeypatch.setattr(labels, "plot_png", boom)
+    out = tmp_path / "nested" / "labels"
     with pytest.raises(RuntimeError, match="boom"):
-        run_labels(TINY, out_dir=tmp_path / "nested" / "labels")
-    assert list(tmp_path.iterdir()) == []  # neither files, nor temporary or parent folders
+        run_labels(TINY, out_dir=out)
+    assert_resumable_after_failure(tmp_path, out, labels.FILES)
+    monkeypatch.undo()
+    resume(run_labels, TINY, out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(labels.FILES)
 
 
 def _cli(argv: list) -> int:

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mimetic import trainstate
+from mimetic import limits, trainstate
 from mimetic.errors import CheckpointError, ConfigError, DataError
 from mimetic.protocols import TrainablePolicy
 from mimetic.types import Batch, BCResult
@@ -261,6 +261,12 @@ def _batch_source(
     """
     window = int(policy.window)
     horizons = _horizons(policy, dataset, window) if window != 1 else None
+    if horizons is not None:  # windows copy every step To + Tp times: refuse absurd horizons before building them
+        n = len(cast(WindowSource, dataset).step_index())
+        obs, acts = dataset.transitions()
+        row = horizons[0] * int(np.prod(obs.shape[1:])) + horizons[1] * (int(np.prod(acts.shape[1:])) + 1)
+        limits.check_bytes(f"BC's time windows ({horizons[0]} observations, {horizons[1]} actions) over {n} samples",
+                           n * row * 4)
     if isinstance(dataset, CachedRowsSource):
         # A growing dataset's rows are cached and extended by the dataset (O(new rows) setup per
         # refit); the tensors share their memory instead of copying it.

@@ -20,6 +20,7 @@ import numpy as np
 from mimetic.cli.base import Parser, print_table, table, version  # noqa: F401
 from mimetic.cli.options import add_config_args, config_from_args
 from mimetic.envs import as_expert, load_sb3_expert, make_expert, make_task
+from mimetic.envs.experts import ClippedExpert
 from mimetic.errors import ConfigError, TaskError
 from mimetic.interactive.budget import LabelBudget
 from mimetic.policies import ChunkingConfig, ChunkingPolicy, DiffusionConfig, DiffusionPolicy, MLPPolicy
@@ -45,6 +46,15 @@ def add_task_args(p: argparse.ArgumentParser, *, required: bool, default_from: s
     p.add_argument("--expert", default=None,
                    help="'module:function' (batched or single obs) or an SB3 .zip; needed for gym:<id> tasks "
                         "(default: the task's built-in expert)")
+    add_clip_actions_arg(p)
+
+
+def add_clip_actions_arg(p: argparse.ArgumentParser) -> None:
+    """``--clip-actions``: continuous actions outside the task's bounds (in a dataset, or from an
+    expert) are clipped into them with a warning, instead of refused."""
+    p.add_argument("--clip-actions", action="store_true",
+                   help="clip continuous actions outside the task's bounds (from the dataset or the expert) "
+                        "into them, with a warning (default: refuse them in one line)")
 
 
 POLICY_KINDS = ("mlp", "diffusion", "chunking")  # --policy choices; non-MLP options carry the kind as prefix
@@ -122,9 +132,19 @@ def check_expert(expert: Expert, task, label: str) -> None:
 
 
 def task_and_expert(name: str, *, expert_arg: str | None, num_envs: int, max_steps: int | None,
-                     need_expert: bool) -> tuple[Any, Expert | None]:
+                     need_expert: bool, clip_actions: bool = False) -> tuple[Any, Expert | None]:
     """The task and its expert; without ``need_expert`` a task that has none gets None (evaluation
-    then reports no imitation error or expert-normalized score)."""
+    then reports no imitation error or expert-normalized score). ``clip_actions`` clips the
+    expert's continuous actions into the task's bounds (otherwise they are refused)."""
+    task, expert = _task_and_expert(name, expert_arg=expert_arg, num_envs=num_envs, max_steps=max_steps,
+                                    need_expert=need_expert)
+    if clip_actions and expert is not None and not task.spec.discrete:
+        expert = ClippedExpert(expert, task.spec.action_space)
+    return task, expert
+
+
+def _task_and_expert(name: str, *, expert_arg: str | None, num_envs: int, max_steps: int | None,
+                     need_expert: bool) -> tuple[Any, Expert | None]:
     if expert_arg is not None and not expert_arg.endswith(".zip"):
         import_expert(expert_arg)  # first: the module may register the Gymnasium env it is for
     task = make_cli_task(name, num_envs=num_envs, max_steps=max_steps)

@@ -54,7 +54,7 @@ def _check_dataset_out(path: str, *, overwrite: bool) -> Path:
         raise ConfigError(f"--out is the dataset directory to create, not an HDF5 file: {out}")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()):
+    if _holds_files(out):
         if not overwrite:
             raise ConfigError(f"dataset directory {out} already exists and is not empty; pass --overwrite "
                               "to replace it")
@@ -62,6 +62,12 @@ def _check_dataset_out(path: str, *, overwrite: bool) -> Path:
             raise ConfigError(f"refusing to overwrite {out}: it is not a Minari dataset directory "
                               f"(no data/{MAIN_FILE} inside)")
     return out
+
+
+def _holds_files(out: Path) -> bool:
+    """A folder with something in it besides the temporaries of a killed writer (a collection
+    killed while writing collect.json left only that: it starts over)."""
+    return out.is_dir() and any(not atomic.is_temporary(p) for p in out.iterdir())
 
 
 COLLECT_FILE = "collect.json"
@@ -79,7 +85,8 @@ def collect(args: argparse.Namespace) -> None:
     check_seed(args.seed)
     out = Path(args.out) if resume else _check_dataset_out(args.out, overwrite=args.overwrite)
     task, expert = task_and_expert(args.task, expert_arg=args.expert, max_steps=args.max_steps,
-                                    num_envs=min(args.num_envs, args.episodes), need_expert=True)
+                                    num_envs=min(args.num_envs, args.episodes), need_expert=True,
+                                    clip_actions=args.clip_actions)
     ds = Dataset.empty(task.spec, metadata=_demo_metadata(task, expert, args))
     budget = LabelBudget(expert)
     if resume:
@@ -109,6 +116,9 @@ def collect(args: argparse.Namespace) -> None:
 
 def _resumed_collect(args: argparse.Namespace) -> argparse.Namespace:
     out = Path(args.resume)
+    # killed while the dataset replaced the work folder, or progress/ was swapped: the old copies back
+    atomic.clean_stale(out)
+    atomic.recover_folder(out)
     if not (out / COLLECT_FILE).is_file():
         raise CheckpointError(f"{out} is not an unfinished collection (no {COLLECT_FILE}); a finished dataset needs "
                               "no --resume")
@@ -121,7 +131,7 @@ def _start_collection(out: Path, args: argparse.Namespace) -> tuple[list[Path], 
     """Make the work folder and write collect.json; returns (parents made, whether the folder is
     new). A dataset that --overwrite replaces stays readable in it until the new one is complete."""
     made = make_parents(out)
-    fresh = not out.is_dir() or not any(out.iterdir())
+    fresh = not _holds_files(out)
     out.mkdir(exist_ok=True)
     write_json_atomic(out / COLLECT_FILE, {"command": "collect", "args": run_args(args)})
     return made, fresh
@@ -140,22 +150,21 @@ def _record(args: argparse.Namespace, out: Path, task: Any, expert: Expert, ds: 
             budget: LabelBudget) -> None:
     """Episodes ds.n_episodes.. --episodes-1, a batch of num_envs at a time, with checkpoints."""
     last = time.monotonic()
-    bar = tqdm(total=args.episodes, initial=ds.n_episodes, desc=f"collect {task.spec.name}", unit="ep")
-    with StopFlag("after this batch of episodes") as flag:
+    with tqdm(total=args.episodes, initial=ds.n_episodes, desc=f"collect {task.spec.name}", unit="ep") as bar, \
+            StopFlag("after this batch of episodes") as flag:
         while ds.n_episodes < args.episodes:
             k = ds.n_episodes
             n = min(task.num_envs, args.episodes - k)
             ds.extend(collect_demos(task, expert, episodes=n, seed=args.seed + k, budget=budget))
             bar.update(n)
             done = ds.n_episodes >= args.episodes
-            if not done and (flag.stop or time.monotonic() - last >= args.checkpoint_every):
+            # Ctrl-C, even in the last batch: the episodes are saved, 130, and a resume writes the dataset
+            if flag.stop or (not done and time.monotonic() - last >= args.checkpoint_every):
                 _save_progress(out, ds, budget)
                 last = time.monotonic()
-            if flag.stop and not done:
-                bar.close()
+            if flag.stop:
                 raise Interrupted(f"collect stopped after {ds.n_episodes} of {args.episodes} episodes; they are "
                                   f"saved in {out} (continue with 'mimetic collect --resume {out}')")
-    bar.close()
 
 
 def _save_progress(out: Path, ds: Dataset, budget: LabelBudget) -> None:

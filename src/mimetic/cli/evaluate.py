@@ -14,6 +14,7 @@ from gymnasium.envs.registration import load_env_creator
 
 from mimetic.atomic import AtomicPath
 from mimetic.cli.common import add_task_args, check_positive, check_seed, print_eval, print_json, task_and_expert
+from mimetic.cli.resume import add_max_memory_arg
 from mimetic.errors import CheckpointError, ConfigError, TaskError
 from mimetic.policies import load_policy, read_checkpoint_meta
 from mimetic.policies.checkpoint import META_FILE, WEIGHTS_FILE
@@ -23,6 +24,7 @@ from mimetic.runs import make_parents, remove_dirs
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="evaluate a trained policy")
+    add_max_memory_arg(p)
     p.add_argument("--policy", required=True, help="run directory, or its checkpoint/ folder")
     add_task_args(p, required=False, default_from="the checkpoint's")
     p.add_argument("--episodes", type=int, default=50, help="evaluation episodes (default: 50)")

@@ -7,8 +7,10 @@ import dataclasses
 import importlib
 from pathlib import Path
 
-from mimetic.cli.common import Parser
+from mimetic.cli.common import Parser, jsonable
 from mimetic.cli.options import add_config_args, config_from_args
+from mimetic.cli.resume import Interrupted, StopFlag, add_max_memory_arg, resumed_args, run_args
+from mimetic.experiments.cells import EXPERIMENT_FILE, Cells
 from mimetic.runs import default_run_dir
 
 
@@ -61,19 +63,40 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         e = exps.add_parser(name, help=exp.help, description=exp.description)
         default = f"runs/{exp.run_kind}-{'<task>' if exp.run_task is None else exp.run_task}-<time>"
         e.add_argument("--out", default=None, help=f"output folder (default: {default})")
+        e.add_argument("--resume", default=None, metavar="DIR",
+                       help="continue an unfinished (interrupted or killed) experiment in its folder, with its "
+                            "options: the cells it finished are kept, the rest are computed")
+        add_max_memory_arg(e)
         module = importlib.import_module(f"mimetic.experiments.{exp.module}")
         add_config_args(e, getattr(module, exp.config), title="experiment")
         e.set_defaults(handler=experiment)
 
 
 def experiment(args: argparse.Namespace) -> None:
-    """Run ``mimetic experiment <name>`` from its entry in :data:`EXPERIMENTS`."""
+    """Run ``mimetic experiment <name>`` from its entry in :data:`EXPERIMENTS`. Every finished cell is
+    kept in the output folder (:mod:`mimetic.experiments.cells`), so ``--resume`` loses at most the
+    cell in progress; Ctrl-C stops after the current cell (exit 130)."""
 
     exp = EXPERIMENTS[args.experiment]
+    command = f"experiment {args.experiment}"
+    if args.resume is not None:
+        args.out = args.resume
+        args, _ = resumed_args(args, command=command, config_file=EXPERIMENT_FILE)
     module = importlib.import_module(f"mimetic.experiments.{exp.module}")
     config = config_from_args(getattr(module, exp.config), args)
     task = exp.run_task if exp.run_task is not None else config.task
     out = Path(args.out) if args.out else default_run_dir(exp.run_kind, task)
-    result = getattr(module, f"run_{exp.module}")(config, out_dir=out, progress=True)
+    with StopFlag("after this cell") as flag:
+        def interrupted(done: int) -> Interrupted:
+            return Interrupted(f"{command} stopped after a cell ({done} finished in this session); they are kept "
+                               f"in {out} (continue with 'mimetic {command} --resume {out}')")
+
+        kw = {"stop": lambda: flag.stop, "on_stop": interrupted}
+        if args.resume is not None:
+            cells = Cells.reopen(out, **kw)
+        else:
+            header = {"command": command, "args": run_args(args), "config": dataclasses.asdict(config)}
+            cells = Cells.start(out, header=jsonable(header), **kw)
+        result = getattr(module, f"run_{exp.module}")(config, out_dir=out, progress=True, cells=cells)
     print(module.markdown(result))
     print(f"written to {out}: {', '.join(module.FILES)} ({result.wall_s:.0f} s)")

@@ -57,12 +57,12 @@ def add_parsers(algos: argparse._SubParsersAction) -> None:
         p.set_defaults(handler=train)
 
 
-def _load_demos(path: str | None, task: Any) -> Any:
+def _load_demos(path: str | None, task: Any, *, clip_actions: bool) -> Any:
     if path is None:
         return None
 
     ds = load_minari(path)
-    ds.validate(task.spec)
+    ds.validate(task.spec, clip_actions=clip_actions)
     return ds
 
 
@@ -90,11 +90,11 @@ def train(args: argparse.Namespace) -> None:
     if not resume and args.out:
         check_new_run_dir(args.out)
     task, expert = task_and_expert(args.task, expert_arg=args.expert, num_envs=num_envs,
-                                    max_steps=args.max_steps, need_expert=True)
+                                    max_steps=args.max_steps, need_expert=True, clip_actions=args.clip_actions)
     eval_task, _ = task_and_expert(args.task, expert_arg=args.expert, num_envs=16, max_steps=args.max_steps,
                                     need_expert=False)
     policy = make_policy(args, task.spec, mlp_cfg, seed=cfg.seed)
-    demos = _load_demos(getattr(args, "demos", None), task)
+    demos = _load_demos(getattr(args, "demos", None), task, clip_actions=args.clip_actions)
     gate, asked = options.build(task, policy, expert) if options is not None else (None, expert)
     if resume:
         out = resume_target(args)
@@ -121,7 +121,7 @@ def train(args: argparse.Namespace) -> None:
         final = getattr(res, "policy", None) or policy  # SMILe / forward: the mixture they built
         extra_meta = {"task": task.spec.name, "algo": args.algo, "max_steps": task.spec.max_steps}
         run.replace_dir("checkpoint", lambda d: save_policy(final, d, extra=extra_meta))
-        if res.interrupted:
+        if res.interrupted or flag.stop:  # Ctrl-C, even in the last round: 130, and a resume finishes the run
             raise Interrupted(f"{args.algo} stopped after round {len(res.rounds) - 1}; run saved to {out} "
                               f"(continue with --resume {out})")
         tau = gate.tau() if hasattr(gate, "tau") else None

@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 from mimetic import threads
@@ -101,14 +102,20 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> str:
+    return f"warning: {message}\n"  # a user's terminal wants the message, not our source line
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    warnings.formatwarning = _one_line_warning  # type: ignore[assignment]
     args = _parse(argv)
-    from mimetic.cli.resume import Interrupted
+    from mimetic.cli.resume import Interrupted, apply_max_memory
 
     try:
         # one torch thread unless MIMETIC_THREADS says otherwise: at once if torch is loaded,
         # else when the command first imports it (`tasks` never does)
         threads.set_threads(threads.threads_from_env() or threads.DEFAULT)
+        apply_max_memory(args)
         args.handler(args)
     except Interrupted as e:
         print(f"interrupted: {e}", file=sys.stderr)

@@ -42,10 +42,28 @@ def add_checkpoint_args(p: argparse.ArgumentParser, *, unit: str, resume_help: s
                    help=f"save the full training state at the first {unit} boundary after this many seconds "
                         "since the last save, so a crash or kill loses at most that much work (default: 60; "
                         f"0: at every {unit})")
+    add_max_memory_arg(p)
     p.add_argument("--resume", default=None, metavar="RUN",
                    help=resume_help or "continue an unfinished (interrupted or killed) or finished run from its last "
                                        "checkpoint, in place (or copied to --out first); its options are reused, "
                                        "and options that would change the run are refused")
+
+
+def add_max_memory_arg(p: argparse.ArgumentParser) -> None:
+    """``--max-memory SIZE``: the cap that network, ensemble and dataset sizes are checked against
+    before anything is allocated (:mod:`mimetic.limits`)."""
+    p.add_argument("--max-memory", default=None, metavar="SIZE",
+                   help="refuse networks and datasets whose estimated memory exceeds SIZE (e.g. 16G, 512M); "
+                        "default: MIMETIC_MAX_MEMORY, else half of this machine's RAM")
+
+
+def apply_max_memory(args: argparse.Namespace) -> None:
+    """Install ``--max-memory`` (when the command has it and it was given) as the process's cap."""
+    from mimetic import limits
+
+    text = getattr(args, "max_memory", None)
+    if text is not None:
+        limits.set_memory_cap(limits.parse_size(text))
 
 
 def leaf_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
@@ -126,7 +144,7 @@ def resumed_args(args: argparse.Namespace, *, command: str, may_change: Iterable
     changed = sorted(d for d in given if d in now and d not in allowed and d in old and now[d] != old[d])
     if changed:
         diffs = ", ".join(f"{_flag(d)} {_show(now[d])} (the run has {_show(old[d])})" for d in changed)
-        ok = ", ".join(_flag(d) for d in sorted(allowed)) or "none"
+        ok = ", ".join(_flag(d) for d in sorted(allowed) if d in now) or "none"
         raise ConfigError(f"--resume {args.resume}: {diffs} would change the run; options that may change on "
                           f"resume: {ok}")
     merged = argparse.Namespace(**vars(args))
@@ -146,6 +164,7 @@ def resume_target(args: argparse.Namespace) -> Path:
     """Where a resumed run continues: in place, or in ``--out`` (a copy of the run made first,
     atomically, so the original stays as it was)."""
     src = Path(args.resume)
+    atomic.recover_folder(src)  # a checkpoint swap killed midway: its old copy back before it is copied
     if not args.out or Path(args.out).resolve() == src.resolve():
         return src
     out = Path(args.out)

@@ -22,6 +22,7 @@ from mimetic.algos import adversarial, ppo
 from mimetic.algos.adversarial import AdversarialConfig, learned_reward, load_reward
 from mimetic.algos.ppo import PPO_NET, PPOConfig
 from mimetic.cli.common import (
+    add_clip_actions_arg,
     check_positive,
     dataset_task,
     jsonable,
@@ -33,7 +34,7 @@ from mimetic.cli.options import add_config_args, config_from_args
 from mimetic.cli.resume import Interrupted, StopFlag, add_checkpoint_args, resume_target, resumed_args, run_args
 from mimetic.data import load_minari
 from mimetic.errors import CheckpointError, ConfigError
-from mimetic.policies import save_policy
+from mimetic.policies import read_checkpoint_meta, save_policy
 from mimetic.policies.mlp import MLPConfig
 from mimetic.rollout import Scorer, evaluate
 from mimetic.runs import RunDir, check_new_run_dir, default_run_dir
@@ -65,6 +66,7 @@ def add_parsers(algos: argparse._SubParsersAction) -> None:
                        help="expert for the expert-normalized score in evaluations, as in 'collect --help' "
                             "(default: the task's built-in one, if any)")
         p.add_argument("--out", default=None, help=f"run directory (default: runs/{name}-<task>-<time>)")
+        add_clip_actions_arg(p)
         add_checkpoint_args(p, unit="iteration", resume_help=(
             "continue an unfinished (interrupted or killed) or finished run from its last checkpoint, in place "
             "(or copied to --out first), with its options; raise --total-steps to train further"))
@@ -133,7 +135,7 @@ def train(args: argparse.Namespace) -> None:
     task, expert = task_and_expert(name, expert_arg=args.expert, num_envs=args.num_envs, max_steps=max_steps,
                                     need_expert=False)
     if demos is not None:
-        demos.validate(task.spec)
+        demos.validate(task.spec, clip_actions=args.clip_actions)
     reward_fn, reward_path = _reward_fn(args, task.spec.name)
     if args.target_score is not None and (expert is None or args.eval_episodes == 0):
         raise ConfigError("--target-score needs an expert (built in or --expert) and --eval-episodes > 0")
@@ -159,6 +161,8 @@ def train(args: argparse.Namespace) -> None:
         if run.state is not None:
             learner.load_state(*run.state)
             loop.restore(run.state[1].get("loop"))
+        if resume:
+            loop.keep_best_on_disk()
         elif adv_cfg is not None:
             learner.warm_start(progress=True)
         if adv_cfg is None:
@@ -176,6 +180,9 @@ def train(args: argparse.Namespace) -> None:
         final = loop.final_eval(policy, steps)
         loop.save(wall)
         _save_outputs(run, learner, policy, adv_cfg, args.algo, task)
+        if flag.stop:  # Ctrl-C during the final evaluation: saved with it; a resume writes the result
+            raise Interrupted(f"{args.algo} stopped after its final evaluation; run saved to {out} (continue with "
+                              f"--resume {out})")
         result = {"env_steps": steps, "wall_s": wall, "interrupted": False, "final_eval": final,
                   "first_target": loop.first_target, "best": loop.best, "evaluations": loop.evals}
         run.finish(jsonable(result))
@@ -214,6 +221,19 @@ class _Loop:
             self.wall_offset = float(saved["wall_offset"])
         except (KeyError, TypeError, ValueError) as err:
             raise CheckpointError(f"corrupt training state in {self.run.final}/state: {err}") from None
+
+    def keep_best_on_disk(self) -> None:
+        """A kill between an evaluation that replaced ``best/`` and the next checkpoint leaves a best
+        newer than the checkpoint's record: keep it (it was found; a gym task's resumed run may not
+        find it again), so the best never decreases across a resume."""
+        try:
+            extra = read_checkpoint_meta(self.run.final / "best")["extra"]
+            best = {"value": float(extra["value"]), "env_steps": int(extra["env_steps"]),
+                    "iteration": int(extra["iteration"])}
+        except (CheckpointError, KeyError, TypeError, ValueError):
+            return  # none, or one written before best/ recorded its value
+        if self.best is None or best["env_steps"] > self.best["env_steps"]:
+            self.best = best
 
     def save(self, wall: float) -> None:
         """Checkpoint the learner and this loop's record into ``state/``."""
@@ -267,7 +287,7 @@ class _Loop:
         if value is None or (self.best is not None and value <= self.best["value"]):
             return
         self.best = {"value": float(value), "env_steps": row["env_steps"], "iteration": row["iteration"]}
-        extra = {"task": self.eval_task.spec.name, "algo": self.args.algo, "env_steps": row["env_steps"]}
+        extra = {"task": self.eval_task.spec.name, "algo": self.args.algo, **self.best}
         self.run.replace_dir("best", lambda d: save_policy(policy, d, extra=extra))
 
     def final_eval(self, policy: Any, steps: int) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from mimetic.algos.bc import BCConfig, fit
 from mimetic.cli.common import (
+    add_clip_actions_arg,
     add_policy_args,
     check_positive,
     dataset_task,
@@ -52,6 +53,7 @@ def add_parsers(algos: argparse._SubParsersAction) -> None:
                     help="expert for the evaluation, as in 'collect --help' (default: the task's built-in one)")
     bc.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard events")
     add_checkpoint_args(bc, unit="logging window (--log-every steps)")
+    add_clip_actions_arg(bc)
     add_config_args(bc, BCConfig, title="behavioral cloning")
     add_config_args(bc, MLPConfig, title="policy network")
     add_policy_args(bc)
@@ -79,7 +81,7 @@ def _train_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, str, Any, Ex
     max_steps = args.max_steps or ds.metadata.get("max_steps")
     task, expert = task_and_expert(name, expert_arg=args.expert, max_steps=max_steps,
                                     num_envs=min(args.num_envs, max(args.eval_episodes, 1)), need_expert=False)
-    ds.validate(task.spec)
+    ds.validate(task.spec, clip_actions=args.clip_actions)
     if mlp_cfg.head == "gaussian" and task.spec.discrete:
         raise ConfigError("--head gaussian needs a continuous-action task; use categorical for discrete")
     return bc_cfg, mlp_cfg, ds, name, task, expert
@@ -107,16 +109,26 @@ def train(args: argparse.Namespace) -> None:
                                                             "algo": "bc"})
         rows = [["bc", result.steps, result.final_loss, result.samples_per_s, result.wall_s]]
         res = None
+        _stop_if_asked(flag, out)
         if args.eval_episodes > 0:
             res = run_eval(task, policy, episodes=args.eval_episodes, expert=expert, progress=True)
             run.write_json("eval.json", res.as_dict())
             run.log(result.steps, scalars(res.as_dict()), prefix="eval/")
+        _stop_if_asked(flag, out)
         run.finish({"steps": result.steps, "final_loss": result.final_loss, "train_wall_s": result.wall_s,
                     "eval": None if res is None else res.as_dict()})
     print_table(rows, ["algo", "steps", "final loss", "samples/s", "train s"])
     if res is not None:
         print_eval([("bc", res)])
     print(f"run saved to {out}")
+
+
+def _stop_if_asked(flag: StopFlag, out: Path) -> None:
+    """Ctrl-C during the last logging window or the evaluation: the trained policy is saved, and
+    the exit code still says interrupted (130); a resume evaluates and finishes the run."""
+    if flag.stop:
+        raise Interrupted(f"BC stopped after training, before its result; run saved to {out} (continue with "
+                          f"--resume {out})")
 
 
 def _fit(run: RunDir, flag: StopFlag, policy: Any, ds: Any, bc_cfg: BCConfig) -> Any:

@@ -22,6 +22,7 @@ bitwise those a dataset built in one go has (tests/data/test_dataset_incremental
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -571,9 +572,12 @@ class Dataset:
         name = self.metadata.get("dataset_id") or self.metadata.get("task")
         return repr(name) if name else "(in memory)"
 
-    def validate(self, spec: TaskSpec | None = None) -> None:
-        """Raise :class:`DataError` (one line) on NaN/inf values, or shapes or discrete action
-        ranges that disagree with ``spec`` (or, without a spec, with the dataset's own spaces)."""
+    def validate(self, spec: TaskSpec | None = None, *, clip_actions: bool = False) -> None:
+        """Raise :class:`DataError` (one line) on NaN/inf values, or shapes or action ranges
+        (discrete, and continuous bounds) that disagree with ``spec`` (or, without a spec, with the
+        dataset's own spaces). ``clip_actions`` clips continuous actions outside the bounds into
+        them instead, with a warning that says how many."""
+        self._clip_actions = clip_actions
         ep_of_obs = np.repeat(np.arange(self._n_eps), self.ep_lengths + 1)  # (N + E,)
         self._check_finite(self.obs, ep_of_obs, "observations")
         self._check_finite(self.acts, self.step_episode, "actions")
@@ -582,7 +586,8 @@ class Dataset:
         if spec is not None:
             self._check_spaces(spec.observation_space, spec.action_space, f"task {spec.name!r}")
         else:
-            self._check_spaces(self.observation_space, self.action_space, "its recorded space")
+            # continuous bounds are checked against a task (where --clip-actions can clip them)
+            self._check_spaces(self.observation_space, self.action_space, "its recorded space", check_bounds=False)
 
     def _check_finite(self, arr: np.ndarray, ep_of_row: np.ndarray, what: str) -> None:
         if arr.dtype.kind != "f" or arr.size == 0:
@@ -595,7 +600,7 @@ class Dataset:
                             f"(first in episode {first})")
 
     def _check_spaces(self, obs_space: gym.spaces.Space | None, act_space: gym.spaces.Space | None,
-                      who: str) -> None:
+                      who: str, *, check_bounds: bool = True) -> None:
         label = self._label()
         if obs_space is not None and tuple(obs_space.shape or ()) != self.obs_shape:
             raise DataError(f"dataset {label} observations have shape {self.obs_shape} "
@@ -610,6 +615,8 @@ class Dataset:
             if tuple(act_space.shape or ()) != self.act_shape:
                 raise DataError(f"dataset {label} actions have shape {self.act_shape} "
                                 f"but {who} expects {tuple(act_space.shape or ())}")
+            if check_bounds:
+                self._check_bounds(act_space, who)
             return
         if self.act_shape != ():
             raise DataError(f"dataset {label} discrete actions have shape {self.act_shape} but {who} expects ()")
@@ -621,3 +628,35 @@ class Dataset:
                 first = int(np.argmax(bad))
                 raise DataError(f"dataset {label} has {int(bad.sum())} {what} outside [{lo}, {hi}) of {who} "
                                 f"(first: {int(acts[first])} in episode {int(ep[first])})")
+
+    def _check_bounds(self, space: gym.spaces.Space, who: str) -> None:
+        """Continuous actions (targets and executed) inside ``space``'s bounds, up to float rounding;
+        out-of-range ones refused, or clipped in place when validate() was asked to clip."""
+        low = np.broadcast_to(np.asarray(space.low, np.float64), self.act_shape)
+        high = np.broadcast_to(np.asarray(space.high, np.float64), self.act_shape)
+        tol = 1e-5 * np.maximum(1.0, np.maximum(np.abs(np.where(np.isfinite(low), low, 0.0)),
+                                               np.abs(np.where(np.isfinite(high), high, 0.0))))
+        for name, buf, rows in (("actions", "_acts", self.valid), ("executed actions", "_executed", None)):
+            acts = getattr(self, buf)[:self._n]
+            out = (acts < low - tol) | (acts > high + tol)  # (N, *A)
+            if rows is not None:
+                out &= rows.reshape(-1, *([1] * len(self.act_shape)))
+            if not out.any():
+                continue
+            step = int(np.argmax(out.reshape(len(acts), -1).any(axis=1)))
+            value = acts[step].reshape(-1)[np.argmax(out[step].reshape(-1))]
+            if not getattr(self, "_clip_actions", False):
+                raise DataError(
+                    f"dataset {self._label()} has {int(out.sum())} {name} outside the bounds of {who} "
+                    f"[{_fmt(low)}, {_fmt(high)}] (first: {float(value):.4g} in episode {int(self._step_ep[step])}, "
+                    f"step {step - int(self._ep_starts[self._step_ep[step]])}); pass --clip-actions "
+                    "(clip_actions=True) to clip them into the bounds")
+            warnings.warn(f"clipped {int(out.sum())} {name} of dataset {self._label()} into the bounds of {who}",
+                          stacklevel=3)
+            np.clip(acts, low, high, out=acts)
+            self._training.clear()  # cached training rows hold the unclipped values
+
+
+def _fmt(bound: np.ndarray) -> str:
+    values = np.unique(bound)
+    return f"{float(values[0]):.4g}" if len(values) == 1 else np.array2string(bound, precision=3)

@@ -7,9 +7,10 @@ name through :func:`mimetic.envs.registry.make_expert`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -126,3 +127,27 @@ def load_sb3_expert(path: str | Path, spec: TaskSpec, *, algo: str | None = None
 
     return CallableExpert(predict, name=f"sb3-{algo_name.lower()}:{path.stem}", batched=True,
                           discrete=spec.discrete)
+
+
+class ClippedExpert:
+    """An expert whose continuous actions are clipped into ``space``'s bounds (``--clip-actions``),
+    with one warning the first time it had to: for experts that overshoot the bounds on purpose
+    (bang-bang controllers) or by a tuning slip, when clipping is what the environment would do."""
+
+    def __init__(self, expert: Expert, space: Any) -> None:
+        self.expert, self.space = expert, space
+        self.name = getattr(expert, "name", type(expert).__name__)
+        self.discrete = getattr(expert, "discrete", False)
+        self.clipped = 0  # action values clipped so far
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        acts = np.asarray(self.expert(obs))
+        if acts.dtype.kind != "f":
+            return acts
+        out = np.clip(acts, self.space.low, self.space.high).astype(acts.dtype, copy=False)
+        n = int(np.count_nonzero(out != acts))
+        if n and not self.clipped:
+            warnings.warn(f"the expert {self.name} returned action values outside the bounds; clipping them "
+                          "(--clip-actions)", stacklevel=2)
+        self.clipped += n
+        return out

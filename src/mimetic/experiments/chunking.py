@@ -31,6 +31,7 @@ from __future__ import annotations
 import io
 import time
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,10 +43,11 @@ from mimetic.algos import bc
 from mimetic.data import Dataset
 from mimetic.envs import make_expert, make_task
 from mimetic.errors import ConfigError
+from mimetic.experiments.cells import Cells
 from mimetic.policies import ChunkingConfig, ChunkingPolicy
 from mimetic.protocols import Expert
 from mimetic.rollout import collect, evaluate, summarize
-from mimetic.runs import check_new_run_dir, json_line, write_files_atomic
+from mimetic.runs import json_line, write_files_atomic
 from mimetic.types import EvalResult
 
 TASK = "driving"
@@ -165,15 +167,15 @@ class ChunkingResult:
 
 
 def run_chunking(config: ChunkingExperimentConfig, *, out_dir: Path | None = None,
-                 progress: bool = False) -> ChunkingResult:
+                 progress: bool = False, cells: Cells | None = None) -> ChunkingResult:
     """Train a chunking policy per chunk size and seed of ``config`` on the same demonstrations;
     evaluate each open loop, with temporal ensembling and on its first actions only.
 
     With ``out_dir`` (absent or an empty folder, checked before any work), write chunking.json,
     chunking.md and chunking.png there, all or nothing.
     """
-    if out_dir is not None:
-        check_new_run_dir(out_dir)
+    if cells is None:  # a new folder (absent or empty, checked before any work); the CLI passes one to resume
+        cells = Cells.start(out_dir, header={"experiment": "chunking", "config": asdict(config)})
     start = time.perf_counter()
     expert = make_expert(TASK)
     expert_res = summarize(_eval_task(config).spec, collect(_eval_task(config), expert,
@@ -182,10 +184,11 @@ def run_chunking(config: ChunkingExperimentConfig, *, out_dir: Path | None = Non
     with tqdm(total=len(config.seeds) * len(config.chunk_sizes), desc="chunking", unit="fit",
               disable=not progress) as bar:
         for seed in config.seeds:
-            demos = _demos(config, seed, expert)
+            demos: list[Dataset] = []  # the seed's demonstrations, recorded when a cell first needs them
             for k in config.chunk_sizes:
                 bar.set_postfix(k=k, seed=seed, refresh=False)
-                rows += _rows(config, k, seed, demos, expert)
+                rows += cells(f"k{k}-seed{seed}", partial(_cell, config, k, seed, demos, expert),
+                              kind=list[ChunkingRow])
                 bar.update()
     table = tuple(_summarize(rows, k, e) for k in config.chunk_sizes for e in EXECUTIONS)
     assert expert_res.success_rate is not None, "driving defines success"
@@ -194,6 +197,13 @@ def run_chunking(config: ChunkingExperimentConfig, *, out_dir: Path | None = Non
     if out_dir is not None:
         write_outputs(result, Path(out_dir))
     return result
+
+
+def _cell(config: ChunkingExperimentConfig, k: int, seed: int, demos: list[Dataset], expert: Expert
+          ) -> list[ChunkingRow]:
+    if not demos:  # the seed's dataset, made once for all its k (and not at all if resumed past them)
+        demos.append(_demos(config, seed, expert))
+    return _rows(config, k, seed, demos[0], expert)
 
 
 # ----------------------------------------------------------------------------- one fit each
@@ -310,5 +320,5 @@ def write_outputs(result: ChunkingResult, out_dir: Path) -> None:
         "chunking.md": markdown(result).encode(),
         "chunking.png": plot_png(result),
     }
-    write_files_atomic(out_dir, payload)
+    write_files_atomic(out_dir, payload, replace=True)  # the work folder, cells and all
 

@@ -41,10 +41,11 @@ from mimetic.algos.ppo import IterationRecord, PPOConfig
 from mimetic.data import Dataset
 from mimetic.envs import make_expert, make_task
 from mimetic.errors import ConfigError
+from mimetic.experiments.cells import Cells
 from mimetic.policies import MLPConfig, MLPPolicy
 from mimetic.protocols import Policy
 from mimetic.rollout import EvalResult, Scorer, collect, reference_results
-from mimetic.runs import check_new_run_dir, json_line, write_files_atomic
+from mimetic.runs import json_line, write_files_atomic
 from mimetic.types import Trajectory
 
 TASKS = ("pendulum", "driving")
@@ -223,28 +224,32 @@ class DemosResult:
                 "wall_s": self.wall_s}
 
 
-def run_demos(config: DemosConfig, *, out_dir: Path | None = None, progress: bool = False) -> DemosResult:
+def run_demos(config: DemosConfig, *, out_dir: Path | None = None, progress: bool = False,
+               cells: Cells | None = None) -> DemosResult:
     """Train every method on every number of demonstration episodes and seed; evaluate; summarise.
 
     With ``out_dir`` (absent or an empty folder, checked before any work), write demos.json,
     demos.md and demos.png there, all or nothing.
     """
-    if out_dir is not None:
-        check_new_run_dir(out_dir)
+    if cells is None:  # a new folder (absent or empty, checked before any work); the CLI passes one to resume
+        cells = Cells.start(out_dir, header={"experiment": "demos", "config": asdict(config)})
     start = time.perf_counter()
     scorer, reference = make_scorer(config)
-    cells: list[DemosCell] = []
+    results: list[DemosCell] = []
     jobs = [(s, n, m) for s in config.seeds for n in config.episodes for m in config.methods]
     demos: dict[int, list[Trajectory]] = {}
     with tqdm(jobs, desc="demos", unit="fit", disable=not progress) as bar:
         for seed, n, method in bar:
             bar.set_postfix(seed=seed, episodes=n, method=method, refresh=False)
-            if seed not in demos:
-                demos[seed] = demonstrations(config, seed)
-            cells.append(run_cell(config, method, demos[seed][:n], seed, scorer, reference))
-    summary = tuple(_summarize([c for c in cells if c.method == m and c.episodes == n])
+            def fit(seed: int = seed, n: int = n, method: str = method) -> DemosCell:
+                if seed not in demos:
+                    demos[seed] = demonstrations(config, seed)
+                return run_cell(config, method, demos[seed][:n], seed, scorer, reference)
+
+            results.append(cells(f"{method}-n{n}-seed{seed}", fit, kind=DemosCell))
+    summary = tuple(_summarize([c for c in results if c.method == m and c.episodes == n])
                     for m in config.methods for n in config.episodes)
-    result = DemosResult(config=config, reference=reference, cells=tuple(cells), summary=summary,
+    result = DemosResult(config=config, reference=reference, cells=tuple(results), summary=summary,
                          wall_s=time.perf_counter() - start)
     if out_dir is not None:
         write_outputs(result, Path(out_dir))
@@ -481,5 +486,5 @@ def write_outputs(result: DemosResult, out_dir: Path) -> None:
         "demos.md": markdown(result).encode(),
         "demos.png": plot_png(result),
     }
-    write_files_atomic(out_dir, payload)
+    write_files_atomic(out_dir, payload, replace=True)  # the work folder, cells and all
 

@@ -29,6 +29,7 @@ import io
 import math
 import time
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +41,13 @@ from mimetic.algos import bc
 from mimetic.data import Dataset
 from mimetic.envs import make_expert, make_task
 from mimetic.errors import ConfigError
+from mimetic.experiments.cells import Cells
 from mimetic.interactive import dagger
 from mimetic.interactive.budget import LabelBudget
 from mimetic.policies import MLPConfig, MLPPolicy
 from mimetic.protocols import Expert
 from mimetic.rollout import collect, evaluate, summarize
-from mimetic.runs import check_new_run_dir, json_line, write_files_atomic
+from mimetic.runs import json_line, write_files_atomic
 from mimetic.types import EvalResult
 
 TASK = "driving"
@@ -183,14 +185,15 @@ class HorizonResult:
                 "rows": [asdict(r) for r in self.rows], "wall_s": self.wall_s}
 
 
-def run_horizon(config: HorizonConfig, *, out_dir: Path | None = None, progress: bool = False) -> HorizonResult:
+def run_horizon(config: HorizonConfig, *, out_dir: Path | None = None, progress: bool = False,
+               cells: Cells | None = None) -> HorizonResult:
     """Train and evaluate BC and DAgger at every horizon and seed of ``config``; fit the slopes.
 
     With ``out_dir`` (absent or an empty folder, checked before any work), write horizon.json,
     horizon.md and horizon.png there, all or nothing.
     """
-    if out_dir is not None:
-        check_new_run_dir(out_dir)
+    if cells is None:  # a new folder (absent or empty, checked before any work); the CLI passes one to resume
+        cells = Cells.start(out_dir, header={"experiment": "horizon", "config": asdict(config)})
     start = time.perf_counter()
     expert = make_expert(TASK)
     rows: list[HorizonRow] = []
@@ -199,9 +202,12 @@ def run_horizon(config: HorizonConfig, *, out_dir: Path | None = None, progress:
         for horizon, seed in bar:
             bar.set_postfix(T=horizon, seed=seed, refresh=False)
             if seed == config.seeds[0]:
-                rows.append(_expert_row(config, horizon, expert))
-            rows.append(_bc_row(config, horizon, seed, expert))
-            rows.append(_dagger_row(config, horizon, seed, expert))
+                rows.append(cells(f"expert-T{horizon}", partial(_expert_row, config, horizon, expert),
+                                  kind=HorizonRow))
+            rows.append(cells(f"bc-T{horizon}-seed{seed}", partial(_bc_row, config, horizon, seed, expert),
+                              kind=HorizonRow))
+            rows.append(cells(f"dagger-T{horizon}-seed{seed}", partial(_dagger_row, config, horizon, seed, expert),
+                              kind=HorizonRow))
     table = tuple(_summarize(config, rows, t) for t in config.horizons)
     result = HorizonResult(config=config, rows=tuple(rows), table=table, slopes=_slopes(table),
                            wall_s=time.perf_counter() - start)
@@ -393,4 +399,4 @@ def write_outputs(result: HorizonResult, out_dir: Path) -> None:
         "horizon.md": markdown(result).encode(),
         "horizon.png": plot_png(result),
     }
-    write_files_atomic(out_dir, payload)
+    write_files_atomic(out_dir, payload, replace=True)  # the work folder, cells and all

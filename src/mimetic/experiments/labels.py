@@ -42,6 +42,7 @@ from mimetic.data import Dataset
 from mimetic.envs import make_expert, make_task
 from mimetic.envs.base import BatchedTask, TaskSpec
 from mimetic.errors import ConfigError
+from mimetic.experiments.cells import Cells
 from mimetic.interactive import aggrevate, dagger, forward, smile
 from mimetic.interactive.budget import LabelBudget
 from mimetic.interactive.gates.common import RoundContext
@@ -50,7 +51,7 @@ from mimetic.interactive.registry import METHODS as INTERACTIVE_METHODS
 from mimetic.policies import MLPConfig, MLPPolicy
 from mimetic.protocols import Expert, Gate
 from mimetic.rollout import Scorer, collect
-from mimetic.runs import check_new_run_dir, json_line, write_files_atomic
+from mimetic.runs import json_line, write_files_atomic
 
 TASKS = ("cartpole", "pendulum", "driving")
 DEFAULT_METHODS = ("bc", "dagger", "hg-dagger", "thrifty-dagger", "smile", "forward", "aggrevate")
@@ -262,14 +263,15 @@ class LabelsResult:
                 "wall_s": self.wall_s}
 
 
-def run_labels(config: LabelsConfig, *, out_dir: Path | None = None, progress: bool = False) -> LabelsResult:
+def run_labels(config: LabelsConfig, *, out_dir: Path | None = None, progress: bool = False,
+               cells: Cells | None = None) -> LabelsResult:
     """Run every method of ``config`` on every seed; summarise labels vs expert-normalized score.
 
     With ``out_dir`` (absent or an empty folder, checked before any work), write labels.json,
     labels.md and labels.png there, all or nothing.
     """
-    if out_dir is not None:
-        check_new_run_dir(out_dir)
+    if cells is None:  # a new folder (absent or empty, checked before any work); the CLI passes one to resume
+        cells = Cells.start(out_dir, header={"experiment": "labels", "config": asdict(config)})
     start = time.perf_counter()
     expert = make_expert(config.task)
     runs: list[LabelsRun] = []
@@ -277,7 +279,8 @@ def run_labels(config: LabelsConfig, *, out_dir: Path | None = None, progress: b
     with tqdm(pairs, desc="labels", unit="run", disable=not progress) as bar:
         for method, seed in bar:
             bar.set_postfix(method=method, seed=seed, refresh=False)
-            runs.append(run_method(config, method, seed, expert))
+            runs.append(cells(f"{method}-seed{seed}", partial(run_method, config, method, seed, expert),
+                              kind=LabelsRun))
     summary = tuple(_summarize([r for r in runs if r.method == m]) for m in config.methods)
     curves = {m: mean_curve([r for r in runs if r.method == m]) for m in config.methods}
     result = LabelsResult(config=config, runs=tuple(runs), summary=summary, curves=curves,
@@ -535,4 +538,4 @@ def write_outputs(result: LabelsResult, out_dir: Path) -> None:
         "labels.md": markdown(result).encode(),
         "labels.png": plot_png(result),
     }
-    write_files_atomic(out_dir, payload)
+    write_files_atomic(out_dir, payload, replace=True)  # the work folder, cells and all

@@ -31,6 +31,7 @@ import io
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,6 +52,7 @@ from mimetic.envs.multimodal import (
     episode_success,
 )
 from mimetic.errors import ConfigError
+from mimetic.experiments.cells import Cells
 from mimetic.policies import (
     ChunkingConfig,
     ChunkingPolicy,
@@ -60,7 +62,7 @@ from mimetic.policies import (
     MLPPolicy,
 )
 from mimetic.rollout import collect, rollout, summarize
-from mimetic.runs import check_new_run_dir, json_line, write_files_atomic
+from mimetic.runs import json_line, write_files_atomic
 from mimetic.types import Trajectory
 
 METHODS = ("mse", "mixture", "diffusion", "act")
@@ -250,19 +252,19 @@ class MultimodalResult:
 
 
 def run_multimodal(config: MultimodalConfig, *, out_dir: Path | None = None,
-                   progress: bool = False) -> MultimodalResult:
+                   progress: bool = False, cells: Cells | None = None) -> MultimodalResult:
     """Train every method on every seed's demonstrations; evaluate; sample start actions; summarise.
 
     With ``out_dir`` (absent or an empty folder, checked before any work), write multimodal.json,
     multimodal.md and multimodal.png there, all or nothing.
     """
-    if out_dir is not None:
-        check_new_run_dir(out_dir)
+    if cells is None:  # a new folder (absent or empty, checked before any work); the CLI passes one to resume
+        cells = Cells.start(out_dir, header={"experiment": "multimodal", "config": asdict(config)})
     start = time.perf_counter()
     task = make_task("multimodal", num_envs=min(config.eval_episodes, 32))
     expert_trajs = collect(task, make_expert("multimodal"), episodes=config.eval_episodes, seed=EVAL_SEED)
     expert_success = float(np.mean([episode_success(t) for t in expert_trajs]))
-    cells: list[MultimodalCell] = []
+    results: list[MultimodalCell] = []
     first_actions: tuple[tuple[float, float], ...] = ()
     jobs = [(s, m) for s in config.seeds for m in config.methods]
     demos: dict[int, list[Trajectory]] = {}
@@ -273,9 +275,11 @@ def run_multimodal(config: MultimodalConfig, *, out_dir: Path | None = None,
                 demos = {seed: demonstrations(config, seed)}  # one seed's set at a time
                 if not first_actions:
                     first_actions = tuple(_pair(t.acts[0]) for t in demos[seed])
-            cells.append(run_cell(config, method, demos[seed], seed, first=seed == config.seeds[0]))
-    summary = tuple(_summarize([c for c in cells if c.method == m]) for m in config.methods)
-    result = MultimodalResult(config=config, expert_success=expert_success, cells=tuple(cells), summary=summary,
+            results.append(cells(f"{method}-seed{seed}", partial(run_cell, config, method, demos[seed], seed,
+                                                                  first=seed == config.seeds[0]),
+                                 kind=MultimodalCell))
+    summary = tuple(_summarize([c for c in results if c.method == m]) for m in config.methods)
+    result = MultimodalResult(config=config, expert_success=expert_success, cells=tuple(results), summary=summary,
                               demo_start_actions=first_actions, wall_s=time.perf_counter() - start)
     if out_dir is not None:
         write_outputs(result, Path(out_dir))
@@ -524,4 +528,4 @@ def write_outputs(result: MultimodalResult, out_dir: Path) -> None:
         "multimodal.md": markdown(result).encode(),
         "multimodal.png": plot_png(result),
     }
-    write_files_atomic(out_dir, payload)
+    write_files_atomic(out_dir, payload, replace=True)  # the work folder, cells and all

@@ -6,8 +6,12 @@ import itertools
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
+
+from mimetic import limits
+from mimetic.errors import ConfigError
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -16,6 +20,23 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "silu": nn.SiLU,
     "elu": nn.ELU,
 }
+
+
+def mlp_bytes(sizes: Sequence[int], k: int = 1) -> int:
+    """Training memory of ``k`` MLPs of ``sizes``: fp32 weights and biases, times
+    :data:`mimetic.limits.TRAINING_FACTOR` (gradients and AdamW's moments)."""
+    params = sum(int(i) * int(o) + int(o) for i, o in itertools.pairwise(sizes))
+    return int(k) * params * 4 * limits.TRAINING_FACTOR
+
+
+def check_sizes(sizes: Sequence[int], k: int = 1) -> None:
+    """One line, before anything is allocated, for widths that are not positive integers or whose
+    network would exceed the memory cap (a width of 10^9 typed for 10^3)."""
+    bad = [s for s in sizes if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1]
+    if bad or isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ConfigError(f"network sizes must be positive integers, got {list(sizes)}" + (f" x {k}" if k != 1 else ""))
+    what = f"an MLP of sizes {tuple(int(s) for s in sizes)}" + (f" x {k} ensemble members" if k > 1 else "")
+    limits.check_bytes(what, mlp_bytes(sizes, k))
 
 
 def mlp(sizes: Sequence[int], activation: str, *, out_activation: str | None = None) -> nn.Sequential:
@@ -28,6 +49,7 @@ def mlp(sizes: Sequence[int], activation: str, *, out_activation: str | None = N
     """
     if len(sizes) < 2:
         raise ValueError(f"an MLP needs at least an input and an output size, got {tuple(sizes)}")
+    check_sizes(sizes)
     layers: list[nn.Module] = []
     for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(fan_in, fan_out))
@@ -45,6 +67,7 @@ class StackedMLP(nn.Module):
 
     def __init__(self, sizes: Sequence[int], k: int, activation: str) -> None:
         super().__init__()
+        check_sizes(sizes, k)
         self.k = k
         self.act = ACTIVATIONS[activation]()
         self.weights = nn.ParameterList()

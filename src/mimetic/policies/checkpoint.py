@@ -174,4 +174,12 @@ def _load_weights(policy: torch.nn.Module, weights_path: Path) -> None:
                 f"{weights_path}: {name!r} has shape {tuple(state[name].shape)}, "
                 f"policy.json implies {tuple(tensor.shape)}"
             )
+    params = {name for name, _ in policy.named_parameters()}
+    for name, tensor in state.items():  # NaN weights would only show up later, as NaN actions
+        if not tensor.is_floating_point():
+            continue
+        # weights must be finite; buffers may hold infinite action bounds, but never NaN
+        bad = int((~torch.isfinite(tensor)).sum()) if name in params else int(torch.isnan(tensor).sum())
+        if bad:
+            raise CheckpointError(f"{weights_path} has {bad} NaN/inf values in {name!r}; the checkpoint is unusable")
     policy.load_state_dict(state)

@@ -57,6 +57,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mimetic import limits
 from mimetic.errors import ConfigError, DataError
 from mimetic.nets.mlp import ACTIVATIONS, mlp
 from mimetic.policies.checkpoint import register_policy
@@ -315,6 +316,12 @@ class ChunkingPolicy(WindowedPolicy):
         with torch.random.fork_rng(devices=[]):  # the seed, not global state, decides the weights
             torch.manual_seed(seed)
             transformer = config.backbone == "transformer"
+            if transformer:  # attention and feed-forward weights per layer, encoder + decoder (+ posterior)
+                d, ff = int(config.d_model), int(config.feedforward)
+                per_layer = 4 * d * d + 2 * d * ff + 4 * d * d  # self-attention, feed-forward, cross-attention
+                params = (3 if config.cvae else 2) * int(config.layers) * per_layer
+                limits.check_bytes(f"a chunking transformer with d_model {d}, feedforward {ff} and "
+                                   f"{config.layers} layers", params * 4 * limits.TRAINING_FACTOR)
             net = _TransformerDecoderNet if transformer else _MLPDecoderNet
             self.decoder: nn.Module = net(config, obs_dim=obs_dim, act_dim=act_dim)
             post = _TransformerPosterior if transformer else _MLPPosterior

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mimetic import limits
 from mimetic.errors import ConfigError, DataError
 from mimetic.nets.mlp import ACTIVATIONS, mlp
 from mimetic.policies.checkpoint import register_policy
@@ -261,6 +262,11 @@ class DiffusionPolicy(WindowedPolicy):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             net = MLPDenoiser if config.denoiser == "mlp" else UNetDenoiser
+            if config.denoiser == "unet":  # about two k-wide convolutions per level and direction
+                chans = [int(c) for c in config.unet_channels]
+                params = 4 * int(config.kernel_size) * sum(c * c for c in chans) * 2
+                limits.check_bytes(f"a diffusion U-Net with channels {tuple(chans)}",
+                                   params * 4 * limits.TRAINING_FACTOR)
             self.denoiser: nn.Module = net(config, obs_dim=obs_dim, act_dim=act_dim)
         self._new_history(0)
         self._queue = np.zeros((0, config.action_horizon, act_dim), np.float32)  # (B, Ta, A)

@@ -66,10 +66,14 @@ class SimulatedHuman:
 
     def tau(self) -> float | None:
         """HG-DAgger's doubt threshold: mean doubt over the last 25% of interventions."""
-        if not self.doubts:
-            return None
-        tail = self.doubts[-max(1, len(self.doubts) // 4):]
-        return float(np.mean(tail))
+        return doubt_threshold(self.doubts)
+
+
+def doubt_threshold(doubts: list[float]) -> float | None:
+    """Mean of the last 25% of ``doubts`` (None: no intervention yet)."""
+    if not doubts:
+        return None
+    return float(np.mean(doubts[-max(1, len(doubts) // 4):]))
 
 
 class HGDAggerGates:
@@ -104,6 +108,8 @@ class HGDAggerGates:
             self.human.doubts = list(self._doubts)
 
     def tau(self) -> float | None:
+        if self.human is None:  # resumed after its last round: no human was made, the doubts came back
+            return doubt_threshold(self._doubts)
         return self.human.tau() if isinstance(self.human, SimulatedHuman) else None
 
 
