@@ -81,7 +81,8 @@ BIG_BATCH = 256  # mimetic's own batch size (BCConfig's default) in the b256 run
 EVAL_EPISODES = 50
 EVAL_SEED = 10_000
 EXPERT_LEVEL = 0.95
-DEFAULT_THREADS = torch.get_num_threads()
+# torch's own default: importing mimetic pins get_num_threads() to 1, the interop count is left alone
+DEFAULT_THREADS = torch.get_num_interop_threads()
 WHO = ("peer", "matched", "b256", "defaults")
 # The batch-256 run's one learning-rate setting, picked by the check on seeds 10-12 (RESULTS.md):
 # most expert-level seeds over the three cases, ties to the smallest lr.
