@@ -405,7 +405,7 @@ class PPO:
         try:  # the generators check their own state layouts
             self.generator.set_state(tensors["rng.ppo"])
             self.shuffle_rng.bit_generator.state = meta["shuffle_rng"]
-        except (TypeError, ValueError, KeyError, RuntimeError) as err:
+        except (TypeError, ValueError, KeyError, RuntimeError, OverflowError) as err:
             why = " ".join(str(err).split())
             raise CheckpointError(f"saved PPO state has an unusable random generator state ({why[:120]})") from None
         self.env_steps, self.iteration = int(meta["env_steps"]), int(meta["iteration"])
@@ -431,7 +431,7 @@ def _stats_json(stats: RunningStats) -> dict[str, Any]:
 
 
 def _stats_from_json(d: dict[str, Any]) -> dict[str, np.ndarray]:
-    return {k: np.asarray(v, np.float64) for k, v in d.items()}
+    return {k: np.asarray(d[k], np.float64) for k in ("mean", "var", "count")}  # (other keys: not ours)
 
 
 def optimizer_tensors(opt: torch.optim.Optimizer, prefix: str) -> dict[str, torch.Tensor]:
@@ -526,6 +526,9 @@ def _state_problem(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> st
     rng = tensors.get("rng.ppo")
     if rng is None or rng.dtype != torch.uint8 or rng.dim() != 1:
         return "state.safetensors has no uint8 'rng.ppo' generator state"
+    for name, tensor in tensors.items():  # NaN weights or moments would only show as NaN actions later
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            return f"state.safetensors tensor {name!r} has NaN/inf values"
     return None
 
 

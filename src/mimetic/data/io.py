@@ -368,6 +368,9 @@ def _read_episodes(f: h5py.File, meta: dict[str, Any], where: Path) -> list[Traj
                         "(the file is incomplete)")
     if meta.get("jpeg_encoding", True) and _is_image_space(meta.get("observation_space")):
         raise DataError(f"Minari dataset {where} stores JPEG-encoded image observations, which are not supported")
+    for i in ids:  # (`key in` on a dataset would iterate over its rows: for ever, for a huge one)
+        if not isinstance(f[f"episode_{i}"], h5py.Group):
+            raise DataError(f"Minari dataset {where}: episode_{i} is an array, not a group of episode data")
     return [_read_episode(f[f"episode_{i}"], f"episode_{i}", where) for i in ids]
 
 
@@ -414,7 +417,8 @@ def _seed(g: h5py.Group, name: str, where: Path) -> int | None:
     value = np.asarray(seed)
     ok = value.shape == () and value.dtype.kind in "iuf" and np.isfinite(value) and value == np.round(value)
     if not ok or not -(2**63) <= int(value) < 2**63:
-        raise DataError(f"Minari dataset {where}: {name} has seed attribute {seed!r}; expected an int64 seed")
+        shown = repr(value.tolist())[:40]
+        raise DataError(f"Minari dataset {where}: {name} has seed attribute {shown}; expected an int64 seed")
     return int(value)
 
 
