@@ -191,3 +191,41 @@ def test_missing_or_swapped_files(templates, data) -> None:
 
     with damaged_copy(pick(templates, data), damage) as path:
         isolated(_load(path)).check("missing or swapped file", keep=path)
+
+
+# --------------------------------------------------------------------------- regressions
+# Crashes the properties above found, each kept as one fixed example: the checkpoint must be
+# refused in one line that names it.
+
+
+def _edit_meta(edit: Callable[[dict], None]) -> Callable[[Path], None]:
+    def damage(root: Path) -> None:
+        meta = json.loads((root / META_FILE).read_text())
+        edit(meta)
+        (root / META_FILE).write_text(json.dumps(meta))
+
+    return damage
+
+
+REGRESSIONS = {
+    "action bound past float (OverflowError)": ("mlp-gaussian-ensemble", _edit_meta(
+        lambda m: m["spec"].__setitem__("act_low", [10**400]))),
+    "diffusion steps past memory (MemoryError)": ("diffusion", _edit_meta(
+        lambda m: m["config"].__setitem__("train_steps", 2**55))),
+    "config key with a line break (two-line message)": ("mlp-categorical", _edit_meta(
+        lambda m: m["config"].__setitem__("a\rb", 1))),
+    "member config key with a line break (two-line message)": ("time-indexed", _edit_meta(
+        lambda m: m["config"]["policies"][0]["config"].__setitem__("x\ny", 1))),
+    "policy.json nested too deep (RecursionError)": ("mlp-categorical",
+                                                     lambda root: (root / META_FILE).write_text("[" * 100_000)),
+    "extra not an object": ("mixture", _edit_meta(lambda m: m.__setitem__("extra", "x"))),
+    "task not a name": ("chunking", _edit_meta(lambda m: m["spec"].__setitem__("task", ["pendulum"]))),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REGRESSIONS))
+def test_regressions(templates, case) -> None:
+    name, damage = REGRESSIONS[case]
+    with damaged_copy(templates[name], damage) as path:
+        out = isolated(_load(path)).check(case)
+    assert out.kind == "error" and str(path) in out.message, out

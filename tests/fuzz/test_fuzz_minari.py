@@ -271,3 +271,69 @@ def test_damaged_hdf5_and_metadata_together(templates, data) -> None:
 
     with damaged_copy(pick(templates, data), damage) as path:
         isolated(_load(path)).check("damaged file and metadata", keep=path)
+
+
+# --------------------------------------------------------------------------- regressions
+# Crashes the properties above found, each kept as one fixed example (the drawn sequences above
+# need not keep drawing them). "refused": the file must be rejected in one line; "ok": the damage
+# is to a field load_minari may ignore, so it must just not crash.
+
+
+def _set_meta(key: str, value: object) -> Callable[[Path], None]:
+    def damage(root: Path) -> None:
+        meta = json.loads((root / META).read_text())
+        meta[key] = value
+        (root / META).write_text(json.dumps(meta))
+
+    return damage
+
+
+def _replace_in(name: str, data: np.ndarray) -> Callable[[Path], None]:
+    def damage(root: Path) -> None:
+        with h5py.File(root / MAIN, "r+") as f:
+            del f[name]
+            f.create_dataset(name, data=data)
+
+    return damage
+
+
+REGRESSIONS = {
+    "Discrete n past int64 (OverflowError)": ("refused", _set_meta("action_space", json.dumps(
+        {"type": "Discrete", "n": 10**30}))),
+    "space nested too deep (RecursionError)": ("refused", _set_meta("action_space", "[" * 100_000)),
+    "Box of 10 GB strings (allocation)": ("refused", _set_meta("observation_space", json.dumps(
+        {"type": "Box", "dtype": "S10000000000", "shape": [2], "low": 0, "high": 1}))),
+    "env_spec nested too deep (RecursionError)": ("ok", _set_meta("env_spec", "[" * 100_000)),
+    "targets of another shape": ("refused", _replace_in("episode_1/infos/mimetic/targets",
+                                                         np.zeros((5, 2), np.int64))),
+    "expert_acted of strings (ValueError)": ("refused", _replace_in("episode_1/infos/mimetic/expert_acted",
+                                                                     np.full(5, b"yes"))),
+    "complex actions (silently dropped parts)": ("refused", _replace_in("episode_0/actions", np.zeros(4, complex))),
+    "episode count not a number": ("refused", _set_meta("total_episodes", "three")),
+    "mimetic entry names a non-string Gymnasium id": ("refused", _set_meta("mimetic", {"gym_id": ["CartPole-v1"]})),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REGRESSIONS))
+def test_regressions(templates, case) -> None:
+    expect, damage = REGRESSIONS[case]
+    with damaged_copy(templates["discrete"], damage) as path:
+        out = isolated(_load(path)).check(case)
+    assert out.kind == {"ok": "ok", "refused": "error"}[expect], out
+    if out.kind == "error":
+        assert str(path) in out.message, out.message
+
+
+def test_env_spec_ids_are_names(templates) -> None:
+    """A non-string id in minari's env_spec is not taken as the dataset's Gymnasium id."""
+    meta = json.loads((templates["minari"] / META).read_text()) if "minari" in templates else None
+    if meta is None:
+        pytest.skip("minari is not installed")
+
+    def damage(root: Path) -> None:
+        spec = json.loads(meta["env_spec"])
+        spec["id"] = 5
+        _set_meta("env_spec", json.dumps(spec))(root)
+
+    with damaged_copy(templates["minari"], damage) as path:
+        assert "gym_id" not in load_minari(path).metadata
