@@ -237,6 +237,8 @@ REGRESSIONS = {
     "torch generator state as floats (TypeError)": _state_tensors(
         lambda t: t.__setitem__("rng.ppo", t["rng.ppo"].float())),
     "network tensor missing (two-line message)": _state_tensors(lambda t: t.pop(_first(t, "agent."))),
+    "overflowing network weights (NaN actions later)": _state_tensors(
+        lambda t: t.__setitem__(_first(t, "agent.actor.net"), t[_first(t, "agent.actor.net")] + 1e38)),
     "NaN network weights (NaN actions later)": _state_tensors(
         lambda t: t.__setitem__(_first(t, "agent."), t[_first(t, "agent.")] * float("nan"))),
     "optimizer moment missing (KeyError at the next step)": _state_tensors(

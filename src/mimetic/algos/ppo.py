@@ -491,6 +491,9 @@ def load_state(directory: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
 
 
 _COUNTERS = ("env_steps", "iteration", "episodes_started", "stream_seed")
+# No trained PPO weight, Adam moment (gradients are clipped) or observation statistic comes near
+# this; a flipped high exponent bit of a float32 does (~1e38), and overflows the next update.
+_MAX_MAGNITUDE = 1e20
 
 
 def _finite(value: Any, *, flat_list: bool = False) -> bool:
@@ -526,9 +529,11 @@ def _state_problem(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> st
     rng = tensors.get("rng.ppo")
     if rng is None or rng.dtype != torch.uint8 or rng.dim() != 1:
         return "state.safetensors has no uint8 'rng.ppo' generator state"
-    for name, tensor in tensors.items():  # NaN weights or moments would only show as NaN actions later
+    for name, tensor in tensors.items():  # NaN or overflowing weights would only show as NaN actions later
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             return f"state.safetensors tensor {name!r} has NaN/inf values"
+        if tensor.is_floating_point() and tensor.numel() and float(tensor.abs().max()) > _MAX_MAGNITUDE:
+            return f"state.safetensors tensor {name!r} has values of magnitude {float(tensor.abs().max()):.1e}"
     return None
 
 

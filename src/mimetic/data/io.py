@@ -66,7 +66,7 @@ def deserialize_space(text: str, *, where: str = "dataset") -> gym.spaces.Space:
         kind = d["type"]
         if kind == "Box":
             dtype = np.dtype(d["dtype"])
-            if dtype.kind not in "biuf":  # refused before numpy makes bounds of it (an "S10000000000" is 10 GB)
+            if dtype.kind not in "biuf":  # refused before numpy makes bounds of it (an "S2000000000" is 2 GB)
                 raise DataError(f"{where} has a Box space of {dtype} values; only numbers are supported")
             return gym.spaces.Box(low=np.array(d["low"], dtype=dtype), high=np.array(d["high"], dtype=dtype),
                                   shape=tuple(d["shape"]), dtype=dtype)
