@@ -143,6 +143,8 @@ def read_tensors_json(directory: str | Path, name: str, *, missing: str, corrupt
         raise CheckpointError(f"{path} {missing}") from None
     except (OSError, ValueError, SafetensorError) as err:
         raise CheckpointError(f"{corrupt} in {path}: {err}") from None
+    except RecursionError:  # json's decoder recurses once per nesting level
+        raise CheckpointError(f"{corrupt} in {path}: {name}.json is nested too deeply") from None
     return tensors, meta
 
 

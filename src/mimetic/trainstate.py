@@ -26,19 +26,28 @@ def optimizer_tensors(opt: torch.optim.Optimizer, prefix: str) -> dict[str, torc
     return out
 
 
+_ADAM_STATE = ("step", "exp_avg", "exp_avg_sq")  # what Adam(W) keeps per parameter (amsgrad off)
+
+
 def load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], prefix: str) -> None:
-    """Put back what :func:`optimizer_tensors` took (shapes checked: one line if they differ)."""
+    """Install what :func:`optimizer_tensors` saved. A missing moment, or one whose shape is not
+    its parameter's, would only fail at the next step, so it is refused here (one-line
+    CheckpointError)."""
     params = [p for g in opt.param_groups for p in g["params"]]
     for i, p in enumerate(params):
         keys = [k for k in tensors if k.startswith(f"{prefix}.{i}.")]
-        if not keys:
-            continue
         state = {k.rsplit(".", 1)[1]: tensors[k].clone() for k in keys}
-        for name, v in state.items():
-            if v.dim() > 0 and v.shape != p.shape:
-                raise CheckpointError(f"saved optimiser state {prefix}.{i}.{name} has shape {tuple(v.shape)}, "
-                                      f"the parameter {tuple(p.shape)}")
-        opt.state[p] = state
+        missing = sorted(set(_ADAM_STATE) - set(state)) if state else []
+        if missing:
+            raise CheckpointError(f"saved optimizer state of {prefix}.{i} lacks {', '.join(missing)}")
+        for name, value in state.items():
+            shape = () if name == "step" else tuple(p.shape)
+            if tuple(value.shape) != shape:
+                raise CheckpointError(f"saved optimizer state {prefix}.{i}.{name} has shape {tuple(value.shape)}, "
+                                      f"its parameter needs {shape}")
+            state[name] = value.to(torch.float32 if name == "step" else p.dtype)  # Adam's own dtypes
+        if state:
+            opt.state[p] = state
 
 
 def module_tensors(module: torch.nn.Module, prefix: str) -> dict[str, torch.Tensor]:

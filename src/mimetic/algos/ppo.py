@@ -389,19 +389,35 @@ class PPO:
         return tensors, meta
 
     def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        """Continue from :meth:`state` (as :func:`load_state` read and checked it); one-line
+        CheckpointError when it does not fit this task and configuration."""
+        problem = _state_problem(tensors, meta)  # also when the state came from a run directory's reader
+        if problem:
+            raise CheckpointError(f"corrupt training state: {problem}")
         agent = {k[len("agent."):]: v for k, v in tensors.items() if k.startswith("agent.")}
         try:
             self.agent.load_state_dict(agent)
         except RuntimeError as err:
-            raise CheckpointError(f"saved PPO networks do not match this configuration: {str(err)[:200]}") from None
+            why = " ".join(str(err).split())  # torch lists each mismatch on its own line
+            raise CheckpointError(f"saved PPO networks do not match this configuration: {why[:200]}") from None
         load_optimizer(self.optimizer, tensors, "ppo_opt")
-        self.generator.set_state(tensors["rng.ppo"])
+        obs_dim = self.task.spec.obs_dim
+        for key, shape in (("obs_stats", (obs_dim,)), ("ret_stats", ())):
+            for part in ("mean", "var"):
+                if np.shape(meta[key][part]) != shape:
+                    raise CheckpointError(f"saved PPO state's {key} {part} has shape {np.shape(meta[key][part])}, "
+                                          f"this task needs {shape}")
+        try:  # the generators check their own state layouts
+            self.generator.set_state(tensors["rng.ppo"])
+            self.shuffle_rng.bit_generator.state = meta["shuffle_rng"]
+        except (TypeError, ValueError, KeyError, RuntimeError, OverflowError) as err:
+            why = " ".join(str(err).split())
+            raise CheckpointError(f"saved PPO state has an unusable random generator state ({why[:120]})") from None
         self.env_steps, self.iteration = int(meta["env_steps"]), int(meta["iteration"])
         self.obs_stats.load(_stats_from_json(meta["obs_stats"]))
         self.ret_stats.load(_stats_from_json(meta["ret_stats"]))
         if len(meta["running_return"]) == self.task.num_envs:
             self._ret = np.asarray(meta["running_return"], np.float64)
-        self.shuffle_rng.bit_generator.state = meta["shuffle_rng"]
         self.frozen_normalizer = bool(meta.get("frozen_normalizer", False))
         stream = meta.get("stream")
         if stream is not None and getattr(self.task, "get_state", None) is not None:
@@ -425,7 +441,7 @@ def _stats_json(stats: RunningStats) -> dict[str, Any]:
 
 
 def _stats_from_json(d: dict[str, Any]) -> dict[str, np.ndarray]:
-    return {k: np.asarray(v, np.float64) for k, v in d.items()}
+    return {k: np.asarray(d[k], np.float64) for k in ("mean", "var", "count")}  # (other keys: not ours)
 
 
 def save_state(directory: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
@@ -444,7 +460,57 @@ def load_state(directory: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
                                       missing="has no training state (state.json + state.safetensors) to resume from")
     if not isinstance(meta, dict):
         raise CheckpointError(f"corrupt training state in {path}: state.json is not an object")
+    problem = _state_problem(tensors, meta)
+    if problem:
+        raise CheckpointError(f"corrupt training state in {path}: {problem}")
     return tensors, meta
+
+
+_COUNTERS = ("env_steps", "iteration", "episodes_started", "stream_seed")
+# No trained PPO weight, Adam moment (gradients are clipped) or observation statistic comes near
+# this; a flipped high exponent bit of a float32 does (~1e38), and overflows the next update.
+_MAX_MAGNITUDE = 1e20
+
+
+def _finite(value: Any, *, flat_list: bool = False) -> bool:
+    """A finite number, or with ``flat_list`` also a list of them."""
+    if flat_list and isinstance(value, list):
+        return all(map(_finite, value))
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _state_problem(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> str | None:
+    """What is wrong with a saved PPO state's fields (None when nothing is), checked before a
+    learner trusts them: counters, running statistics, the generators' states."""
+    for key in _COUNTERS:
+        v = meta.get(key)
+        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 2**62:
+            return f"state.json field {key!r} is {repr(v)[:40]}, not a count"
+    for key in ("obs_stats", "ret_stats"):
+        stats = meta.get(key)
+        if not isinstance(stats, dict) or not all(_finite(stats.get(k), flat_list=True) for k in ("mean", "var")) \
+                or not _finite(stats.get("count")):
+            return f"state.json field {key!r} is not finite running statistics (mean, var, count)"
+        if stats["count"] <= 0 or np.any(np.asarray(stats["var"], np.float64) < 0):
+            return f"state.json field {key!r} has a negative variance or a count that is not > 0"
+    if not isinstance(meta.get("running_return"), list) or not _finite(meta["running_return"], flat_list=True):
+        return "state.json field 'running_return' is not a list of finite numbers"
+    if not isinstance(meta.get("shuffle_rng"), dict):
+        return "state.json field 'shuffle_rng' is not a generator state"
+    if not isinstance(meta.get("frozen_normalizer", False), bool):
+        return "state.json field 'frozen_normalizer' is not true/false"
+    wall = meta.get("wall_s", 0.0)
+    if not _finite(wall) or wall < 0:
+        return f"state.json field 'wall_s' is {repr(wall)[:40]}, not a duration"
+    rng = tensors.get("rng.ppo")
+    if rng is None or rng.dtype != torch.uint8 or rng.dim() != 1:
+        return "state.safetensors has no uint8 'rng.ppo' generator state"
+    for name, tensor in tensors.items():  # NaN or overflowing weights would only show as NaN actions later
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            return f"state.safetensors tensor {name!r} has NaN/inf values"
+        if tensor.is_floating_point() and tensor.numel() and float(tensor.abs().max()) > _MAX_MAGNITUDE:
+            return f"state.safetensors tensor {name!r} has values of magnitude {float(tensor.abs().max()):.1e}"
+    return None
 
 
 def record(ppo: PPO, roll: Rollout, metrics: dict[str, float], *, wall_s: float,

@@ -47,6 +47,16 @@ def _checkpoint_dir(path: str) -> Path:
     return p
 
 
+def _saved_max_steps(info: dict[str, Any], ckpt: Path) -> int | None:
+    """The horizon the checkpoint was trained with (its ``extra.max_steps``), checked: it comes
+    from a file, not from the command line."""
+    steps = info.get("max_steps")
+    if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
+        raise CheckpointError(f"corrupt {ckpt / META_FILE}: extra.max_steps is {repr(steps)[:40]}, "
+                              "not a positive step count (pass --max-steps to override)")
+    return steps
+
+
 def evaluate(args: argparse.Namespace) -> None:
 
     check_positive(episodes=args.episodes)
@@ -60,7 +70,7 @@ def evaluate(args: argparse.Namespace) -> None:
         raise ConfigError(f"checkpoint {ckpt} does not name its task; pass --task")
     policy = load_policy(ckpt, expect_task=name)
     task, expert = task_and_expert(name, expert_arg=args.expert, num_envs=min(args.num_envs, args.episodes),
-                                    max_steps=args.max_steps or info.get("max_steps"), need_expert=False)
+                                    max_steps=args.max_steps or _saved_max_steps(info, ckpt), need_expert=False)
     if video is None:
         res = run_eval(task, policy, episodes=args.episodes, seed=args.seed, expert=expert, progress=True)
     else:

@@ -32,6 +32,7 @@ import numpy as np
 from mimetic.atomic import AtomicDirectory, make_parents, remove_dirs
 from mimetic.data.dataset import Dataset
 from mimetic.errors import DataError
+from mimetic.limits import check_bytes
 from mimetic.types import Trajectory
 
 MINARI_VERSION = "0.5.4"  # the minari release whose HDF5 layout we write (checked against it in tests)
@@ -65,12 +66,16 @@ def deserialize_space(text: str, *, where: str = "dataset") -> gym.spaces.Space:
         kind = d["type"]
         if kind == "Box":
             dtype = np.dtype(d["dtype"])
+            if dtype.kind not in "biuf":  # refused before numpy makes bounds of it (an "S2000000000" is 2 GB)
+                raise DataError(f"{where} has a Box space of {dtype} values; only numbers are supported")
             return gym.spaces.Box(low=np.array(d["low"], dtype=dtype), high=np.array(d["high"], dtype=dtype),
                                   shape=tuple(d["shape"]), dtype=dtype)
         if kind == "Discrete":
             return gym.spaces.Discrete(n=int(d["n"]), start=int(d.get("start", 0)))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"{where} has a malformed space description ({exc})") from None
+    except RecursionError:  # json's decoder recurses once per nesting level
+        raise DataError(f"{where} has a malformed space description (nested too deeply)") from None
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:  # Overflow: n or bounds past int64
+        raise DataError(f"{where} has a malformed space description ({_one_line(exc)})") from None
     if kind in ("Dict", "Tuple"):
         raise DataError(f"{where} uses a {kind} space; only Box observations and Box/Discrete actions "
                         "are supported (flatten the space first)")
@@ -330,6 +335,8 @@ def _read_metadata(file: Path, where: Path) -> dict[str, Any]:
         meta = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"Minari dataset {where} has an unreadable {METADATA_FILE}: {_one_line(exc)}") from None
+    except RecursionError:  # json's decoder recurses once per nesting level
+        raise DataError(f"Minari dataset {where} has an unreadable {METADATA_FILE}: nested too deeply") from None
     if not isinstance(meta, dict):
         raise DataError(f"Minari dataset {where} has a malformed {METADATA_FILE} (not a JSON object)")
     if meta.get("data_format", "hdf5") != "hdf5":
@@ -353,11 +360,17 @@ def _read_episodes(f: h5py.File, meta: dict[str, Any], where: Path) -> list[Traj
     if missing:
         raise DataError(f"Minari dataset {where} is missing episode_{missing[0]} (the file is incomplete)")
     total = meta.get("total_episodes")
-    if total is not None and int(total) != len(ids):
+    if total is not None and (not isinstance(total, int) or isinstance(total, bool)):
+        raise DataError(f"Minari dataset {where} has a malformed {METADATA_FILE}: total_episodes is "
+                        f"{repr(total)[:40]}, not a count")
+    if total is not None and total != len(ids):
         raise DataError(f"Minari dataset {where} holds {len(ids)} episodes but its metadata lists {total} "
                         "(the file is incomplete)")
     if meta.get("jpeg_encoding", True) and _is_image_space(meta.get("observation_space")):
         raise DataError(f"Minari dataset {where} stores JPEG-encoded image observations, which are not supported")
+    for i in ids:  # (`key in` on a dataset would iterate over its rows: for ever, for a huge one)
+        if not isinstance(f[f"episode_{i}"], h5py.Group):
+            raise DataError(f"Minari dataset {where}: episode_{i} is an array, not a group of episode data")
     return [_read_episode(f[f"episode_{i}"], f"episode_{i}", where) for i in ids]
 
 
@@ -372,6 +385,12 @@ def _is_image_space(text: Any) -> bool:
             and bool(np.all(np.asarray(d["low"]) == 0)) and bool(np.all(np.asarray(d["high"]) == 255)))
 
 
+# What each array may hold: numbers for observations, actions, rewards, costs and targets; flags
+# (bool or 0/1 integers) for the rest. Step-indexed records are 1-D; obs/actions have a time axis.
+_KINDS = {"observations": "biuf", "actions": "biuf", "targets": "biuf", "rewards": "biuf", "costs": "biuf"}
+_FLAT = {"rewards", "terminations", "truncations", "costs", "valid", "expert_acted"}
+
+
 def _dataset(g: h5py.Group, key: str, where: Path, name: str) -> np.ndarray:
     if key not in g:
         raise DataError(f"Minari dataset {where}: {name} has no {key!r} data (the file is incomplete)")
@@ -379,7 +398,28 @@ def _dataset(g: h5py.Group, key: str, where: Path, name: str) -> np.ndarray:
     if not isinstance(node, h5py.Dataset):
         raise DataError(f"Minari dataset {where}: {name}/{key} is a group (Dict/Tuple space); only Box "
                         "observations and Box/Discrete actions are supported")
+    kinds = _KINDS.get(key, "biu")
+    if node.dtype.kind not in kinds:  # strings, compounds, complex: numpy would fail or drop parts later
+        raise DataError(f"Minari dataset {where}: {name}/{key} holds {node.dtype} values; expected "
+                        f"{'numbers' if 'f' in kinds else 'booleans'}")
+    if (node.ndim != 1) if key in _FLAT else (node.ndim < 1):
+        raise DataError(f"Minari dataset {where}: {name}/{key} has shape {node.shape}; expected "
+                        f"{'one value per step' if key in _FLAT else 'a leading time axis'}")
+    # a declared shape costs nothing on disk: refuse it before numpy allocates it
+    check_bytes(f"{name}/{key} of Minari dataset {where} (shape {node.shape})", node.size * node.dtype.itemsize)
     return node[()]
+
+
+def _seed(g: h5py.Group, name: str, where: Path) -> int | None:
+    seed = g.attrs.get("seed")
+    if seed is None:
+        return None
+    value = np.asarray(seed)
+    ok = value.shape == () and value.dtype.kind in "iuf" and np.isfinite(value) and value == np.round(value)
+    if not ok or not -(2**63) <= int(value) < 2**63:
+        shown = repr(value.tolist())[:40]
+        raise DataError(f"Minari dataset {where}: {name} has seed attribute {shown}; expected an int64 seed")
+    return int(value)
 
 
 def _read_episode(g: h5py.Group, name: str, where: Path) -> Trajectory:
@@ -397,14 +437,16 @@ def _read_episode(g: h5py.Group, name: str, where: Path) -> Trajectory:
                 extras[key] = _dataset(infos[_EXTRAS], key, where, f"{name}/infos/{_EXTRAS}")
                 if len(extras[key]) != t:
                     raise DataError(f"Minari dataset {where}: {name} has {len(extras[key])} {key} for {t} steps")
-    seed = g.attrs.get("seed")
+        if "targets" in extras and extras["targets"].shape[1:] != acts.shape[1:]:
+            raise DataError(f"Minari dataset {where}: {name} has targets of shape {extras['targets'].shape[1:]} "
+                            f"for actions of shape {acts.shape[1:]}")
     return Trajectory(
         obs=obs, acts=acts, rewards=rewards,
         terminated=bool(t and terms[-1]), truncated=bool(t and truncs[-1]),
         costs=extras.get("costs"), labels=extras.get("targets"),
         labeled=extras.get("valid") if "targets" in extras else None,
         expert_acted=extras.get("expert_acted"),
-        seed=None if seed is None else int(seed),
+        seed=_seed(g, name, where),
     )
 
 
@@ -420,6 +462,7 @@ def _build(trajs: list[Trajectory], meta: dict[str, Any], obs_space: gym.spaces.
         discrete, act_shape = trajs[0].acts.dtype.kind in "iu", trajs[0].acts.shape[1:]
     ours = meta.get(_EXTRAS)
     metadata: dict[str, Any] = dict(ours) if isinstance(ours, dict) else {}
+    _check_ours(metadata, where)
     if "dataset_id" in meta:
         metadata["dataset_id"] = meta["dataset_id"]
     gym_id = _env_id(meta.get("env_spec"))
@@ -437,6 +480,19 @@ def _build(trajs: list[Trajectory], meta: dict[str, Any], obs_space: gym.spaces.
     return ds
 
 
+def _check_ours(metadata: dict[str, Any], where: Path) -> None:
+    """The entries of our metadata that commands act on (the task to build, its horizon) have
+    their types, so a corrupt file fails here in one line rather than deep inside a command."""
+    for key in ("task", "gym_id"):
+        if key in metadata and not isinstance(metadata[key], str):
+            raise DataError(f"Minari dataset {where} has a malformed {METADATA_FILE}: mimetic.{key} is "
+                            f"{repr(metadata[key])[:40]}, not a name")
+    steps = metadata.get("max_steps")
+    if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
+        raise DataError(f"Minari dataset {where} has a malformed {METADATA_FILE}: mimetic.max_steps is "
+                        f"{repr(steps)[:40]}, not a positive step count")
+
+
 def _self_labelled(t: Trajectory) -> Trajectory:
     return Trajectory(obs=t.obs, acts=t.acts, rewards=t.rewards, terminated=t.terminated, truncated=t.truncated,
                       costs=t.costs, labels=t.acts, labeled=np.ones(len(t), bool),
@@ -448,6 +504,7 @@ def _env_id(env_spec: Any) -> str | None:
         return None
     try:
         spec = json.loads(env_spec)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None
-    return spec.get("id") if isinstance(spec, dict) else None
+    env_id = spec.get("id") if isinstance(spec, dict) else None
+    return env_id if isinstance(env_id, str) else None

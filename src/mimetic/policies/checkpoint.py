@@ -119,6 +119,8 @@ def read_checkpoint_meta(directory: str | os.PathLike[str]) -> dict[str, Any]:
         meta = json.loads(meta_path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"corrupt {meta_path}: {err}") from None
+    except RecursionError:  # json's decoder recurses once per nesting level
+        raise CheckpointError(f"corrupt {meta_path}: nested too deeply") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{meta_path} is not a mimetic policy checkpoint (format field missing)")
     if not isinstance(meta.get("version"), int) or meta["version"] > FORMAT_VERSION:
@@ -126,6 +128,10 @@ def read_checkpoint_meta(directory: str | os.PathLike[str]) -> dict[str, Any]:
     for key, kind in (("kind", str), ("config", dict), ("spec", dict)):
         if not isinstance(meta.get(key), kind):
             raise CheckpointError(f"corrupt {meta_path}: field {key!r} missing or not a {kind.__name__}")
+    if not isinstance(meta.get("extra", {}), dict):
+        raise CheckpointError(f"corrupt {meta_path}: field 'extra' is not a dict")
+    if not isinstance(meta["spec"].get("task"), (str, type(None))):
+        raise CheckpointError(f"corrupt {meta_path}: spec.task is {repr(meta['spec']['task'])[:40]}, not a task name")
     return meta
 
 
@@ -146,8 +152,9 @@ def load_policy(directory: str | os.PathLike[str], *, expect_task: str | None = 
         policy = cls.from_checkpoint(meta["config"], meta["spec"])  # type: ignore[attr-defined]
     except KeyError as err:
         raise CheckpointError(f"cannot rebuild the policy from {path / META_FILE}: field {err} missing") from None
-    except (MimeticError, TypeError, ValueError) as err:
-        raise CheckpointError(f"cannot rebuild the policy from {path / META_FILE}: {err}") from None
+    except (MimeticError, TypeError, ValueError, OverflowError, MemoryError, RuntimeError) as err:
+        # Overflow: a number past float/int64; Memory/Runtime: sizes numpy or torch could not allocate
+        raise CheckpointError(f"cannot rebuild the policy from {path / META_FILE}: {_brief(err)}") from None
     _load_weights(policy, path / WEIGHTS_FILE)
     policy.eval()
     return policy
@@ -183,3 +190,9 @@ def _load_weights(policy: torch.nn.Module, weights_path: Path) -> None:
         if bad:
             raise CheckpointError(f"{weights_path} has {bad} NaN/inf values in {name!r}; the checkpoint is unusable")
     policy.load_state_dict(state)
+
+
+def _brief(err: BaseException) -> str:
+    """An exception's message on one line of at most 300 characters (it may quote JSON keys)."""
+    text = " ".join(str(err).split())
+    return text if len(text) <= 300 else text[:297] + "..."
