@@ -133,10 +133,6 @@ def test_resume_state_via_cli(run_dir, data) -> None:
         check_ending(_resume(path), "train ppo --resume, state", keep=path)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="cli/rl.py's _saved_config returns any JSON value (a list, a number) and lets a "
-                          "deeply nested config.json raise RecursionError; reported for the resume rewrite "
-                          "(drop this marker once it refuses them in one line)")
 @fuzz(examples=30, shrink=False)
 @given(data=st.data())
 def test_resume_config_via_cli(run_dir, data) -> None:

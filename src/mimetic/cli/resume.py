@@ -117,6 +117,8 @@ def read_run_config(run: str | Path, *, command: str, config_file: str = "config
         raise CheckpointError(f"{path} is not a run directory of {command} (no {config_file})") from None
     except (OSError, ValueError) as err:
         raise CheckpointError(f"cannot read {path / config_file}: {err}") from None
+    except RecursionError:  # json's decoder recurses once per nesting level
+        raise CheckpointError(f"cannot read {path / config_file}: nested too deeply") from None
     if not isinstance(saved, dict):
         raise CheckpointError(f"cannot read {path / config_file}: not a JSON object")
     if saved.get("command") != command:
