@@ -65,8 +65,9 @@ def test_the_cap_is_an_option_and_applies_both_ways(work, tmp_path, capsys):
     args = ["train", "bc", "--data", work / "d", "--hidden", "512", "512", "--steps", "2", "--eval-episodes", "0"]
     assert _run([*args, "--out", tmp_path / "a", "--max-memory", "1M"]) == 2  # 512x512 x 16 B is 4 MiB
     assert "over the memory cap of 1.0 MiB" in _assert_one_error_line(capsys.readouterr().err)
+    assert limits.cap_override() is None
     assert _run([*args, "--out", tmp_path / "b", "--max-memory", "64M"]) == 0
-    limits.set_memory_cap(None)
+    assert limits.cap_override() is None  # the option held for its command only, not for what runs next
 
 
 def test_memory_estimate_counts_weights_biases_and_training_state():

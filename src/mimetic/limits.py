@@ -59,6 +59,11 @@ def memory_cap() -> int:
     return _physical_memory() // 2
 
 
+def cap_override() -> int | None:
+    """The value :func:`set_memory_cap` set, or None."""
+    return _override
+
+
 def set_memory_cap(n_bytes: int | None) -> None:
     """Set (or with None, clear) the cap for this process, above the environment variable."""
     global _override

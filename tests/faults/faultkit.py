@@ -45,7 +45,7 @@ WALL = re.compile(r"wall|per_s")  # keys whose values read a clock: wall times, 
 TEMP = re.compile(r"^\..+\.(\d+-[A-Za-z0-9_]{6,}\.[A-Za-z0-9]+|[A-Za-z0-9_]{6,}\.tmp|old-.+)$")
 KILLED, INTERRUPTED = 137, 130
 NEVER = 10**9  # a FAULT_CRASH_AT that counts crash points without ever crashing
-TIMEOUT_S = 300.0  # generous: the machine is shared
+TIMEOUT_S = 120.0  # generous (a run takes seconds): the machine is shared
 
 
 @dataclass(frozen=True)
@@ -108,13 +108,13 @@ def _instrument(trace: Path, probe: Path, records: Path, at_record: tuple[int, s
 
     def _reopen(self: RunDir) -> None:
         reopen(self)
-        probe.write_text(str(self._lines))
+        _write_number(probe, self._lines)
 
     load = data._load_progress
 
     def _load_progress(out: Path, ds: Any, budget: Any) -> None:
         load(out, ds, budget)
-        probe.write_text(str(ds.n_episodes))
+        _write_number(probe, ds.n_episodes)
 
     RunDir._reopen = _reopen  # type: ignore[method-assign]
     data._load_progress = _load_progress
@@ -123,7 +123,7 @@ def _instrument(trace: Path, probe: Path, records: Path, at_record: tuple[int, s
 
     def fire() -> None:
         seen[0] += 1
-        records.write_text(str(seen[0]))
+        _write_number(records, seen[0])
         if seen[0] != count:
             return
         if action == "kill":
@@ -148,6 +148,27 @@ def _instrument(trace: Path, probe: Path, records: Path, at_record: tuple[int, s
     data.collect_demos = collect_demos
 
 
+def _own_tqdm_lock() -> None:
+    """Give this child a tqdm write lock of its own. tqdm's default lock holds a multiprocessing
+    RLock, a semaphore that a fork shares with the parent and every sibling: a child SIGKILLed
+    while drawing a bar leaves it taken for good, and every later run (and pytest itself) then
+    blocks at its first bar. That hung a CI run for 90 minutes."""
+    import threading
+
+    import tqdm.auto
+    import tqdm.std
+
+    for cls in {tqdm.std.tqdm, tqdm.auto.tqdm}:
+        cls.set_lock(threading.RLock())
+
+
+def _write_number(path: Path, n: int) -> None:
+    """``path`` holds ``n`` or its previous value, never an empty file (the child may die mid-write)."""
+    tmp = path.with_name(path.name + f".{os.getpid()}")
+    tmp.write_text(str(n))
+    os.replace(tmp, path)
+
+
 def _child(argv: list[str], log: Path, crash_at: int, trace: Path, probe: Path, records: Path,
            at_record: tuple[int, str] | None) -> None:
     """The forked command: never returns into pytest."""
@@ -161,6 +182,7 @@ def _child(argv: list[str], log: Path, crash_at: int, trace: Path, probe: Path, 
         sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        _own_tqdm_lock()
         from mimetic import atomic
         from mimetic.cli.main import main
 

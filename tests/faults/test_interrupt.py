@@ -4,6 +4,7 @@ resumes to the uninterrupted result, bitwise."""
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -86,3 +87,29 @@ def test_the_crash_hook_works_through_the_environment(runner: Runner, tmp_path: 
     o = runner.run(ref.cmd.resume(out))
     assert o.rc == 0 and o.resumed_from == 1, o.text()[-3000:]
     ref.check(out)
+
+
+def test_a_run_killed_while_drawing_a_bar_blocks_nothing_after_it(runner: Runner, monkeypatch) -> None:
+    """tqdm's default lock is a multiprocessing semaphore that a fork shares: a run SIGKILLed while
+    it held it once left it taken for good, and every later run, then pytest itself, hung at its
+    first progress bar (a CI run lost its 90 minutes so). Each forked run has a lock of its own."""
+    import io
+    import sys
+
+    from tqdm.auto import tqdm
+    from tqdm.std import TqdmDefaultWriteLock
+
+    import mimetic.cli.main  # noqa: F401
+
+    tqdm(total=1, file=io.StringIO()).close()  # the parent's semaphore exists before the fork
+
+    def killed_mid_bar(argv: object) -> int:
+        tqdm.get_lock().acquire()
+        os.kill(os.getpid(), signal.SIGKILL)
+        return 0
+
+    monkeypatch.setattr(sys.modules["mimetic.cli.main"], "main", killed_mid_bar)
+    assert runner.run(["tasks"], timeout=60).rc == 128 + signal.SIGKILL
+    semaphore = TqdmDefaultWriteLock.mp_lock
+    assert semaphore.acquire(timeout=5), "the killed run left tqdm's shared lock taken"
+    semaphore.release()

@@ -181,6 +181,13 @@ def _forked(fn: Callable[[], Any], *, timeout: float, headroom: int, cap: int) -
         code = 0
         try:
             os.close(read_fd)
+            import threading
+
+            import tqdm.auto
+            import tqdm.std
+
+            for cls in {tqdm.std.tqdm, tqdm.auto.tqdm}:  # not the parent's semaphore: see faultkit._own_tqdm_lock
+                cls.set_lock(threading.RLock())
             _child(fn, write_fd, headroom, cap)
         except BaseException:  # noqa: BLE001
             code = 3

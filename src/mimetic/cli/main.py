@@ -109,14 +109,14 @@ def _one_line_warning(message: Warning | str, category: type[Warning], *args: ob
 def main(argv: Sequence[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warning  # type: ignore[assignment]
     args = _parse(argv)
-    from mimetic.cli.resume import Interrupted, apply_max_memory
+    from mimetic.cli.resume import Interrupted, max_memory
 
     try:
         # one torch thread unless MIMETIC_THREADS says otherwise: at once if torch is loaded,
         # else when the command first imports it (`tasks` never does)
         threads.set_threads(threads.threads_from_env() or threads.DEFAULT)
-        apply_max_memory(args)
-        args.handler(args)
+        with max_memory(args):
+            args.handler(args)
     except Interrupted as e:
         print(f"interrupted: {e}", file=sys.stderr)
         return Interrupted.exit_code

@@ -15,10 +15,11 @@ continues with ``--resume``. A second Ctrl-C stops at once, keeping the last che
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import signal
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +58,22 @@ def add_max_memory_arg(p: argparse.ArgumentParser) -> None:
                         "default: MIMETIC_MAX_MEMORY, else half of this machine's RAM")
 
 
-def apply_max_memory(args: argparse.Namespace) -> None:
-    """Install ``--max-memory`` (when the command has it and it was given) as the process's cap."""
+@contextlib.contextmanager
+def max_memory(args: argparse.Namespace) -> Iterator[None]:
+    """``--max-memory`` (when the command has it and it was given) as the cap while the command
+    runs; the cap before it afterwards (a command run from Python leaves no trace)."""
     from mimetic import limits
 
     text = getattr(args, "max_memory", None)
-    if text is not None:
-        limits.set_memory_cap(limits.parse_size(text))
+    if text is None:
+        yield
+        return
+    before = limits.cap_override()
+    limits.set_memory_cap(limits.parse_size(text))
+    try:
+        yield
+    finally:
+        limits.set_memory_cap(before)
 
 
 def leaf_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
