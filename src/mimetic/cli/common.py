@@ -12,6 +12,7 @@ import math
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ import numpy as np
 from mimetic.cli.base import Parser, print_table, table, version  # noqa: F401
 from mimetic.cli.options import add_config_args, config_from_args
 from mimetic.envs import as_expert, load_sb3_expert, make_expert, make_task
-from mimetic.envs.experts import ClippedExpert
+from mimetic.envs.experts import ClippedExpert, load_policy_expert
 from mimetic.errors import ConfigError, TaskError
 from mimetic.interactive.budget import LabelBudget
 from mimetic.policies import ChunkingConfig, ChunkingPolicy, DiffusionConfig, DiffusionPolicy, MLPPolicy
@@ -44,8 +45,9 @@ def add_task_args(p: argparse.ArgumentParser, *, required: bool, default_from: s
     p.add_argument("--num-envs", type=int, default=16 if envs_default == "16" else None,
                    help=f"environments stepped together (default: {envs_default})")
     p.add_argument("--expert", default=None,
-                   help="'module:function' (batched or single obs) or an SB3 .zip; needed for gym:<id> tasks "
-                        "(default: the task's built-in expert)")
+                   help="'module:function' (batched or single obs), an SB3 .zip (its VecNormalize .pkl beside "
+                        "it is applied), or a mimetic policy folder (e.g. 'mimetic expert train' output); needed "
+                        "for gym:<id> tasks (default: the task's built-in expert)")
     add_clip_actions_arg(p)
 
 
@@ -86,7 +88,7 @@ def import_expert(expert_arg: str) -> Callable[[np.ndarray], Any]:
     """The user's 'module:function', imported as ``python -m`` would (current directory first)."""
     module, _, attr = expert_arg.partition(":")
     if not module or not attr:
-        raise ConfigError(f"--expert must be 'module:function' or a .zip file, got {expert_arg!r}")
+        raise ConfigError(f"--expert must be 'module:function', a .zip file or a policy folder, got {expert_arg!r}")
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # the console script, unlike python -m, does not add it
     try:
@@ -96,13 +98,26 @@ def import_expert(expert_arg: str) -> Callable[[np.ndarray], Any]:
     return fn
 
 
+def _is_file_expert(expert_arg: str) -> bool:
+    """An SB3 zip (with or without its statistics) or a policy folder, not 'module:function'."""
+    return expert_arg.endswith(".zip") or ".zip:" in expert_arg or Path(expert_arg).is_dir()
+
+
 def resolve_expert(task_name: str, expert_arg: str | None, spec=None) -> Expert:
-    """The built-in expert, or a user's: 'module:function' or a Stable-Baselines3 .zip."""
+    """The built-in expert, or a user's: 'module:function', a Stable-Baselines3 .zip, or a mimetic
+    policy folder (``mimetic expert train``'s ``RUN/expert``, any ``save_policy`` folder)."""
 
     if expert_arg is None:
         return make_expert(task_name)
     if expert_arg.endswith(".zip"):
         return load_sb3_expert(expert_arg, spec)
+    if ".zip:" in expert_arg and expert_arg.endswith(".pkl"):  # MODEL.zip:VECNORMALIZE.pkl
+        model, _, stats = expert_arg.rpartition(".zip:")
+        return load_sb3_expert(model + ".zip", spec, normalize=stats)
+    if Path(expert_arg).is_dir():
+        if spec is None:
+            spec = make_task(task_name).spec
+        return load_policy_expert(expert_arg, spec)
     discrete = None if spec is None else spec.discrete  # the task decides int vs float actions
     return as_expert(import_expert(expert_arg), name=expert_arg, discrete=discrete)
 
@@ -145,7 +160,7 @@ def task_and_expert(name: str, *, expert_arg: str | None, num_envs: int, max_ste
 
 def _task_and_expert(name: str, *, expert_arg: str | None, num_envs: int, max_steps: int | None,
                      need_expert: bool) -> tuple[Any, Expert | None]:
-    if expert_arg is not None and not expert_arg.endswith(".zip"):
+    if expert_arg is not None and not _is_file_expert(expert_arg):
         import_expert(expert_arg)  # first: the module may register the Gymnasium env it is for
     task = make_cli_task(name, num_envs=num_envs, max_steps=max_steps)
     if expert_arg is None:

@@ -41,7 +41,9 @@ COMMANDS = {
     "collect": Command("data", "record expert demonstrations to a Minari (HDF5) dataset"),
     "train": Command(None, "train a policy"),
     "eval": Command("evaluate", "evaluate a trained policy"),
+    "expert": Command("expert", "the shipped MuJoCo experts; train and export new ones"),
     "experiment": Command("experiment", "experiments that show the theory on real runs"),
+    "benchmark": Command("benchmark", "the field's benchmark tables (MuJoCo locomotion), run here"),
     "quickstart": Command("quickstart", "collect demos, train BC, evaluate against the expert"),
 }
 TRAIN_MODULES = ("train_bc", "interactive", "rl")  # each adds `train <algo>` subcommands, in this order
@@ -55,10 +57,34 @@ def _module(name: str):
 
 
 def _chosen(argv: Sequence[str]) -> tuple[str | None, str | None]:
-    """The command and the word after it, as argparse will read them: the top level and ``train``
-    take no option with a value, so they are the first two words that are not options."""
-    words = [a for a in argv if not a.startswith("-")][:2]
+    """The command and the word after it, as argparse will read them: the first two words that
+    are neither options nor the value of the top level's one valued option, ``--import``."""
+    words: list[str] = []
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--import":
+            skip = True
+        elif not a.startswith("-"):
+            words.append(a)
     return (words + [None, None])[0], (words + [None, None])[1]
+
+
+def import_modules(modules: Sequence[str]) -> None:
+    """``--import MODULE``: import a user's or a third party's module first (as ``python -m`` would
+    find it, the current directory included), e.g. one that registers Gymnasium envs."""
+    import os
+
+    if modules and "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # noqa: BLE001 - the user's module: one line, whatever it raised
+            from mimetic.errors import ConfigError
+
+            raise ConfigError(f"--import {module}: {type(exc).__name__}: {exc}") from None
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -67,6 +93,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     command, algo = (None, None) if argv is None else _chosen(argv)
     parser = Parser(prog="mimetic", description="Imitation learning from expert demonstrations.")
     parser.add_argument("--version", action="version", version=version())
+    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                        help="import MODULE before the command runs, e.g. a package or your own module that "
+                             "registers Gymnasium envs (repeatable; 'gym:pkg/Env-v0' imports pkg by itself)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name, cmd in COMMANDS.items():
         if name in sub.choices:
@@ -116,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # else when the command first imports it (`tasks` never does)
         threads.set_threads(threads.threads_from_env() or threads.DEFAULT)
         with max_memory(args):
+            import_modules(args.imports)
             args.handler(args)
     except Interrupted as e:
         print(f"interrupted: {e}", file=sys.stderr)

@@ -95,11 +95,59 @@ def as_expert(
 _SB3_ALGOS = ("PPO", "A2C", "DQN", "SAC", "TD3", "DDPG")
 
 
-def load_sb3_expert(path: str | Path, spec: TaskSpec, *, algo: str | None = None) -> Expert:
+class PolicyExpert:
+    """A saved mimetic policy (``save_policy`` folder) acting deterministically, as an Expert;
+    loaded on first use."""
+
+    def __init__(self, directory: str | Path, *, name: str | None = None) -> None:
+        self.directory = Path(directory)
+        self.name = name or f"policy:{self.directory.name}"
+        self._policy: Any = None
+
+    def load(self) -> Any:
+        if self._policy is None:
+            from mimetic.policies import load_policy  # torch: only once an expert is used
+
+            self._policy = load_policy(self.directory)
+        return self._policy
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        return self.load().act(np.asarray(obs, np.float32), deterministic=True)
+
+
+def load_policy_expert(directory: str | Path, spec: TaskSpec) -> Expert:
+    """A mimetic policy folder (policy.json + policy.safetensors, e.g. from ``mimetic expert train``)
+    as the expert of task ``spec``; a folder trained for another task is refused in one line."""
+    from mimetic.envs.registry import same_task
+    from mimetic.policies import read_checkpoint_meta
+
+    directory = Path(directory)
+    meta = read_checkpoint_meta(directory)
+    task = meta["spec"].get("task")
+    if task is not None and not same_task(task, spec.name):
+        raise TaskError(f"expert {directory} was trained for task {task!r}, not {spec.name!r}")
+    obs_dim = meta["spec"].get("obs_dim")
+    want = int(np.prod(spec.observation_space.shape))
+    if obs_dim is not None and obs_dim != want:
+        raise TaskError(f"expert {directory} reads observations of width {obs_dim}; {spec.name} gives {want}")
+    expert = PolicyExpert(directory)
+    expert.load()
+    return expert
+
+
+def load_sb3_expert(path: str | Path, spec: TaskSpec, *, algo: str | None = None,
+                    normalize: str | Path | bool | None = None) -> Expert:
     """A Stable-Baselines3 policy saved as a .zip, acting deterministically, as an Expert.
 
     ``algo`` (e.g. "PPO") names the SB3 class; by default each of PPO, A2C, DQN, SAC, TD3, DDPG is
-    tried. Needs the optional ``stable-baselines3`` package (``pip install mimetic[sb3]``). SB3 files
+    tried. Most MuJoCo policies were trained behind ``VecNormalize`` and act sensibly only on
+    observations normalised with its saved statistics: ``normalize`` names that ``.pkl`` file; by
+    default one beside the zip is used (``vecnormalize.pkl``, ``vec_normalize.pkl`` or
+    ``<stem>_vecnormalize.pkl``, the names RL Zoo and SB3's examples use), with a warning when
+    there is none; ``normalize=False`` uses raw observations silently. On the command line:
+    ``--expert model.zip`` (statistics found beside it) or ``--expert model.zip:stats.pkl``.
+
+    Needs the optional ``stable-baselines3`` package (``pip install mimetic[sb3]``). SB3 files
     contain pickled objects, so load only files you trust (mimetic's own checkpoints never unpickle).
     """
     try:
@@ -121,12 +169,53 @@ def load_sb3_expert(path: str | Path, spec: TaskSpec, *, algo: str | None = None
     if tuple(model.observation_space.shape) != tuple(spec.observation_space.shape):
         raise TaskError(f"SB3 policy expects observations {model.observation_space.shape}, "
                         f"task {spec.name} gives {spec.observation_space.shape}")
+    norm = _vecnormalize(path, normalize, shape=tuple(spec.observation_space.shape))
 
     def predict(obs: np.ndarray) -> np.ndarray:
-        return model.predict(obs, deterministic=True)[0]
+        return model.predict(obs if norm is None else norm(obs), deterministic=True)[0]
 
     return CallableExpert(predict, name=f"sb3-{algo_name.lower()}:{path.stem}", batched=True,
                           discrete=spec.discrete)
+
+
+def _vecnormalize(zip_path: Path, normalize: str | Path | bool | None,
+                  *, shape: tuple[int, ...]) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The observation transform of a saved VecNormalize (None: raw observations)."""
+    if normalize is False:
+        return None
+    if normalize is None or normalize is True:
+        names = ("vecnormalize.pkl", "vec_normalize.pkl", f"{zip_path.stem}_vecnormalize.pkl")
+        found = [zip_path.parent / n for n in names if (zip_path.parent / n).is_file()]
+        if not found:
+            warnings.warn(f"no VecNormalize statistics beside {zip_path} (looked for {', '.join(names)}): "
+                          "the policy sees raw observations, which is right only if it was trained without "
+                          "VecNormalize (name the file with MODEL.zip:STATS.pkl)", stacklevel=3)
+            return None
+        stats_path = found[0]
+    else:
+        stats_path = Path(normalize)
+        if not stats_path.is_file():
+            raise CheckpointError(f"no VecNormalize statistics file at {stats_path}")
+    import pickle
+
+    try:
+        with open(stats_path, "rb") as f:
+            vn = pickle.load(f)  # noqa: S301 - SB3's own format; the docstring says to trust the file
+        if not getattr(vn, "norm_obs", True):
+            return None
+        mean = np.asarray(vn.obs_rms.mean, np.float64)
+        std = np.sqrt(np.asarray(vn.obs_rms.var, np.float64) + float(vn.epsilon))
+        clip = float(vn.clip_obs)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is one line
+        raise CheckpointError(f"{stats_path} is not a readable VecNormalize file: {type(exc).__name__}: {exc}"
+                              ) from None
+    if mean.shape != shape:
+        raise CheckpointError(f"{stats_path} normalises observations of shape {mean.shape}, the task gives {shape}")
+
+    def apply(obs: np.ndarray) -> np.ndarray:
+        return np.clip((np.asarray(obs, np.float64) - mean) / std, -clip, clip).astype(np.float32)
+
+    return apply
 
 
 class ClippedExpert:

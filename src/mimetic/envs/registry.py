@@ -6,13 +6,14 @@ them. Any registered Gymnasium id also works as a task, as ``gym:<id>`` or bare 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 
-from mimetic.envs import cartpole, driving, lunarlander, multimodal, pendulum
+from mimetic.envs import cartpole, driving, lunarlander, mujoco, multimodal, pendulum
 from mimetic.envs.base import BatchedTask, ScriptedExpert, check_count
 from mimetic.envs.gym_adapter import GymTask
 from mimetic.errors import TaskError
@@ -51,9 +52,23 @@ _TASKS: dict[str, _Entry] = {
     "multimodal": _Entry(multimodal.MultimodalTask, multimodal.EXPERT,
                          "reach a goal around an obstacle; the expert passes left or right by a hidden coin"),
 }
+
+
+def _locomotion(name: str) -> Build:
+    def build(**kwargs: Any) -> BatchedTask:
+        return mujoco.MujocoTask(name, **kwargs)
+
+    return build
+
+
+# MuJoCo tasks: built only when asked for (the extra may be missing); experts load on first use
+_TASKS.update({name: _Entry(_locomotion(name), mujoco.make_shipped_expert(name), facts.description)
+               for name, facts in mujoco.TASKS.items()})
+
 # Gymnasium ids whose observations and actions are exactly those of a built-in task
 _ALIASES = {"CartPole-v1": "cartpole", "Pendulum-v1": "pendulum", "LunarLander-v3": "lunarlander",
-            DRIVING_ID: "driving", MULTIMODAL_ID: "multimodal"}
+            DRIVING_ID: "driving", MULTIMODAL_ID: "multimodal",
+            **{facts.gym_id: name for name, facts in mujoco.TASKS.items()}}
 
 
 def register_envs() -> None:
@@ -79,6 +94,7 @@ def make_task(name: str, *, num_envs: int = 1, max_steps: int | None = None) -> 
         # each task class has its own default horizon; only pass one when asked to
         return _TASKS[name].build(num_envs=num_envs, **({} if max_steps is None else {"max_steps": max_steps}))
     gym_id = name.removeprefix("gym:")
+    import_env_package(gym_id)
     if gym_id in gym.registry:
         return GymTask(gym_id, num_envs=num_envs, max_steps=max_steps)
     raise TaskError(
@@ -86,15 +102,44 @@ def make_task(name: str, *, num_envs: int = 1, max_steps: int | None = None) -> 
     )
 
 
+def import_env_package(gym_id: str) -> None:
+    """Import the package named before the slash of a third-party id (``seals/Hopper-v1`` imports
+    ``seals``), which registers its envs with Gymnasium; a one-line TaskError if it is missing."""
+    if "/" not in gym_id or gym_id in gym.registry:
+        return
+    module = gym_id.split("/", 1)[0]
+    if not module.isidentifier():
+        return  # a namespace that names no module (e.g. "ALE"): Gymnasium says what it knows
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module.split(".")[0]:
+            raise TaskError(f"importing {module!r} for env {gym_id!r} failed: {exc}") from None
+        if gym_id in gym.registry:  # registered by the namespace's own plugin after all
+            return
+        raise TaskError(f"env {gym_id!r} comes from package {module!r}, which is not installed "
+                        f"(pip install {module.replace('_', '-')}, or --import the module that registers it)"
+                        ) from None
+    except Exception as exc:  # noqa: BLE001 - a broken third-party package: one line, not its traceback
+        raise TaskError(f"importing {module!r} for env {gym_id!r} failed: {type(exc).__name__}: {exc}") from None
+
+
 def _resolve(name: str) -> str | None:
     bare = name.removeprefix("gym:")
     return name if name in _TASKS else _ALIASES.get(bare)
 
 
+def same_task(a: str, b: str) -> bool:
+    """Whether two task names mean the same task (``hopper``, ``gym:Hopper-v5``, ``Hopper-v5``)."""
+    return a == b or (_resolve(a) or a.removeprefix("gym:")) == (_resolve(b) or b.removeprefix("gym:"))
+
+
 def expert_name(task: str) -> str | None:
     """Name of the built-in expert of ``task``, or None."""
     key = _resolve(task)
-    return None if key is None else _TASKS[key].expert.name
+    if key is None or (key in mujoco.TASKS and not mujoco.shipped(key)):
+        return None
+    return _TASKS[key].expert.name
 
 
 def make_expert(name: str) -> ScriptedExpert:
@@ -105,6 +150,11 @@ def make_expert(name: str) -> ScriptedExpert:
             f"no built-in expert for {name!r}; experts exist for {', '.join(_TASKS)} "
             "-- wrap your own with as_expert(fn) or load_sb3_expert(path, spec)"
         )
+    if key in mujoco.TASKS:
+        mujoco.require_mujoco(key)
+        if not mujoco.shipped(key):
+            raise TaskError(f"no expert is shipped for {key!r} yet; train one with "
+                            f"'mimetic expert train --task {key}' and load it with load_policy")
     return _TASKS[key].expert
 
 
@@ -112,6 +162,12 @@ def describe_tasks() -> list[dict[str, Any]]:
     """One row per built-in task, for ``mimetic tasks``."""
     rows = []
     for name, entry in _TASKS.items():
+        if name in mujoco.TASKS:  # static facts: no MuJoCo import, and listed without the extra
+            facts = mujoco.TASKS[name]
+            rows.append({"name": name, "gym_id": facts.gym_id, "obs_dim": facts.obs_dim, "action": "continuous",
+                         "act_dim": facts.act_dim, "max_steps": mujoco.MAX_STEPS,
+                         "expert": expert_name(name), "description": entry.description})
+            continue
         task = entry.build(num_envs=1)
         spec = task.spec
         task.close()
