@@ -432,9 +432,13 @@ def plot_png(result: LocomotionResult) -> bytes:
         for k, (v, ci, marker) in enumerate(((agg.mean, agg.mean_ci, "o"), (agg.iqm, agg.iqm_ci, "s"))):
             y = j + (k - 0.5) * 0.3
             ax2.errorbar([v], [y], xerr=[[v - ci[0]], [ci[1] - v]], fmt=marker, color=COLOURS[a], capsize=3)
+            if a in PUBLISHED_AGGREGATE:
+                ax2.plot([PUBLISHED_AGGREGATE[a][k]], [y], "x", color="red", ms=7)
+    low = min([x.score for x in result.cells] + [v[0] for v in PUBLISHED_AGGREGATE.values()])
+    ax2.set_xlim(max(low - 0.05, -0.5), 1.1)
     ax2.set_yticks(range(len(c.algos)), labels=[NAMES[a] for a in c.algos])
     ax2.axvline(1.0, color="grey", lw=1)
-    ax2.set_xlabel("score: mean (o) and IQM (s), 95% CI")
+    ax2.set_xlabel("score: mean (o) and IQM (s), 95% CI; x: imitation v1.0")
     ax2.grid(True, axis="x", alpha=0.3)
     fig.tight_layout()
     buf = io.BytesIO()
