@@ -129,3 +129,30 @@ def test_shipped_weights_record_how_they_were_made():
         assert info["task"] == name and info["command"].startswith("mimetic train ppo")
         assert info["score"]["episodes"] == 50
         assert (mujoco.WEIGHTS / name / "policy.safetensors").stat().st_size < 1_000_000
+
+
+def test_render_failure_names_the_egl_packages(monkeypatch):
+    from mimetic.envs.gym_adapter import GymTask
+
+    task = make_task("hopper")
+    task.reset(seeds=np.array([0]))
+
+    def broken(self, index=0):
+        raise RuntimeError("eglInitialize failed")  # what a machine without EGL says, in one of its forms
+
+    monkeypatch.setattr(GymTask, "render", broken)
+    with pytest.raises(TaskError, match="apt install libegl1 libegl-mesa0 libgl1-mesa-dri") as err:
+        task.render()
+    assert "eglInitialize failed" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_no_display_defaults_to_egl(monkeypatch):
+    monkeypatch.delenv("MUJOCO_GL", raising=False)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    mujoco.require_mujoco("hopper")
+    if sys.platform.startswith("linux"):
+        assert os.environ["MUJOCO_GL"] == "egl"
+    monkeypatch.setenv("MUJOCO_GL", "osmesa")
+    mujoco.require_mujoco("hopper")
+    assert os.environ["MUJOCO_GL"] == "osmesa"  # the user's choice is kept
