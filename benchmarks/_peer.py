@@ -15,8 +15,11 @@ from typing import Any
 import numpy as np
 import torch
 
-PEER_PYTHON = Path(os.environ.get("MIMETIC_PEER_PYTHON", "/work/.venv-imitation/bin/python"))
-PEER_SCRIPT = Path(os.environ.get("MIMETIC_PEER_SCRIPT", "/work/shared/peers/imitation_lib/run_peer.py"))
+# defaults: beside the repository (../.venv-imitation, ../shared/peers/imitation_lib), as the peer README sets them up
+_BESIDE = Path(__file__).resolve().parents[2]
+PEER_PYTHON = Path(os.environ.get("MIMETIC_PEER_PYTHON", _BESIDE / ".venv-imitation" / "bin" / "python"))
+PEER_SCRIPT = Path(os.environ.get("MIMETIC_PEER_SCRIPT",
+                                  _BESIDE / "shared" / "peers" / "imitation_lib" / "run_peer.py"))
 GYM_IDS = {"cartpole": "CartPole-v1", "pendulum": "Pendulum-v1"}
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """The ``imitation`` peer (v1.0.1) on MuJoCo locomotion, imitating a mimetic PPO expert.
 
-Run with the PEER's python (/work/.venv-imitation/bin/python); this script never imports mimetic.
+Run with the PEER's python (MIMETIC_PEER_PYTHON, e.g. ../.venv-imitation/bin/python); this script never
+imports mimetic.
 It reuses the helpers of the peer harness (../shared/peers/imitation_lib/run_peer.py, found via
 $MIMETIC_PEER_HARNESS) and keeps its method: every subcommand prints ONE JSON line on stdout
 (library output goes to stderr); evaluation is SB3 ``evaluate_policy``, deterministic, 50
@@ -58,7 +59,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-HARNESS = Path(os.environ.get("MIMETIC_PEER_HARNESS", "/work/shared/peers/imitation_lib"))
+# the harness beside the repository (../shared/peers/imitation_lib), unless MIMETIC_PEER_HARNESS says
+HARNESS = Path(os.environ.get("MIMETIC_PEER_HARNESS",
+                              Path(__file__).resolve().parents[2] / "shared" / "peers" / "imitation_lib"))
 sys.path.insert(0, str(HARNESS))
 os.environ.setdefault("MUJOCO_GL", "egl")  # headless; never used to render here
 

@@ -282,7 +282,8 @@ def run_cell(config: LocomotionConfig, task_name: str, algo: str, seed: int, dem
             labels += extra
             train_s += dagger_s
     else:
-        policy, curve, env_steps, train_s = _adversarial(config, task_name, algo, demos, seed, ref)
+        policy, curve, env_steps, train_s = _adversarial(config, task_name, algo, demos, seed, ref,
+                                                         progress=progress)
     res = scorer(policy)
     scorer.task.close()
     return LocomotionCell(task=task_name, algo=algo, seed=seed, score=float(res.normalized_score),
@@ -307,7 +308,7 @@ def _dagger(config: LocomotionConfig, task_name: str, policy: MLPPolicy, demos: 
 
 
 def _adversarial(config: LocomotionConfig, task_name: str, algo: str, demos: Dataset, seed: int,
-                 ref: Reference) -> tuple[Any, tuple[CurvePoint, ...], int, float]:
+                 ref: Reference, *, progress: bool = False) -> tuple[Any, tuple[CurvePoint, ...], int, float]:
     curve: list[CurvePoint] = []
     scorer = _scorer(config, ref, 10) if config.eval_every else None
     next_eval = config.eval_every
@@ -321,7 +322,8 @@ def _adversarial(config: LocomotionConfig, task_name: str, algo: str, demos: Dat
 
     task = make_task(task_name, num_envs=PHYSICS_ENVS)
     ppo_cfg = dataclasses.replace(PHYSICS_PPO, total_steps=config.adv_steps, seed=seed)
-    out = adversarial.fit(task, demos, adversarial.AdversarialConfig(method=algo), ppo_cfg, callback=evaluate)
+    out = adversarial.fit(task, demos, adversarial.AdversarialConfig(method=algo), ppo_cfg, callback=evaluate,
+                          progress=progress)
     task.close()
     if scorer is not None:
         scorer.task.close()
