@@ -197,7 +197,8 @@ def test_direct_constructors_validate() -> None:
 
 
 def test_task_listing() -> None:
-    assert task_names() == ["cartpole", "pendulum", "lunarlander", "lunarlander-continuous", "driving", "multimodal"]
+    assert task_names() == ["cartpole", "pendulum", "lunarlander", "lunarlander-continuous", "driving", "multimodal",
+                            "halfcheetah", "hopper", "walker2d", "swimmer", "ant"]
     rows = {row["name"]: row for row in describe_tasks()}
     assert set(rows) == set(task_names())
     assert rows["driving"]["obs_dim"] == 6 and rows["driving"]["max_steps"] == 400

@@ -17,7 +17,6 @@ Python::
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from pathlib import Path
@@ -81,8 +80,3 @@ def export_expert(policy: Any, out: str | Path, *, task: str, episodes: int = 50
     with AtomicDirectory(Path(out), replace=True) as tmp:
         write(tmp)
     return info
-
-
-def physics_config(**changes: Any) -> PPOConfig:
-    """:data:`PHYSICS_PPO` with ``changes`` (e.g. ``seed=1, total_steps=2_000_000``)."""
-    return dataclasses.replace(PHYSICS_PPO, **changes)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -42,3 +44,10 @@ def print_table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
 
 def version() -> str:
     return f"mimetic {__version__}"
+
+
+def cwd_on_path() -> None:
+    """Put the current directory on ``sys.path`` as ``python -m`` does (the console script does
+    not), so ``--expert module:function`` and ``--import MODULE`` find a user's own modules."""
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())

@@ -9,8 +9,6 @@ import argparse
 import dataclasses
 import importlib
 import math
-import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ from typing import Any
 import numpy as np
 
 # re-exported: the command modules import these from here
-from mimetic.cli.base import Parser, print_table, table, version  # noqa: F401
+from mimetic.cli.base import Parser, cwd_on_path, print_table, table, version  # noqa: F401
 from mimetic.cli.options import add_config_args, config_from_args
 from mimetic.envs import as_expert, load_sb3_expert, make_expert, make_task
 from mimetic.envs.experts import ClippedExpert, load_policy_expert
@@ -89,8 +87,7 @@ def import_expert(expert_arg: str) -> Callable[[np.ndarray], Any]:
     module, _, attr = expert_arg.partition(":")
     if not module or not attr:
         raise ConfigError(f"--expert must be 'module:function', a .zip file or a policy folder, got {expert_arg!r}")
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # the console script, unlike python -m, does not add it
+    cwd_on_path()
     try:
         fn = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as e:

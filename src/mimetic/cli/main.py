@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Sequence
 
 from mimetic import threads
-from mimetic.cli.base import Parser, version
+from mimetic.cli.base import Parser, cwd_on_path, version
 from mimetic.errors import MimeticError
 
 
@@ -74,10 +74,8 @@ def _chosen(argv: Sequence[str]) -> tuple[str | None, str | None]:
 def import_modules(modules: Sequence[str]) -> None:
     """``--import MODULE``: import a user's or a third party's module first (as ``python -m`` would
     find it, the current directory included), e.g. one that registers Gymnasium envs."""
-    import os
-
-    if modules and "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    if modules:
+        cwd_on_path()
     for module in modules:
         try:
             importlib.import_module(module)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mimetic.envs.base import ScriptedExpert, TaskSpec
+from mimetic.envs.policy_expert import PolicyExpert
 from mimetic.errors import CheckpointError, TaskError
 
 if TYPE_CHECKING:  # protocols imports torch; the envs package stays torch-free at import
@@ -93,26 +94,6 @@ def as_expert(
 
 
 _SB3_ALGOS = ("PPO", "A2C", "DQN", "SAC", "TD3", "DDPG")
-
-
-class PolicyExpert:
-    """A saved mimetic policy (``save_policy`` folder) acting deterministically, as an Expert;
-    loaded on first use."""
-
-    def __init__(self, directory: str | Path, *, name: str | None = None) -> None:
-        self.directory = Path(directory)
-        self.name = name or f"policy:{self.directory.name}"
-        self._policy: Any = None
-
-    def load(self) -> Any:
-        if self._policy is None:
-            from mimetic.policies import load_policy  # torch: only once an expert is used
-
-            self._policy = load_policy(self.directory)
-        return self._policy
-
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
-        return self.load().act(np.asarray(obs, np.float32), deterministic=True)
 
 
 def load_policy_expert(directory: str | Path, spec: TaskSpec) -> Expert:

@@ -30,6 +30,7 @@ import numpy as np
 
 from mimetic.envs.base import ScriptedExpert
 from mimetic.envs.gym_adapter import GymTask
+from mimetic.envs.policy_expert import PolicyExpert
 from mimetic.errors import TaskError
 
 INSTALL = "pip install 'mimetic[mujoco]'"
@@ -150,30 +151,9 @@ class MujocoTask(GymTask):
 # --------------------------------------------------------------------------- shipped experts
 
 
-class ShippedPolicy:
-    """The shipped PPO policy of a task, loaded on first use, acting deterministically (its mean
-    action), as a batched (B, O) -> (B, A) function."""
-
-    def __init__(self, task: str) -> None:
-        self.task = task
-        self._policy: Any = None
-
-    @property
-    def directory(self) -> Path:
-        return WEIGHTS / self.task
-
-    def load(self) -> Any:
-        if self._policy is None:
-            from mimetic.policies import load_policy
-
-            if not (self.directory / "policy.json").is_file():
-                raise TaskError(f"no expert is shipped for {self.task!r} yet; train one with "
-                                f"'mimetic expert train --task {self.task}'")
-            self._policy = load_policy(self.directory, expect_task=self.task)
-        return self._policy
-
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
-        return self.load().act(np.asarray(obs, np.float32), deterministic=True)
+def not_shipped(task: str) -> str:
+    """The one-line error for a task whose expert is not shipped (yet)."""
+    return f"no expert is shipped for {task!r} yet; train one with 'mimetic expert train --task {task}'"
 
 
 def shipped(task: str) -> bool:
@@ -188,4 +168,6 @@ def expert_info(task: str) -> dict[str, Any]:
 
 
 def make_shipped_expert(task: str) -> ScriptedExpert:
-    return ScriptedExpert(f"{task}-ppo", TASKS[task].obs_dim, ShippedPolicy(task))
+    """The shipped PPO policy of ``task`` (loaded on first use) as its named expert."""
+    policy = PolicyExpert(WEIGHTS / task, expect_task=task, missing=not_shipped(task))
+    return ScriptedExpert(f"{task}-ppo", TASKS[task].obs_dim, policy)

@@ -153,8 +153,7 @@ def make_expert(name: str) -> ScriptedExpert:
     if key in mujoco.TASKS:
         mujoco.require_mujoco(key)
         if not mujoco.shipped(key):
-            raise TaskError(f"no expert is shipped for {key!r} yet; train one with "
-                            f"'mimetic expert train --task {key}' and load it with load_policy")
+            raise TaskError(mujoco.not_shipped(key))
     return _TASKS[key].expert
 
 
