@@ -45,6 +45,35 @@ def test_scaled_budget_gives_labels_proportional_to_the_horizon():
     assert HorizonConfig(horizons=(400, 100)).horizons == (100, 400)  # sorted
 
 
+def test_return_task_measures_regret_to_the_experts_return(tmp_path):
+    """hopper has no cost of its own: each row's cost is the expert's mean return at that horizon
+    minus the row's own, the expert's is 0 and it has no slope, success is n/a."""
+    pytest.importorskip("mujoco")
+    config = HorizonConfig(task="hopper", horizons=(20, 60), seeds=(0,), labels=120, dagger_rounds=2,
+                           bc_steps=50, dagger_steps=20, hidden=(16,), eval_episodes=3)
+    out = tmp_path / "hopper"
+    result = run_horizon(config, out_dir=out)
+    assert result.metric == "regret"
+    for t in (20, 60):
+        runs = {r.method: r for r in result.rows if r.horizon == t}
+        assert runs["expert"].cost_mean == 0.0 and runs["expert"].return_mean > 0
+        for m in ("bc", "dagger"):
+            assert runs[m].labels == 120 and runs[m].success_rate is None
+            assert runs[m].cost_mean == pytest.approx(runs["expert"].return_mean - runs[m].return_mean)
+            assert runs[m].cost_per_step == pytest.approx(runs[m].cost_mean / t)
+    assert math.isnan(result.slopes["expert"])
+    data = json.loads((out / "horizon.json").read_text())
+    assert data["task"] == "hopper" and data["metric"] == "regret"
+    md = (out / "horizon.md").read_text()
+    assert "regret vs horizon (hopper)" in md and "| n/a | n/a |" in md
+    assert (out / "horizon.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_task_without_an_expert_is_refused():
+    with pytest.raises(ConfigError, match="no built-in expert"):
+        HorizonConfig(task="no-such-task")
+
+
 @pytest.mark.parametrize("options", [
     {"horizons": (100,)},
     {"horizons": (100, 100)},

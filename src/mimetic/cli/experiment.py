@@ -29,9 +29,10 @@ class Experiment:
 
 EXPERIMENTS = {
     "horizon": Experiment(
-        "horizon", "HorizonConfig", "compounding error: BC vs DAgger cost as the horizon grows (driving)",
-        "BC and DAgger trained with the same expert labels at each horizon on the driving task; total cost vs "
-        "horizon, log-log slopes, table and PNG plot.", "experiment-horizon", "driving"),
+        "horizon", "HorizonConfig", "compounding error: BC vs DAgger cost as the horizon grows",
+        "BC and DAgger trained with the same expert labels at each horizon (driving by default; --task hopper "
+        "or halfcheetah measures the regret to the expert's return); cost vs horizon, log-log slopes, table and "
+        "PNG plot.", "experiment-horizon", None),
     "labels": Experiment(
         "labels", "LabelsConfig", "expert-normalized score vs expert labels spent, one curve per method",
         "BC and the interactive methods (DAgger, HG-DAgger, ThriftyDAgger, SMILe, forward training, AggreVaTe) "

@@ -19,6 +19,12 @@ BC drifts there) this experiment measures, for each horizon T and training seed:
    own states; the expert on the same seeds;
 5. the log-log slope of mean cost vs T (``np.polyfit`` on logs) for the expert, BC and DAgger.
 
+``task`` picks another task with a scripted or shipped expert (``hopper``, ``halfcheetah``, ...).
+A task judged by its return (``TaskSpec.headline == "return"``) has no cost of its own, so the
+cost there is the **regret**: the expert's mean return at horizon T minus the learner's, on the
+same evaluation starts (the quantity the bounds are about: J(expert) - J(learner) <= T^2 eps for
+BC, T eps for DAgger). The expert's own regret is 0, so it has no slope (reported as nan).
+
 Outputs (``out_dir``, written as a whole or not at all): ``horizon.json``, ``horizon.md``,
 ``horizon.png``.
 """
@@ -50,14 +56,18 @@ from mimetic.rollout import collect, evaluate, summarize
 from mimetic.runs import json_line, write_files_atomic
 from mimetic.types import EvalResult
 
-TASK = "driving"
+TASK = "driving"  # the default task
 METHODS = ("expert", "bc", "dagger")
 FILES = ("horizon.json", "horizon.md", "horizon.png")
 
 
 @dataclass(frozen=True)
 class HorizonConfig:
-    """Options of the horizon experiment (BC vs DAgger cost as the horizon grows, driving task)."""
+    """Options of the horizon experiment (BC vs DAgger cost as the horizon grows)."""
+
+    task: str = TASK
+    """Task with an expert (driving, or e.g. hopper / halfcheetah: cost = the regret to the expert's
+    return there)."""
 
     horizons: tuple[int, ...] = (50, 100, 200, 400, 800, 1600)
     """Horizons T (steps per episode) to train and evaluate at; at least two distinct values."""
@@ -124,6 +134,11 @@ class HorizonConfig:
             raise ConfigError(f"hidden layer widths must be >= 1, got {self.hidden}")
         if self.eval_seed < 0:
             raise ConfigError(f"eval_seed must be >= 0, got {self.eval_seed}")
+        from mimetic.envs.registry import expert_name
+
+        if expert_name(self.task) is None:
+            raise ConfigError(f"task {self.task!r} has no built-in expert to label states "
+                              "(see 'mimetic tasks' and 'mimetic expert list')")
 
     def labels_at(self, horizon: int) -> int:
         """The label budget of one training run (BC or DAgger) at ``horizon``."""
@@ -138,10 +153,11 @@ class HorizonRow:
     method: str  # "expert", "bc" or "dagger"
     seed: int | None  # None for the expert (deterministic; evaluated once per horizon)
     labels: int  # expert labels spent on training (0 for the expert itself)
-    cost_mean: float  # total cost per evaluation episode
+    cost_mean: float  # total cost per evaluation episode (return tasks: the expert's mean return - this one's)
     cost_ci95: float  # half-width of the 95% interval of cost_mean over evaluation episodes
     cost_per_step: float  # cost_mean / horizon
-    success_rate: float  # fraction of evaluation episodes that reach the horizon without crashing
+    return_mean: float  # mean return per evaluation episode
+    success_rate: float | None  # fraction of evaluation episodes that succeed (None: the task defines none)
     imitation_error: float | None  # |learner - expert| steering (rad) on the learner's own states
     rounds: int | None  # DAgger rounds run (None otherwise)
     train_s: float  # wall time of data collection and training
@@ -163,7 +179,10 @@ class HorizonSummary:
     expert_cost_per_step: float
     bc_cost_per_step: float
     dagger_cost_per_step: float
-    expert_success: float
+    expert_return: float
+    bc_return: float
+    dagger_return: float
+    expert_success: float  # nan where the task defines no success
     bc_success: float
     dagger_success: float
     bc_imitation_error: float
@@ -178,9 +197,11 @@ class HorizonResult:
     table: tuple[HorizonSummary, ...]
     slopes: dict[str, float]  # method -> log-log slope of mean cost vs horizon
     wall_s: float
+    metric: str = "cost"  # "cost" (the task's own) or "regret" (expert return - learner return)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"experiment": "horizon", "task": TASK, "config": asdict(self.config),
+        return {"experiment": "horizon", "task": self.config.task, "metric": self.metric,
+                "config": asdict(self.config),
                 "slopes": dict(self.slopes), "table": [asdict(r) for r in self.table],
                 "rows": [asdict(r) for r in self.rows], "wall_s": self.wall_s}
 
@@ -195,7 +216,7 @@ def run_horizon(config: HorizonConfig, *, out_dir: Path | None = None, progress:
     if cells is None:  # a new folder (absent or empty, checked before any work); the CLI passes one to resume
         cells = Cells.start(out_dir, header={"experiment": "horizon", "config": asdict(config)})
     start = time.perf_counter()
-    expert = make_expert(TASK)
+    expert = make_expert(config.task)
     rows: list[HorizonRow] = []
     pairs = [(t, s) for t in config.horizons for s in config.seeds]
     with tqdm(pairs, desc="horizon", unit="run", disable=not progress) as bar:
@@ -208,19 +229,42 @@ def run_horizon(config: HorizonConfig, *, out_dir: Path | None = None, progress:
                               kind=HorizonRow))
             rows.append(cells(f"dagger-T{horizon}-seed{seed}", partial(_dagger_row, config, horizon, seed, expert),
                               kind=HorizonRow))
+    measure = metric(config)
+    if measure == "regret":
+        rows = _regrets(rows)
     table = tuple(_summarize(config, rows, t) for t in config.horizons)
     result = HorizonResult(config=config, rows=tuple(rows), table=table, slopes=_slopes(table),
-                           wall_s=time.perf_counter() - start)
+                           wall_s=time.perf_counter() - start, metric=measure)
     if out_dir is not None:
         write_outputs(result, Path(out_dir))
     return result
+
+
+def metric(config: HorizonConfig) -> str:
+    """"cost" where the task is judged by its own cost (driving), else "regret" (the expert's return
+    minus the learner's)."""
+    task = make_task(config.task)
+    try:
+        return "cost" if task.spec.headline == "cost" else "regret"
+    finally:
+        task.close()
+
+
+def _regrets(rows: list[HorizonRow]) -> list[HorizonRow]:
+    """Each row's cost := the expert's mean return at its horizon minus its own (same starts)."""
+    expert = {r.horizon: r.return_mean for r in rows if r.method == "expert"}
+    out = []
+    for r in rows:
+        gap = expert[r.horizon] - r.return_mean
+        out.append(replace(r, cost_mean=gap, cost_per_step=gap / r.horizon))
+    return out
 
 
 # ----------------------------------------------------------------------------- one run each
 
 
 def _policy(config: HorizonConfig, horizon: int, seed: int) -> MLPPolicy:
-    spec = make_task(TASK, max_steps=horizon).spec
+    spec = make_task(config.task, max_steps=horizon).spec
     return MLPPolicy.for_spec(spec, MLPConfig(hidden=config.hidden), seed=seed)
 
 
@@ -233,7 +277,7 @@ def _bc_row(config: HorizonConfig, horizon: int, seed: int, expert: Expert) -> H
     budget = LabelBudget(expert, limit=config.labels_at(horizon))
     # One env: a batched rollout stops when the next step's labels don't all fit, so a budget that is
     # not a whole number of episodes would be left partly unspent; one env spends it to the last label.
-    task = make_task(TASK, num_envs=1, max_steps=horizon)
+    task = make_task(config.task, num_envs=1, max_steps=horizon)
     demos = collect(task, expert, episodes=math.ceil(config.labels_at(horizon) / horizon),
                     seed=seeding.EPISODES(seed), budget=budget)  # where DAgger's rounds start
     policy = _policy(config, horizon, seed)
@@ -259,7 +303,7 @@ def _dagger_row(config: HorizonConfig, horizon: int, seed: int, expert: Expert) 
         seed=seed,
     )
     policy = _policy(config, horizon, seed)
-    task = make_task(TASK, num_envs=1, max_steps=horizon)  # one env: spends the budget exactly
+    task = make_task(config.task, num_envs=1, max_steps=horizon)  # one env: spends the budget exactly
     out = dagger.fit(task, expert, policy, dcfg, bc_config=_bc_config(config, steps=config.dagger_steps, seed=seed))
     train_s = time.perf_counter() - start
     res = _evaluate(config, horizon, policy, expert)
@@ -274,7 +318,7 @@ def _expert_row(config: HorizonConfig, horizon: int, expert: Expert) -> HorizonR
 
 
 def _eval_task(config: HorizonConfig, horizon: int) -> Any:
-    return make_task(TASK, num_envs=min(config.eval_episodes, 64), max_steps=horizon)
+    return make_task(config.task, num_envs=min(config.eval_episodes, 64), max_steps=horizon)
 
 
 def _evaluate(config: HorizonConfig, horizon: int, policy: MLPPolicy, expert: Expert) -> EvalResult:
@@ -284,10 +328,10 @@ def _evaluate(config: HorizonConfig, horizon: int, policy: MLPPolicy, expert: Ex
 
 def _row(horizon: int, method: str, seed: int | None, res: EvalResult, *, labels: int, rounds: int | None,
          train_s: float) -> HorizonRow:
-    assert res.success_rate is not None, "driving defines success"
+    # cost = -reward on driving, and regret = expert return - return: either way the return's interval width
     return HorizonRow(horizon=horizon, method=method, seed=seed, labels=labels, cost_mean=res.cost_mean,
-                      cost_ci95=res.return_ci95,  # cost = -reward on driving: same interval width
-                      cost_per_step=res.cost_mean / horizon, success_rate=res.success_rate,
+                      cost_ci95=res.return_ci95, cost_per_step=res.cost_mean / horizon,
+                      return_mean=res.return_mean, success_rate=res.success_rate,
                       imitation_error=res.imitation_error, rounds=rounds, train_s=train_s)
 
 
@@ -299,7 +343,8 @@ def _summarize(config: HorizonConfig, rows: list[HorizonRow], horizon: int) -> H
         return [r for r in rows if r.horizon == horizon and r.method == method]
 
     def mean(method: str, field: str) -> float:
-        return float(np.mean([getattr(r, field) for r in pick(method)]))
+        values = [getattr(r, field) for r in pick(method)]
+        return float("nan") if None in values else float(np.mean(values))
 
     def sd(method: str) -> float:
         return float(np.std([r.cost_mean for r in pick(method)]))
@@ -311,6 +356,8 @@ def _summarize(config: HorizonConfig, rows: list[HorizonRow], horizon: int) -> H
         dagger_cost=mean("dagger", "cost_mean"), dagger_cost_sd=sd("dagger"),
         expert_cost_per_step=mean("expert", "cost_per_step"), bc_cost_per_step=mean("bc", "cost_per_step"),
         dagger_cost_per_step=mean("dagger", "cost_per_step"),
+        expert_return=mean("expert", "return_mean"), bc_return=mean("bc", "return_mean"),
+        dagger_return=mean("dagger", "return_mean"),
         expert_success=mean("expert", "success_rate"), bc_success=mean("bc", "success_rate"),
         dagger_success=mean("dagger", "success_rate"),
         bc_imitation_error=mean("bc", "imitation_error"), dagger_imitation_error=mean("dagger", "imitation_error"),
@@ -324,7 +371,8 @@ def _slopes(table: tuple[HorizonSummary, ...]) -> dict[str, float]:
     out = {}
     for method in METHODS:
         cost = np.array([getattr(r, f"{method}_cost") for r in table])
-        # every step costs |e| > 0, so a mean cost is positive; guard anyway rather than log(0)
+        # driving: every step costs |e| > 0, so a mean cost is positive; a regret may be 0 (the expert's
+        # own) or negative (a learner that beats the expert): no slope then
         out[method] = float(np.polyfit(log_t, np.log(cost), 1)[0]) if np.all(cost > 0) else float("nan")
     return out
 
@@ -340,20 +388,32 @@ def markdown(result: HorizonResult) -> str:
              f"evaluation episodes per policy from reset seed {c.eval_seed}; MLP {list(c.hidden)}; BC "
              f"{c.bc_steps} steps; DAgger {c.dagger_rounds} planned rounds x {c.dagger_steps} steps, warm start "
              f"{c.warm_start}.")
-    cost = ("Cost: total per episode (|lateral error| m per step, +1 per off-road step, crash penalty); "
-            "mean over seeds ± standard deviation over seeds.")
+    if result.metric == "cost":
+        cost = ("Cost: total per episode (|lateral error| m per step, +1 per off-road step, crash penalty); "
+                "mean over seeds ± standard deviation over seeds.")
+    else:
+        cost = (f"Cost: the regret, the expert's mean return at horizon T minus the learner's on the same "
+                f"evaluation starts ({c.task} has no cost of its own; the expert's regret is 0 by definition); "
+                "mean over seeds ± standard deviation over seeds. Returns are mean returns per episode.")
+
+    def pct(x: float) -> str:
+        return "n/a" if math.isnan(x) else f"{x:.2f}"
+
     header = ("| T | labels (BC / DAgger) | expert cost | BC cost | DAgger cost | expert / step | BC / step "
-              "| DAgger / step | BC success | DAgger success | BC imit. err | DAgger imit. err | DAgger rounds |")
-    lines = ["# BC vs DAgger: cost vs horizon (driving)", "", setup, "", cost, "", header,
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "| DAgger / step | expert return | BC return | DAgger return | BC success | DAgger success "
+              "| BC imit. err | DAgger imit. err | DAgger rounds |")
+    lines = [f"# BC vs DAgger: {result.metric} vs horizon ({c.task})", "", setup, "", cost, "", header,
+             "|---:|" + "---:|" * 15]
     for r in result.table:
         lines.append(
             f"| {r.horizon} | {r.bc_labels:g} / {r.dagger_labels:g} | {r.expert_cost:.2f} | {r.bc_cost:.2f} ± "
             f"{r.bc_cost_sd:.2f} | {r.dagger_cost:.2f} ± {r.dagger_cost_sd:.2f} | {r.expert_cost_per_step:.4f} | "
-            f"{r.bc_cost_per_step:.4f} | {r.dagger_cost_per_step:.4f} | {r.bc_success:.2f} | {r.dagger_success:.2f} | "
+            f"{r.bc_cost_per_step:.4f} | {r.dagger_cost_per_step:.4f} | {r.expert_return:.1f} | {r.bc_return:.1f} | "
+            f"{r.dagger_return:.1f} | {pct(r.bc_success)} | {pct(r.dagger_success)} | "
             f"{r.bc_imitation_error:.4f} | {r.dagger_imitation_error:.4f} | {r.dagger_rounds:.1f} |")
-    slopes = (f"Log-log slopes of mean cost vs T: expert {s['expert']:.2f}, BC {s['bc']:.2f}, "
-              f"DAgger {s['dagger']:.2f} (theory: BC up to 2, T^2 eps; DAgger 1, T eps).")
+    slopes = (f"Log-log slopes of mean {result.metric} vs T: expert {s['expert']:.2f}, BC {s['bc']:.2f}, "
+              f"DAgger {s['dagger']:.2f} (theory: BC up to 2, T^2 eps; DAgger 1, T eps; nan: a mean that is "
+              "not positive at some T has no logarithm).")
     lines += ["", slopes, ""]
     return "\n".join(lines)
 
@@ -367,22 +427,31 @@ def plot_png(result: HorizonResult) -> bytes:
     t = np.array([r.horizon for r in result.table], float)
     colours = {"expert": "black", "bc": "tab:red", "dagger": "tab:blue"}
     names = {"expert": "expert", "bc": "BC", "dagger": "DAgger"}
+    regret = result.metric == "regret"
     for m in METHODS:
+        if regret and m == "expert":
+            continue  # 0 by definition
         pts = [(r.horizon, r.cost_mean) for r in result.rows if r.method == m]
         ax.scatter(*zip(*pts), s=14, alpha=0.45, color=colours[m])
         mean = [getattr(r, f"{m}_cost") for r in result.table]
         ax.plot(t, mean, "-o", color=colours[m], label=f"{names[m]} (slope {result.slopes[m]:.2f})")
-    anchor = result.table[0].expert_cost  # guides start at the expert's cost at the shortest T
+    # guides start at the expert's cost at the shortest T (regret: at 1 return unit, where symlog turns log)
+    anchor = 1.0 if regret else result.table[0].expert_cost
     for k, style in ((1, ":"), (2, "--")):
         ax.plot(t, anchor * (t / t[0]) ** k, style, color="grey", label=f"slope {k} guide")
     ax.set_xscale("log")
-    ax.set_yscale("log")
+    if regret:  # a regret can be 0 or negative (a learner above the expert): linear near 0, log beyond
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.axhline(0.0, color="black", lw=0.8)
+    else:
+        ax.set_yscale("log")
     ax.set_xticks(t, labels=[f"{x:g}" for x in t])
     ax.set_xticks([], minor=True)
     ax.set_xlabel("horizon T (steps)")
-    ax.set_ylabel("total cost per episode")
+    ax.set_ylabel("total cost per episode" if result.metric == "cost"
+                  else "regret per episode (expert return - learner return)")
     s = result.slopes
-    ax.set_title(f"driving: cost vs horizon, equal labels (slopes: expert {s['expert']:.2f}, "
+    ax.set_title(f"{result.config.task}: {result.metric} vs horizon, equal labels (slopes: expert {s['expert']:.2f}, "
                  f"BC {s['bc']:.2f}, DAgger {s['dagger']:.2f})", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)

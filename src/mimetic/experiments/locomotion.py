@@ -116,6 +116,14 @@ class LocomotionConfig:
     adv_steps: int = 1_000_000
     """GAIL and AIRL: environment steps (a tenth of the imitation library's 10M)."""
 
+    adv_bc_steps: int = 0
+    """GAIL and AIRL: behavioral-cloning warm start, gradient steps on the demonstrations before
+    adversarial training (0: none, as in the imitation library's table)."""
+
+    adv_log_std: float = 0.0
+    """GAIL and AIRL: initial log standard deviation of PPO's action noise (0: std 1, the physics
+    preset; with a warm start a smaller noise, e.g. -1, keeps the BC policy on its feet)."""
+
     eval_every: int = 200_000
     """GAIL and AIRL: environment steps between learning-curve evaluations (10 episodes; 0: none)."""
 
@@ -136,6 +144,8 @@ class LocomotionConfig:
                      "dagger_episodes", "dagger_fit_steps", "adv_steps", "bootstrap"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.adv_bc_steps < 0:
+            raise ConfigError(f"adv_bc_steps must be >= 0 (0: no warm start), got {self.adv_bc_steps}")
         if self.eval_every < 0:
             raise ConfigError(f"eval_every must be >= 0 (0: no learning curve), got {self.eval_every}")
         if any(h < 1 for h in self.hidden):
@@ -321,8 +331,10 @@ def _adversarial(config: LocomotionConfig, task_name: str, algo: str, demos: Dat
         return False
 
     task = make_task(task_name, num_envs=PHYSICS_ENVS)
-    ppo_cfg = dataclasses.replace(PHYSICS_PPO, total_steps=config.adv_steps, seed=seed)
-    out = adversarial.fit(task, demos, adversarial.AdversarialConfig(method=algo), ppo_cfg, callback=evaluate,
+    ppo_cfg = dataclasses.replace(PHYSICS_PPO, total_steps=config.adv_steps, seed=seed,
+                                  init_log_std=config.adv_log_std)
+    adv_cfg = adversarial.AdversarialConfig(method=algo, bc_steps=config.adv_bc_steps)
+    out = adversarial.fit(task, demos, adv_cfg, ppo_cfg, callback=evaluate,
                           progress=progress)
     task.close()
     if scorer is not None:
@@ -375,7 +387,9 @@ def markdown(result: LocomotionResult) -> str:
               f"task and seed; {c.eval_episodes} deterministic evaluation episodes from reset seed {EVAL_SEED}. "
               f"BC: MLP {list(c.hidden)} tanh, {c.bc_steps} steps. DAgger: that BC, then {c.dagger_rounds} rounds of "
               f"{c.dagger_episodes} learner episodes labelled by the expert, {c.dagger_fit_steps} refit steps each. "
-              f"GAIL/AIRL: {c.adv_steps} env steps, PPO physics preset with {PHYSICS_ENVS} envs. References "
+              f"GAIL/AIRL: {c.adv_steps} env steps, PPO physics preset with {PHYSICS_ENVS} envs"
+              + (f", warm-started by {c.adv_bc_steps} BC steps" if c.adv_bc_steps else "")
+              + (f", initial action log-std {c.adv_log_std:g}" if c.adv_log_std != 0 else "") + ". References "
               f"(same starts): {refs}. Wall time {result.wall_s:.0f} s."), "",
              "Expert-normalised score (0 random, 1 expert): per task mean ± sd over seeds; mean and IQM over all "
              "runs with 95% stratified-bootstrap intervals; the imitation library's published v1.0 numbers "
