@@ -3,6 +3,7 @@ every algorithm on hopper through the API and the CLI (the mujoco extra, which C
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -28,7 +29,8 @@ def test_stratified_bootstrap_resamples_within_tasks():
 
 
 @pytest.mark.parametrize("options", [{"tasks": ("pendulum",)}, {"algos": ("bc", "bc")}, {"algos": ("ppo",)},
-                                     {"seeds": 0}, {"eval_every": -1}])
+                                     {"seeds": 0}, {"eval_every": -1}, {"first_seed": -1},
+                                     {"adv_bc_steps": -1}])
 def test_bad_config_is_one_line(options):
     with pytest.raises(ConfigError):
         LocomotionConfig(**options)
@@ -83,3 +85,22 @@ def test_cli_benchmark_locomotion(tmp_path, capsys):
     assert main(["benchmark", "locomotion", "--tasks", "pendulum", "--out", str(tmp_path / "c")]) == 2
     assert "tasks must be distinct names among halfcheetah" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
+
+
+def test_first_seed_and_warm_start_reach_the_runs(tmp_path, monkeypatch):
+    from mimetic.algos import adversarial
+
+    seen = []
+    real = adversarial.fit
+
+    def spy(task, demos, config, ppo_config, **kw):
+        seen.append((config.method, config.bc_steps, ppo_config.init_log_std, ppo_config.seed))
+        return real(task, demos, config, ppo_config, **kw)
+
+    monkeypatch.setattr(adversarial, "fit", spy)
+    config = dataclasses.replace(TINY, algos=("gail",), seeds=1, first_seed=3, adv_bc_steps=10, adv_log_std=-1.0)
+    res = run_locomotion(config, out_dir=tmp_path / "out")
+    assert [c.seed for c in res.cells] == [3]
+    assert seen == [("gail", 10, -1.0, 3)]
+    md = (tmp_path / "out" / "locomotion.md").read_text()
+    assert "seeds 3-3" in md and "warm-started by 10 BC steps" in md and "initial action log-std -1" in md

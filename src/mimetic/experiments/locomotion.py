@@ -87,7 +87,12 @@ class LocomotionConfig:
     """Algorithms: bc, dagger, gail, airl (space- or comma-separated)."""
 
     seeds: int = 3
-    """Number of training seeds (0 .. seeds-1); each seeds the demonstrations, networks and rollouts."""
+    """Number of training seeds (first_seed .. first_seed + seeds - 1); each seeds the demonstrations,
+    networks and rollouts."""
+
+    first_seed: int = 0
+    """The first training seed: split one table's seeds over several jobs or machines (the
+    benchmarks/bench_locomotion.py report merges their locomotion.json files)."""
 
     demos: int = 10
     """Expert demonstration episodes (full 1000-step episodes for a healthy expert) per task and seed."""
@@ -146,6 +151,8 @@ class LocomotionConfig:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.adv_bc_steps < 0:
             raise ConfigError(f"adv_bc_steps must be >= 0 (0: no warm start), got {self.adv_bc_steps}")
+        if self.first_seed < 0:
+            raise ConfigError(f"first_seed must be >= 0, got {self.first_seed}")
         if self.eval_every < 0:
             raise ConfigError(f"eval_every must be >= 0 (0: no learning curve), got {self.eval_every}")
         if any(h < 1 for h in self.hidden):
@@ -232,7 +239,8 @@ def run_locomotion(config: LocomotionConfig, *, out_dir: Path | None = None, pro
     start = time.perf_counter()
     refs = {t: cells(f"reference-{t}", lambda t=t: reference(config, t), kind=Reference) for t in config.tasks}
     results: list[LocomotionCell] = []
-    jobs = [(t, s, a) for t in config.tasks for s in range(config.seeds) for a in config.algos]
+    seeds = range(config.first_seed, config.first_seed + config.seeds)
+    jobs = [(t, s, a) for t in config.tasks for s in seeds for a in config.algos]
     demos: dict[tuple[str, int], Dataset] = {}
     with tqdm(jobs, desc="locomotion", unit="run", disable=not progress) as bar:
         for task, seed, algo in bar:
@@ -383,7 +391,8 @@ def markdown(result: LocomotionResult) -> str:
     refs = "; ".join(f"{r.task}: expert {r.expert_return:.0f} ± {r.expert_return_std:.0f}, random "
                      f"{r.random_return:.0f}" for r in result.references)
     lines = [f"# Locomotion benchmark: {', '.join(NAMES[a] for a in c.algos)}", "",
-             (f"Tasks {', '.join(c.tasks)}; seeds 0-{c.seeds - 1}; {c.demos} expert demonstration episodes per "
+             (f"Tasks {', '.join(c.tasks)}; seeds {c.first_seed}-{c.first_seed + c.seeds - 1}; {c.demos} expert "
+              "demonstration episodes per "
               f"task and seed; {c.eval_episodes} deterministic evaluation episodes from reset seed {EVAL_SEED}. "
               f"BC: MLP {list(c.hidden)} tanh, {c.bc_steps} steps. DAgger: that BC, then {c.dagger_rounds} rounds of "
               f"{c.dagger_episodes} learner episodes labelled by the expert, {c.dagger_fit_steps} refit steps each. "
