@@ -366,15 +366,22 @@ def _summarize(config: HorizonConfig, rows: list[HorizonRow], horizon: int) -> H
 
 
 def _slopes(table: tuple[HorizonSummary, ...]) -> dict[str, float]:
-    """Least-squares slope of log(mean cost) on log(T): cost ~ T^slope (1: linear, 2: quadratic)."""
-    log_t = np.log([r.horizon for r in table])
+    """Least-squares slope of log(mean cost) on log(T): cost ~ T^slope (1: linear, 2: quadratic).
+
+    Fitted over the horizons whose mean cost is positive (driving: all of them, every step costs
+    |e| > 0; a regret is 0 for the expert and can be negative at short T, where a learner may edge
+    past the expert): nan with fewer than two such horizons. :func:`slope_horizons` says which."""
     out = {}
     for method in METHODS:
-        cost = np.array([getattr(r, f"{method}_cost") for r in table])
-        # driving: every step costs |e| > 0, so a mean cost is positive; a regret may be 0 (the expert's
-        # own) or negative (a learner that beats the expert): no slope then
-        out[method] = float(np.polyfit(log_t, np.log(cost), 1)[0]) if np.all(cost > 0) else float("nan")
+        t = slope_horizons(table, method)
+        cost = [getattr(r, f"{method}_cost") for r in table if r.horizon in t]
+        out[method] = float(np.polyfit(np.log(t), np.log(cost), 1)[0]) if len(t) >= 2 else float("nan")
     return out
+
+
+def slope_horizons(table: tuple[HorizonSummary, ...], method: str) -> list[int]:
+    """The horizons a slope is fitted over: those where the method's mean cost is positive."""
+    return [r.horizon for r in table if getattr(r, f"{method}_cost") > 0]
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -396,8 +403,8 @@ def markdown(result: HorizonResult) -> str:
                 f"evaluation starts ({c.task} has no cost of its own; the expert's regret is 0 by definition); "
                 "mean over seeds ± standard deviation over seeds. Returns are mean returns per episode.")
 
-    def pct(x: float) -> str:
-        return "n/a" if math.isnan(x) else f"{x:.2f}"
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None or math.isnan(x) else f"{x:.2f}"  # JSON turns nan into null
 
     header = ("| T | labels (BC / DAgger) | expert cost | BC cost | DAgger cost | expert / step | BC / step "
               "| DAgger / step | expert return | BC return | DAgger return | BC success | DAgger success "
@@ -411,9 +418,14 @@ def markdown(result: HorizonResult) -> str:
             f"{r.bc_cost_per_step:.4f} | {r.dagger_cost_per_step:.4f} | {r.expert_return:.1f} | {r.bc_return:.1f} | "
             f"{r.dagger_return:.1f} | {pct(r.bc_success)} | {pct(r.dagger_success)} | "
             f"{r.bc_imitation_error:.4f} | {r.dagger_imitation_error:.4f} | {r.dagger_rounds:.1f} |")
-    slopes = (f"Log-log slopes of mean {result.metric} vs T: expert {s['expert']:.2f}, BC {s['bc']:.2f}, "
-              f"DAgger {s['dagger']:.2f} (theory: BC up to 2, T^2 eps; DAgger 1, T eps; nan: a mean that is "
-              "not positive at some T has no logarithm).")
+    def over(method: str) -> str:
+        t = slope_horizons(result.table, method)
+        return "" if len(t) in (0, 1, len(result.table)) else f" (T = {t[0]}-{t[-1]})"
+
+    slopes = (f"Log-log slopes of mean {result.metric} vs T: expert {s['expert']:.2f}{over('expert')}, "
+              f"BC {s['bc']:.2f}{over('bc')}, DAgger {s['dagger']:.2f}{over('dagger')} (theory: BC up to 2, "
+              "T^2 eps; DAgger 1, T eps; fitted over the horizons whose mean is positive, nan with fewer "
+              "than two).")
     lines += ["", slopes, ""]
     return "\n".join(lines)
 
@@ -451,7 +463,8 @@ def plot_png(result: HorizonResult) -> bytes:
     ax.set_ylabel("total cost per episode" if result.metric == "cost"
                   else "regret per episode (expert return - learner return)")
     s = result.slopes
-    ax.set_title(f"{result.config.task}: {result.metric} vs horizon, equal labels (slopes: expert {s['expert']:.2f}, "
+    expert_slope = "" if regret else f"expert {s['expert']:.2f}, "
+    ax.set_title(f"{result.config.task}: {result.metric} vs horizon, equal labels (slopes: {expert_slope}"
                  f"BC {s['bc']:.2f}, DAgger {s['dagger']:.2f})", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
