@@ -43,15 +43,21 @@ def main() -> None:
     ap.add_argument("--label", default="")
     ap.add_argument("--target", type=float, default=3000.0, help="return whose first crossing is reported")
     ap.add_argument("--png", type=Path, default=None)
+    ap.add_argument("--max-steps", type=int, default=None,
+                    help="only evaluations up to this many env steps (compare a longer run at equal steps)")
     a = ap.parse_args()
     rows, curves = [], []
     for run in a.runs:
         steps, rets, info = curve(run)
+        if a.max_steps is not None and steps[-1] > a.max_steps:
+            keep = [i for i, x in enumerate(steps) if x <= a.max_steps]
+            steps, rets = [steps[i] for i in keep], [rets[i] for i in keep]
+            info["note"] = f" (a {info['env_steps']}-step run cut at {a.max_steps}; train s of the whole run)"
         curves.append((info, steps, rets))
         first = next((s for s, r in zip(steps, rets) if r >= a.target), None)
         rows.append(f"| {info['task']} | {info['seed']} | {max(rets):.0f} | {rets[-1]:.0f} | "
                     f"{'-' if first is None else f'{first / 1e3:.0f}k'} | {info['env_steps']} | "
-                    f"{info['wall_s']:.0f} |{'' if info['finished'] else ' (stopped early)'}")
+                    f"{info['wall_s']:.0f}{'' if info['finished'] else ' (stopped early)'}{info.get('note', '')} |")
     print(f"| task | seed | best eval return | last eval return | first >= {a.target:.0f} | env steps | "
           "train s |\n|---|---:|---:|---:|---:|---:|---:|")
     print("\n".join(rows))
