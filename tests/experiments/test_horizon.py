@@ -69,6 +69,22 @@ def test_return_task_measures_regret_to_the_experts_return(tmp_path):
     assert (out / "horizon.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_slopes_are_fitted_over_the_horizons_with_a_positive_mean():
+    """A regret is <= 0 at short T: the slope uses only the horizons where the mean is positive."""
+    from dataclasses import fields
+
+    def row(t, bc, dagger):
+        values = {f.name: 0.0 for f in fields(horizon.HorizonSummary)}
+        return horizon.HorizonSummary(**values | {"horizon": t, "bc_cost": bc, "dagger_cost": dagger})
+
+    table = (row(100, -2.0, 1.0), row(200, 10.0, 2.0), row(800, 160.0, 8.0))
+    slopes = horizon._slopes(table)
+    assert slopes["bc"] == pytest.approx(2.0)  # 10 -> 160 over 200 -> 800, T = 100 left out
+    assert slopes["dagger"] == pytest.approx(1.0)  # every horizon
+    assert math.isnan(slopes["expert"])  # 0 everywhere: no horizon to fit
+    assert horizon.slope_horizons(table, "bc") == [200, 800]
+
+
 def test_task_without_an_expert_is_refused():
     with pytest.raises(ConfigError, match="no built-in expert"):
         HorizonConfig(task="no-such-task")

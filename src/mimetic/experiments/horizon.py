@@ -216,6 +216,7 @@ def run_horizon(config: HorizonConfig, *, out_dir: Path | None = None, progress:
     if cells is None:  # a new folder (absent or empty, checked before any work); the CLI passes one to resume
         cells = Cells.start(out_dir, header={"experiment": "horizon", "config": asdict(config)})
     start = time.perf_counter()
+    measure = metric(config)
     expert = make_expert(config.task)
     rows: list[HorizonRow] = []
     pairs = [(t, s) for t in config.horizons for s in config.seeds]
@@ -229,7 +230,6 @@ def run_horizon(config: HorizonConfig, *, out_dir: Path | None = None, progress:
                               kind=HorizonRow))
             rows.append(cells(f"dagger-T{horizon}-seed{seed}", partial(_dagger_row, config, horizon, seed, expert),
                               kind=HorizonRow))
-    measure = metric(config)
     if measure == "regret":
         rows = _regrets(rows)
     table = tuple(_summarize(config, rows, t) for t in config.horizons)
@@ -403,7 +403,7 @@ def markdown(result: HorizonResult) -> str:
                 f"evaluation starts ({c.task} has no cost of its own; the expert's regret is 0 by definition); "
                 "mean over seeds ± standard deviation over seeds. Returns are mean returns per episode.")
 
-    def pct(x: float | None) -> str:
+    def rate(x: float | None) -> str:
         return "n/a" if x is None or math.isnan(x) else f"{x:.2f}"  # JSON turns nan into null
 
     header = ("| T | labels (BC / DAgger) | expert cost | BC cost | DAgger cost | expert / step | BC / step "
@@ -416,8 +416,9 @@ def markdown(result: HorizonResult) -> str:
             f"| {r.horizon} | {r.bc_labels:g} / {r.dagger_labels:g} | {r.expert_cost:.2f} | {r.bc_cost:.2f} ± "
             f"{r.bc_cost_sd:.2f} | {r.dagger_cost:.2f} ± {r.dagger_cost_sd:.2f} | {r.expert_cost_per_step:.4f} | "
             f"{r.bc_cost_per_step:.4f} | {r.dagger_cost_per_step:.4f} | {r.expert_return:.1f} | {r.bc_return:.1f} | "
-            f"{r.dagger_return:.1f} | {pct(r.bc_success)} | {pct(r.dagger_success)} | "
+            f"{r.dagger_return:.1f} | {rate(r.bc_success)} | {rate(r.dagger_success)} | "
             f"{r.bc_imitation_error:.4f} | {r.dagger_imitation_error:.4f} | {r.dagger_rounds:.1f} |")
+
     def over(method: str) -> str:
         t = slope_horizons(result.table, method)
         return "" if len(t) in (0, 1, len(result.table)) else f" (T = {t[0]}-{t[-1]})"
