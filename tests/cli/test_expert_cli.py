@@ -101,6 +101,7 @@ def test_expert_train_then_use_it_as_an_expert(tmp_path, capsys):
     info = json.loads((out / "expert" / "expert.json").read_text())
     assert info["task"] == "swimmer" and info["score"]["episodes"] == 2 and info["env_steps"] == 2048
     assert info["seed"] == 0 and "--init-log-std 0.0" in info["command"]
+    assert "--gamma 0.9999" in info["command"]  # swimmer's own discount (EXPERT_GAMMA)
     assert _run(["collect", "--task", "swimmer", "--expert", out / "expert", "--episodes", 2, "--num-envs", 2,
                  "--max-steps", 20, "--out", tmp_path / "demos"]) == 0
     ds = load_minari(tmp_path / "demos")

@@ -30,8 +30,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     text = ("Train a PPO expert with the physics preset (8 envs, 2048 transitions per iteration, lr 3e-4 "
             "annealed, 10 epochs of 64-transition minibatches, action std starting at 1, observation and "
-            "reward normalisation), then measure the best evaluated policy over --episodes deterministic "
-            "episodes and write it, with expert.json, to OUT/expert/ (use it as --expert OUT/expert). "
+            "reward normalisation, gamma 0.99 except swimmer's 0.9999), then measure the best evaluated "
+            "policy over --episodes deterministic episodes and write it, with expert.json, to OUT/expert/ "
+            "(use it as --expert OUT/expert). "
             "An interrupted run continues with 'mimetic train ppo --resume OUT', then 'mimetic expert export OUT'.")
     tr = cmds.add_parser("train", help="train a PPO expert for a task with the physics preset and export it",
                          description=text)
@@ -73,7 +74,7 @@ def list_experts(args: argparse.Namespace) -> None:
 
 
 def train_expert(args: argparse.Namespace) -> None:
-    from mimetic.algos.experts import EXPERT_STEPS, PHYSICS_ENVS, PHYSICS_PPO
+    from mimetic.algos.experts import EXPERT_GAMMA, EXPERT_STEPS, PHYSICS_ENVS, PHYSICS_PPO
     from mimetic.cli.main import _parse
     from mimetic.runs import check_new_run_dir, default_run_dir
 
@@ -86,6 +87,7 @@ def train_expert(args: argparse.Namespace) -> None:
     argv = ["train", "ppo", "--task", args.task, "--num-envs", str(PHYSICS_ENVS), "--rollout-steps",
             str(p.rollout_steps), "--epochs", str(p.epochs), "--minibatch", str(p.minibatch), "--lr", str(p.lr),
             "--init-log-std", str(p.init_log_std), "--total-steps", str(steps), "--seed", str(args.seed),
+            "--gamma", str(EXPERT_GAMMA.get(args.task, p.gamma)),
             "--eval-every", str(args.eval_every), "--eval-episodes", "10", "--out", str(out), "--no-tensorboard"]
     print("running: mimetic " + " ".join(argv))
     ppo_args = _parse(argv)
@@ -136,7 +138,7 @@ def _how_made(run: Path) -> dict[str, Any]:
         made.update(task=config["task"], seed=a.get("seed"), command="mimetic train ppo " + " ".join(
             f"--{k.replace('_', '-')} {v}" for k, v in a.items()
             if k in ("task", "num_envs", "rollout_steps", "epochs", "minibatch", "lr", "init_log_std",
-                     "total_steps", "seed")))
+                     "total_steps", "seed", "gamma")))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return made
     try:

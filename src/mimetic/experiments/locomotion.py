@@ -34,7 +34,7 @@ import io
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -129,6 +129,19 @@ class LocomotionConfig:
     """GAIL and AIRL: initial log standard deviation of PPO's action noise (0: std 1, the physics
     preset; with a warm start a smaller noise, e.g. -1, keeps the BC policy on its feet)."""
 
+    adv_disc_lr: float = adversarial.DEFAULT_ADVERSARIAL.disc_lr
+    """GAIL and AIRL: discriminator Adam learning rate."""
+
+    adv_disc_steps: int = adversarial.DEFAULT_ADVERSARIAL.disc_steps
+    """GAIL and AIRL: discriminator updates per PPO iteration."""
+
+    adv_grad_penalty: float = adversarial.DEFAULT_ADVERSARIAL.grad_penalty
+    """GAIL and AIRL: weight of the discriminator's gradient penalty (0: off)."""
+
+    adv_reward: Literal["positive", "logit", "negative"] = adversarial.DEFAULT_ADVERSARIAL.reward
+    """GAIL and AIRL: generator reward from the discriminator logit l: positive = -log(1 - D),
+    logit = l, negative = log D."""
+
     eval_every: int = 200_000
     """GAIL and AIRL: environment steps between learning-curve evaluations (10 episodes; 0: none)."""
 
@@ -151,6 +164,10 @@ class LocomotionConfig:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.adv_bc_steps < 0:
             raise ConfigError(f"adv_bc_steps must be >= 0 (0: no warm start), got {self.adv_bc_steps}")
+        try:
+            self.discriminator()
+        except ConfigError as e:
+            raise ConfigError(f"adv_*: {e}") from None
         if self.first_seed < 0:
             raise ConfigError(f"first_seed must be >= 0, got {self.first_seed}")
         if self.eval_every < 0:
@@ -161,6 +178,12 @@ class LocomotionConfig:
     @property
     def net(self) -> MLPConfig:
         return MLPConfig(hidden=self.hidden, activation="tanh")
+
+    def discriminator(self, method: str = "gail") -> adversarial.AdversarialConfig:
+        """The GAIL or AIRL settings of a run: the adv_* options, the rest at their defaults."""
+        return adversarial.AdversarialConfig(method=method, bc_steps=self.adv_bc_steps, disc_lr=self.adv_disc_lr,
+                                             disc_steps=self.adv_disc_steps, grad_penalty=self.adv_grad_penalty,
+                                             reward=self.adv_reward)
 
 
 @dataclass(frozen=True)
@@ -341,7 +364,7 @@ def _adversarial(config: LocomotionConfig, task_name: str, algo: str, demos: Dat
     task = make_task(task_name, num_envs=PHYSICS_ENVS)
     ppo_cfg = dataclasses.replace(PHYSICS_PPO, total_steps=config.adv_steps, seed=seed,
                                   init_log_std=config.adv_log_std)
-    adv_cfg = adversarial.AdversarialConfig(method=algo, bc_steps=config.adv_bc_steps)
+    adv_cfg = config.discriminator(algo)
     out = adversarial.fit(task, demos, adv_cfg, ppo_cfg, callback=evaluate,
                           progress=progress)
     task.close()
@@ -386,6 +409,18 @@ def aggregate(config: LocomotionConfig, cells: list[LocomotionCell]) -> Aggregat
 # ----------------------------------------------------------------------------- outputs
 
 
+def _disc_text(c: LocomotionConfig) -> str:
+    """The discriminator settings that differ from the defaults, for the table's protocol line."""
+    d = adversarial.DEFAULT_ADVERSARIAL
+    parts = [f"{label} {new:g}" for label, new, old in (("discriminator lr", c.adv_disc_lr, d.disc_lr),
+                                                        ("discriminator steps", c.adv_disc_steps, d.disc_steps),
+                                                        ("gradient penalty", c.adv_grad_penalty, d.grad_penalty))
+             if new != old]
+    if c.adv_reward != d.reward:
+        parts.append(f"{c.adv_reward} reward")
+    return "".join(", " + p for p in parts)
+
+
 def markdown(result: LocomotionResult) -> str:
     c = result.config
     refs = "; ".join(f"{r.task}: expert {r.expert_return:.0f} ± {r.expert_return_std:.0f}, random "
@@ -398,7 +433,8 @@ def markdown(result: LocomotionResult) -> str:
               f"{c.dagger_episodes} learner episodes labelled by the expert, {c.dagger_fit_steps} refit steps each. "
               f"GAIL/AIRL: {c.adv_steps} env steps, PPO physics preset with {PHYSICS_ENVS} envs"
               + (f", warm-started by {c.adv_bc_steps} BC steps" if c.adv_bc_steps else "")
-              + (f", initial action log-std {c.adv_log_std:g}" if c.adv_log_std != 0 else "") + ". References "
+              + (f", initial action log-std {c.adv_log_std:g}" if c.adv_log_std != 0 else "") + _disc_text(c)
+              + ". References "
               f"(same starts): {refs}. Wall time {result.wall_s:.0f} s."), "",
              "Expert-normalised score (0 random, 1 expert): per task mean ± sd over seeds; mean and IQM over all "
              "runs with 95% stratified-bootstrap intervals; the imitation library's published v1.0 numbers "
