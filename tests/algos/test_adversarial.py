@@ -62,6 +62,28 @@ def test_reward_forms():
     torch.testing.assert_close(adv.generator_reward(logit, "logit"), torch.log(d) - torch.log1p(-d))
 
 
+def test_airl_shaped_reward_is_f_and_logit_adds_minus_log_pi():
+    task = make_task("pendulum", num_envs=4)
+    demos = Dataset.from_trajectories(collect(make_task("pendulum", num_envs=2), make_expert("pendulum"),
+                                              episodes=2, seed=0))
+    out = {}
+    for form in ("shaped", "logit"):
+        trainer = adv.AdversarialTrainer(task, demos, adv.AdversarialConfig(method="airl", reward=form),
+                                         ppo.PPOConfig(rollout_steps=16, seed=0))
+        roll = trainer.ppo.collect()
+        learner = adv.learner_transitions(roll, trainer.spec, trainer.ppo.policy, absorbing=True)
+        r, r_abs = trainer.rewards(roll, learner)
+        with torch.no_grad():
+            f = trainer.disc.f(learner)[: roll.n].reshape(roll.rewards.shape).double().numpy()
+        out[form] = (r, f, learner.log_probs[: roll.n].reshape(roll.rewards.shape).double().numpy(), r_abs)
+    r, f, log_pi, r_abs = out["shaped"]
+    np.testing.assert_allclose(r, f, rtol=1e-6)
+    np.testing.assert_allclose(out["logit"][0], f - log_pi, rtol=1e-5, atol=1e-6)  # same seed, same net
+    assert r_abs == pytest.approx(out["logit"][3])  # the absorbing loop has no -log pi term
+    with pytest.raises(ConfigError, match="AIRL"):
+        adv.AdversarialConfig(method="gail", reward="shaped")
+
+
 def test_gradient_penalty_is_positive_and_backpropagates(cartpole_demos):
     trainer = adv.AdversarialTrainer(make_task("cartpole", num_envs=4), cartpole_demos,
                                      adv.AdversarialConfig(grad_penalty=1.0), ppo.PPOConfig(rollout_steps=16))

@@ -6,6 +6,8 @@ One iteration:
    (label 1) against the rollout's (label 0), optionally with a gradient penalty;
 3. the rollout's rewards come from the updated discriminator's logit l = log D - log(1 - D):
    ``positive`` = -log(1 - D) = softplus(l), ``logit`` = l, ``negative`` = log D = -softplus(-l);
+   AIRL also offers ``shaped`` = f(s, a, s'), the logit without its -log pi term (PPO then gets no
+   entropy bonus of weight 1 through the reward, as in the ``imitation`` library's AIRL);
 4. PPO updates on those rewards.
 
 GAIL's D(s, a) is an MLP. AIRL's logit is f(s, a, s') - log pi(a|s) with the disentangled
@@ -51,7 +53,7 @@ from mimetic.errors import CheckpointError, ConfigError, DataError
 from mimetic.nets.mlp import ACTIVATIONS, mlp
 from mimetic.policies.mlp import MLPConfig, MLPPolicy
 
-REWARD_FORMS = ("positive", "logit", "negative")
+REWARD_FORMS = ("positive", "logit", "negative", "shaped")
 
 
 @dataclass(frozen=True)
@@ -61,9 +63,9 @@ class AdversarialConfig:
     method: Literal["gail", "airl"] = "gail"
     """gail: discriminator D(s, a); airl: logit f(s, a, s') - log pi(a|s), f = g(s) + gamma h(s') - h(s)."""
 
-    reward: Literal["positive", "logit", "negative"] = "logit"
+    reward: Literal["positive", "logit", "negative", "shaped"] = "logit"
     """Generator reward from the discriminator logit l: positive = -log(1 - D), logit = l =
-    log D - log(1 - D), negative = log D."""
+    log D - log(1 - D), negative = log D; shaped (AIRL only) = f(s, a, s'), l without -log pi."""
 
     disc_hidden: tuple[int, ...] = (64, 64)
     """Hidden layer widths of the discriminator (AIRL: of g and of h)."""
@@ -107,6 +109,8 @@ class AdversarialConfig:
             raise ConfigError(f"method must be 'gail' or 'airl', got {self.method!r}")
         if self.reward not in REWARD_FORMS:
             raise ConfigError(f"reward must be one of {', '.join(REWARD_FORMS)}, got {self.reward!r}")
+        if self.reward == "shaped" and self.method != "airl":
+            raise ConfigError("reward 'shaped' is AIRL's f(s, a, s'); GAIL has no shaped reward")
         if self.disc_activation not in ACTIVATIONS:
             raise ConfigError(f"disc_activation must be one of {', '.join(ACTIVATIONS)}")
         if any(h < 1 for h in self.disc_hidden):
@@ -379,14 +383,19 @@ class AdversarialTrainer:
 
     def rewards(self, roll: Rollout, learner: Transitions) -> tuple[np.ndarray, float]:
         """Generator rewards (T, B) for the rollout and the absorbing state's reward r_abs."""
+        form = self.config.reward
         with torch.no_grad():
-            logit = self.disc.logit(learner, learner.log_probs)
-            r = generator_reward(logit, self.config.reward).double().numpy()
+            if form == "shaped":
+                r = self.disc.f(learner).double().numpy()
+            else:
+                r = generator_reward(self.disc.logit(learner, learner.log_probs), form).double().numpy()
             r_abs = 0.0
             if self.config.absorbing:
                 loop = _with_absorbing(learner.take(torch.arange(0)), 1, self.spec)
                 loop.log_probs = torch.zeros(1)
-                r_abs = float(generator_reward(self.disc.logit(loop, loop.log_probs), self.config.reward)[0])
+                # the loop has no action choice, so its logit is f itself and every form agrees with it
+                r_abs = float(self.disc.f(loop)[0] if form == "shaped"
+                              else generator_reward(self.disc.logit(loop, loop.log_probs), form)[0])
         return r[: roll.n].reshape(roll.rewards.shape), r_abs
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
