@@ -131,6 +131,13 @@ def test_shipped_weights_record_how_they_were_made():
         assert (mujoco.WEIGHTS / name / "policy.safetensors").stat().st_size < 1_000_000
 
 
+def test_a_task_without_shipped_weights_says_how_to_train_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(mujoco, "WEIGHTS", tmp_path)  # as a checkout without the weights folder
+    assert not mujoco.shipped("ant")
+    with pytest.raises(TaskError, match=r"no expert is shipped for 'ant' yet; .*mimetic expert train --task ant"):
+        make_expert("ant")
+
+
 def test_render_failure_names_the_egl_packages(monkeypatch):
     from mimetic.envs.gym_adapter import GymTask
 
