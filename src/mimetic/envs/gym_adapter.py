@@ -3,11 +3,13 @@
 Used for LunarLander (Box2D has no numpy twin) and for ``make_task("gym:<id>")``. It keeps the
 batched semantics of base.py: no auto-reset, env ``i`` reset with seed ``s`` starts where
 ``env.reset(seed=s)`` does, and ``truncated`` is set at ``spec.max_steps``. Only Box observation
-spaces and Discrete or Box action spaces are supported; get_state/set_state are not.
+spaces and Discrete or Box action spaces are supported (``wrap`` may flatten a Dict, as PushT's
+keypoint task does); get_state/set_state are not.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -17,7 +19,8 @@ from mimetic.envs.base import BatchedTask, Step, TaskSpec
 from mimetic.errors import ConfigError, TaskError
 
 
-def _make_env(gym_id: str, max_steps: int | None, env_kwargs: dict[str, Any]) -> gym.Env:
+def _make_env(gym_id: str, max_steps: int | None, env_kwargs: dict[str, Any],
+              wrap: Callable[[gym.Env], gym.Env] | None = None) -> gym.Env:
     try:
         spec = gym.spec(gym_id)
     except gym.error.Error as exc:
@@ -26,9 +29,10 @@ def _make_env(gym_id: str, max_steps: int | None, env_kwargs: dict[str, Any]) ->
     modes = (spec.kwargs.get("render_modes") or _metadata_modes(spec)) if spec else []
     render = {"render_mode": "rgb_array"} if "rgb_array" in modes else {}
     try:
-        return gym.make(gym_id, max_episode_steps=max_steps, **render, **env_kwargs)
+        env = gym.make(gym_id, max_episode_steps=max_steps, **render, **env_kwargs)
     except (gym.error.Error, TypeError) as exc:
         raise TaskError(f"cannot make Gymnasium env {gym_id!r}: {exc}") from exc
+    return env if wrap is None else wrap(env)
 
 
 def _metadata_modes(spec: Any) -> list[str]:
@@ -72,18 +76,20 @@ class GymTask(BatchedTask):
         max_steps: int | None = None,
         name: str | None = None,
         env_kwargs: dict[str, Any] | None = None,
+        wrap: Callable[[gym.Env], gym.Env] | None = None,
     ) -> None:
         if num_envs < 1:
             raise ConfigError(f"num_envs must be >= 1, got {num_envs}")
         kwargs = dict(env_kwargs or {})
-        first = _make_env(gym_id, max_steps, kwargs)
+        first = _make_env(gym_id, max_steps, kwargs, wrap)
         try:
             self.spec = _spec_for(name or f"gym:{gym_id}", gym_id, first, max_steps)
         except Exception:
             first.close()
             raise
         # every env gets the same TimeLimit as spec.max_steps so Gymnasium and we agree
-        self.envs = [first] + [_make_env(gym_id, self.spec.max_steps, kwargs) for _ in range(num_envs - 1)]
+        self.envs = [first] + [_make_env(gym_id, self.spec.max_steps, kwargs, wrap)
+                                   for _ in range(num_envs - 1)]
         self.num_envs = num_envs
         self._obs = np.zeros((num_envs, *self.spec.observation_space.shape), np.float32)  # (B, *O)
         self._t = np.zeros(num_envs, np.int64)  # (B,) steps since reset
