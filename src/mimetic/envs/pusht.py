@@ -16,9 +16,9 @@ setting). Pixels come with camera observations.
 The simulator is pymunk (``pip install 'mimetic[pusht]'``); a task built without it fails in one
 line naming that command. ``get_state``/``set_state`` save and restore each env's agent position
 and velocity, the block's pose and velocities and the step counter. pymunk keeps its contact
-impulses between steps, which cannot be set, so a restored env continues as the original would up
-to the solver's warm start (about 1e-6 px per step; the block's own velocity is damped to zero
-every step on this frictionless table).
+impulses between steps (the contact solver's warm start), which cannot be set, so a restored env
+continues as the original would only approximately: within 0.11 px over 30 steps of random
+pushing, measured on 20 envs.
 """
 
 from __future__ import annotations

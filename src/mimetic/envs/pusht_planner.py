@@ -11,10 +11,12 @@ No human demonstrations can be downloaded here, so the PushT expert plans. At ev
    (the planner re-decides every step, so it can stop anywhere);
 2. adds the cost of walking to the push's start: the shortest path around the T, inflated by the
    agent's radius plus a margin (a visibility graph over its offset corners), times ``walk_cost``;
-3. takes the best push after a random preference of up to ``tie`` px for each contact point,
-   drawn with the planner's seed and the block's pose: pushes within ``tie`` of each other are
+3. takes the best push after a random preference for each contact point of up to ``tie`` px
+   plus ``tie_share`` of the current error (a wide choice far from the goal, a narrow one near
+   it), drawn with the planner's seed and the block's pose: pushes that close are
    chosen among at random, so demonstrations go round the block either way (multimodal, like a
-   human's); a push the agent is already in contact with is preferred by ``tie`` too;
+   human's); a push the agent is already in contact with gets the largest preference (the
+   draws change whenever the block moves, and a push under way must not be dropped for them);
 4. acts: if the agent stands at the push's start (or is already touching there), it pushes
    towards the push's end; otherwise it walks to the next corner of the path.
 
@@ -33,6 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from mimetic.errors import TaskError
 
 # The T in its body frame (gym-pusht's add_tee, scale 30): a 120 x 30 bar and a 30 x 90 stem.
 RECTS = np.array([[-60.0, 0.0, 60.0, 30.0], [-15.0, 30.0, 15.0, 120.0]])  # (2, 4) x0, y0, x1, y1
@@ -116,13 +120,14 @@ class PushTPlanner:
     to actions (B, 2): the agent's PD target in [0, 512]^2."""
 
     def __init__(self, *, seed: int = 0, obs: str = "state", spacing: float = 15.0, corner: float = 5.0,
-                 speeds: tuple[float, ...] = (4.0, 12.0), horizon: int = 6, walk_speed: float = 25.0,
-                 walk_cost: float = 0.01, tie: float = 0.5, margin: float = 4.0, cache: int = 256) -> None:
+                 speeds: tuple[float, ...] = (5.0, 15.0, 40.0), horizon: int = 6, walk_speed: float = 40.0,
+                 walk_cost: float = 0.01, tie: float = 0.5, tie_share: float = 0.1, margin: float = 4.0,
+                 cache: int = 256) -> None:
         from mimetic.envs.pusht import make_env
 
         self.seed, self.obs = seed, obs
         self.speeds, self.horizon = tuple(float(x) for x in speeds), horizon
-        self.walk_speed, self.walk_cost, self.tie = walk_speed, walk_cost, tie
+        self.walk_speed, self.walk_cost, self.tie, self.tie_share = walk_speed, walk_cost, tie, tie_share
         self.contact_points, self.normals = _contacts(spacing, corner)  # (C, 2) each
         delta = AGENT_RADIUS + margin
         n_out = _outward(OUTLINE)  # (8, 2) of edge i -> i+1
@@ -158,6 +163,15 @@ class PushTPlanner:
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         obs = np.asarray(obs, np.float64)
+        width = 5 if self.obs == "state" else 18
+        if obs.ndim != 2 or obs.shape[1] != width:
+            raise TaskError(f"the PushT planner labels batches of shape (B, {width}), got {obs.shape}")
+        xy = obs[:, :4] if self.obs == "state" else obs
+        bad = ~np.all(np.isfinite(obs), axis=1) | np.any((xy < 0.0) | (xy > 512.0), axis=1)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise TaskError(f"PushT state {i} is off the 512 x 512 table (or not finite), so the planner cannot "
+                            f"label it: {np.round(obs[i], 2).tolist()}")
         out = np.empty((len(obs), 2), np.float32)
         for i, row in enumerate(obs):
             out[i] = self.act_one(*self.state_of(row))
@@ -172,8 +186,10 @@ class PushTPlanner:
         at_start = np.linalg.norm(pushes.start - agent, axis=1) < 4.0
         touching = self._touching(agent, pose, pushes)
         score = pushes.error + self.walk_cost * walk
-        score = np.where(touching, score - self.tie, score)  # keep a push under way
-        choice = self._choose(score, pose, pushes.contact)
+        tie = self.tie + self.tie_share * pose_error(pose)
+        # keep a push under way (hysteresis): the preferences are drawn again once the block moves
+        score = np.where(touching, score - tie, score)
+        choice = self._choose(score, pose, pushes.contact, tie)
         if at_start[choice] or touching[choice]:
             # push: the target leads the agent by the push's step, along the push direction
             target = agent + pushes.direction[choice] * pushes.speed[choice]
@@ -183,14 +199,14 @@ class PushTPlanner:
             target = agent + (step if dist <= self.walk_speed else step * (self.walk_speed / dist))
         return np.clip(target, 0.0, 512.0)
 
-    def _choose(self, score: np.ndarray, pose: np.ndarray, contact: np.ndarray) -> int:
+    def _choose(self, score: np.ndarray, pose: np.ndarray, contact: np.ndarray, tie: float) -> int:
         """The best push after each contact point's random preference of up to ``tie`` px, drawn
         with the seed and the block's pose: near-equal pushes are chosen among at random (the
         demonstrations go round the block either way), and the choice stays put while the block
         does (a draw per step among the near ones would flip the agent back and forth)."""
         key = f"{self.seed}:{np.round(pose, 1).tolist()}".encode()
         rng = np.random.default_rng(int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little"))
-        preference = rng.uniform(0.0, self.tie, len(self.contact_points))  # (C,)
+        preference = rng.uniform(0.0, tie, len(self.contact_points))  # (C,)
         return int(np.argmin(score - preference[contact]))
 
     def _touching(self, agent: np.ndarray, pose: np.ndarray, pushes: Pushes) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from mimetic.envs import cartpole, driving, lunarlander, mujoco, multimodal, pendulum
+from mimetic.envs import cartpole, driving, lunarlander, mujoco, multimodal, pendulum, pusht
 from mimetic.envs.base import BatchedTask, ScriptedExpert, check_count
 from mimetic.envs.gym_adapter import GymTask
 from mimetic.errors import TaskError
@@ -65,10 +65,23 @@ def _locomotion(name: str) -> Build:
 _TASKS.update({name: _Entry(_locomotion(name), mujoco.make_shipped_expert(name), facts.description)
                for name, facts in mujoco.TASKS.items()})
 
+def _pusht(name: str) -> Build:
+    def build(**kwargs: Any) -> BatchedTask:
+        return pusht.PushTTask(name, **kwargs)
+
+    return build
+
+
+# PushT: built only when asked for (the extra may be missing); the planner starts on first use
+_TASKS["pusht"] = _Entry(_pusht("pusht"), pusht.EXPERT,
+                         "PushT (gym-pusht): push a T into its goal pose; state obs (agent, block pose)")
+_TASKS["pusht-keypoints"] = _Entry(_pusht("pusht-keypoints"), pusht.KEYPOINTS_EXPERT,
+                                   "PushT with keypoint obs (agent + the T's 8 corners), Diffusion Policy's low-dim")
+
 # Gymnasium ids whose observations and actions are exactly those of a built-in task
 _ALIASES = {"CartPole-v1": "cartpole", "Pendulum-v1": "pendulum", "LunarLander-v3": "lunarlander",
             DRIVING_ID: "driving", MULTIMODAL_ID: "multimodal",
-            **{facts.gym_id: name for name, facts in mujoco.TASKS.items()}}
+            **{facts.gym_id: name for name, facts in mujoco.TASKS.items()}, pusht.GYM_ID: "pusht"}
 
 
 def register_envs() -> None:
@@ -150,6 +163,8 @@ def make_expert(name: str) -> ScriptedExpert:
             f"no built-in expert for {name!r}; experts exist for {', '.join(_TASKS)} "
             "-- wrap your own with as_expert(fn) or load_sb3_expert(path, spec)"
         )
+    if key in pusht.OBS_TYPES:
+        pusht.require_pusht(key)
     if key in mujoco.TASKS:
         mujoco.require_mujoco(key)
         if not mujoco.shipped(key):
@@ -166,6 +181,11 @@ def describe_tasks() -> list[dict[str, Any]]:
             rows.append({"name": name, "gym_id": facts.gym_id, "obs_dim": facts.obs_dim, "action": "continuous",
                          "act_dim": facts.act_dim, "max_steps": mujoco.MAX_STEPS,
                          "expert": expert_name(name), "description": entry.description})
+            continue
+        if name in pusht.OBS_TYPES:  # static facts too: no pymunk import, listed without the extra
+            rows.append({"name": name, "gym_id": pusht.GYM_ID, "obs_dim": pusht.OBS_TYPES[name][1],
+                         "action": "continuous", "act_dim": 2, "max_steps": pusht.MAX_STEPS,
+                         "expert": entry.expert.name, "description": entry.description})
             continue
         task = entry.build(num_envs=1)
         spec = task.spec
