@@ -157,6 +157,30 @@ def test_collect_writes_a_minari_dataset(work):
     assert sorted(p.name for p in (work / "demos" / "data").iterdir()) == ["main_data.hdf5", "metadata.json"]
 
 
+def test_collect_successes_only_keeps_the_successes(tmp_path, monkeypatch, capsys):
+    from mimetic.envs import cartpole
+
+    monkeypatch.setattr(cartpole, "success", lambda traj: traj.seed % 3 != 1)  # seeds 1, 4, 7... fail
+    out = tmp_path / "wins"
+    assert _run(["collect", "--task", "cartpole", "--episodes", 4, "--successes-only", "--max-steps", 20,
+                 "--num-envs", 2, "--out", out]) == 0
+    ds = load_minari(out)
+    assert ds.n_episodes == 4 and ds.metadata["episodes_tried"] == 6 and ds.metadata["seeds"] == [0, 5]
+    # a task without a success hook is refused before anything runs; so is one that never succeeds
+    capsys.readouterr()
+    assert _run(["collect", "--task", "gym:CartPole-v1", "--episodes", 2, "--successes-only",
+                 "--out", tmp_path / "x"]) == 2
+    assert capsys.readouterr().err.strip() == ("error: --successes-only needs a task that defines success; "
+                                               "gym:CartPole-v1 does not")
+    monkeypatch.setattr(cartpole, "success", lambda traj: False)
+    assert _run(["collect", "--task", "cartpole", "--episodes", 2, "--successes-only", "--max-steps", 5,
+                 "--num-envs", 4, "--out", tmp_path / "none"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()  # the progress bar, then one error line
+    assert err[-1] == ("error: only 0 of 20 episodes succeeded, short of --episodes 2 after 10x as many tries; "
+                       "nothing was saved") and not any("Traceback" in e for e in err)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "none").exists()
+
+
 def test_train_bc_writes_a_complete_run(work):
     run = work / "run"
     assert sorted(p.name for p in run.iterdir()) == ["checkpoint", "config.json", "eval.json", "metrics.jsonl",

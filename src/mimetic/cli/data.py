@@ -36,6 +36,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="episode k starts from reset seed SEED+k (default: 0)")
     p.add_argument("--out", default=None, help="dataset directory to create (required unless --resume)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
+    p.add_argument("--successes-only", action="store_true",
+                   help="keep only the episodes the task counts as successes, recording until --episodes of them "
+                        f"(the failed ones are dropped, their seeds skipped; at most {MAX_ATTEMPTS}x --episodes "
+                        "episodes are tried); needs a task that defines success")
     add_checkpoint_args(p, unit="batch of --num-envs episodes", resume_help=(
         "continue an unfinished (interrupted or killed) collection in its folder, with its options "
         "(--episodes may be raised)"))
@@ -72,6 +76,7 @@ def _holds_files(out: Path) -> bool:
 
 COLLECT_FILE = "collect.json"
 PROGRESS = "progress"
+MAX_ATTEMPTS = 10  # --successes-only gives up after this many times --episodes tries
 
 
 def collect(args: argparse.Namespace) -> None:
@@ -87,13 +92,17 @@ def collect(args: argparse.Namespace) -> None:
     task, expert = task_and_expert(args.task, expert_arg=args.expert, max_steps=args.max_steps,
                                     num_envs=min(args.num_envs, args.episodes), need_expert=True,
                                     clip_actions=args.clip_actions)
+    if getattr(args, "successes_only", False) and task.spec.success is None:
+        raise ConfigError(f"--successes-only needs a task that defines success; {task.spec.name} does not")
     ds = Dataset.empty(task.spec, metadata=_demo_metadata(task, expert, args))
     budget = LabelBudget(expert)
-    if resume:
-        _load_progress(out, ds, budget)
+    tried = _load_progress(out, ds, budget) if resume else 0
     made, fresh = ([], False) if resume else _start_collection(out, args)
     try:
-        _record(args, out, task, expert, ds, budget)
+        tried = _record(args, out, task, expert, ds, budget, tried)
+        ds.metadata["seeds"] = [args.seed, args.seed + tried - 1]
+        if getattr(args, "successes_only", False):
+            ds.metadata["episodes_tried"] = tried  # the seeds in between that failed were dropped
         try:
             ds.validate(task.spec)  # a user's expert may produce NaN far from the start states
         except DataError as e:
@@ -137,45 +146,58 @@ def _start_collection(out: Path, args: argparse.Namespace) -> tuple[list[Path], 
     return made, fresh
 
 
-def _load_progress(out: Path, ds: Dataset, budget: LabelBudget) -> None:
+def _load_progress(out: Path, ds: Dataset, budget: LabelBudget) -> int:
+    """The saved episodes and label count; returns the number of episodes tried so far."""
     if not (out / PROGRESS).is_dir():
-        return  # killed before its first batch was saved: start over
+        return 0  # killed before its first batch was saved: start over
     tensors, meta = read_tensors_json(out / PROGRESS, "progress", missing="has no progress files",
                                       corrupt="corrupt collection progress")
     ds.load_state_arrays(trainstate.tensor_arrays(tensors, "data"), meta.get("data") or {})
     budget.labels = int(meta.get("labels", 0))
+    return int(meta.get("tried", ds.n_episodes))
 
 
 def _record(args: argparse.Namespace, out: Path, task: Any, expert: Expert, ds: Dataset,
-            budget: LabelBudget) -> None:
-    """Episodes ds.n_episodes.. --episodes-1, a batch of num_envs at a time, with checkpoints."""
+            budget: LabelBudget, tried: int) -> int:
+    """Episodes until --episodes are kept, a batch of num_envs at a time, with checkpoints; episode
+    k of those tried starts from reset seed --seed + k. Returns the number tried."""
+    only = getattr(args, "successes_only", False)
     last = time.monotonic()
     with tqdm(total=args.episodes, initial=ds.n_episodes, desc=f"collect {task.spec.name}", unit="ep") as bar, \
             StopFlag("after this batch of episodes") as flag:
         while ds.n_episodes < args.episodes:
-            k = ds.n_episodes
-            n = min(task.num_envs, args.episodes - k)
-            ds.extend(collect_demos(task, expert, episodes=n, seed=args.seed + k, budget=budget))
-            bar.update(n)
+            if only and tried >= MAX_ATTEMPTS * args.episodes:
+                raise DataError(f"only {ds.n_episodes} of {tried} episodes succeeded, short of --episodes "
+                                f"{args.episodes} after {MAX_ATTEMPTS}x as many tries; nothing was saved")
+            n = min(task.num_envs, args.episodes - ds.n_episodes)
+            trajs = collect_demos(task, expert, episodes=n, seed=args.seed + tried, budget=budget)
+            tried += n
+            kept = [t for t in trajs if task.spec.success(t)] if only else trajs
+            if kept:
+                ds.extend(kept)
+            bar.update(len(kept))
+            if only:
+                bar.set_postfix(tried=tried)
             done = ds.n_episodes >= args.episodes
             # Ctrl-C, even in the last batch: the episodes are saved, 130, and a resume writes the dataset
             if flag.stop or (not done and time.monotonic() - last >= args.checkpoint_every):
-                _save_progress(out, ds, budget)
+                _save_progress(out, ds, budget, tried)
                 last = time.monotonic()
             if flag.stop:
                 raise Interrupted(f"collect stopped after {ds.n_episodes} of {args.episodes} episodes; they are "
                                   f"saved in {out} (continue with 'mimetic collect --resume {out}')")
+    return tried
 
 
-def _save_progress(out: Path, ds: Dataset, budget: LabelBudget) -> None:
+def _save_progress(out: Path, ds: Dataset, budget: LabelBudget, tried: int) -> None:
     from safetensors.torch import save as save_safetensors
 
     arrays, meta = ds.state_arrays()
     payload = save_safetensors(trainstate.array_tensors(arrays, "data"))
     with atomic.AtomicDirectory(out / PROGRESS, replace=True) as tmp:
         atomic.write_file(tmp / "progress.safetensors", payload, fsync=True)
-        atomic.write_file(tmp / "progress.json", json_line({"data": meta, "episodes": ds.n_episodes,
-                                                            "labels": budget.labels}) + "\n", fsync=True)
+        record = {"data": meta, "episodes": ds.n_episodes, "labels": budget.labels, "tried": tried}
+        atomic.write_file(tmp / "progress.json", json_line(record) + "\n", fsync=True)
 
 
 def _demo_metadata(task, expert: Expert, args: argparse.Namespace) -> dict:
