@@ -1,4 +1,8 @@
-"""``mimetic collect`` (``mimetic tasks`` is :mod:`mimetic.cli.tasks`, which starts without torch).
+"""``mimetic collect`` and ``mimetic teleop`` (``mimetic tasks`` is :mod:`mimetic.cli.tasks`, which
+starts without torch).
+
+``teleop`` records the episodes a person drives in a window (:mod:`mimetic.interactive.teleop`);
+the dataset is written once the session ends, with the finished episodes.
 
 ``collect`` records episodes in batches of ``--num-envs`` (episode k always starts from reset seed
 SEED+k, so the batching changes nothing). While it runs, ``--out`` holds ``collect.json`` (its
@@ -45,6 +49,23 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "(--episodes may be raised)"))
     p.set_defaults(handler=collect)
 
+    t = sub.add_parser("teleop", help=TELEOP_HELP, description=(
+        f"{TELEOP_HELP[0].upper()}{TELEOP_HELP[1:]}. PushT follows the mouse while the left button is held "
+        "(released, the agent stays put); other tasks take the arrow keys (driving: steer; multimodal: "
+        "each arrow pushes along its axis; cartpole, lunarlander: the engines). Escape or closing the "
+        "window ends the session and saves the finished episodes; the one under way is dropped. Needs "
+        "a display."))
+    t.add_argument("--task", required=True, help="task name, e.g. pusht, driving, multimodal")
+    t.add_argument("--out", required=True, help="dataset directory to create")
+    t.add_argument("--episodes", type=int, default=10, help="episodes to record at most (default: 10)")
+    t.add_argument("--seed", type=int, default=0, help="episode k starts from reset seed SEED+k (default: 0)")
+    t.add_argument("--max-steps", type=int, default=None, help="episode horizon (default: the task's own)")
+    t.add_argument("--fps", type=float, default=10.0,
+                   help="steps per second (default: 10, PushT's control rate; 0: as fast as the machine goes)")
+    t.add_argument("--scale", type=float, default=1.0, help="window size as a multiple of the frame (default: 1)")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
+    t.set_defaults(handler=teleop)
+
 
 def _check_dataset_out(path: str, *, overwrite: bool) -> Path:
     """Refuse an --out that save_minari would refuse (or should: --overwrite of a folder that is
@@ -74,6 +95,7 @@ def _holds_files(out: Path) -> bool:
     return out.is_dir() and any(not atomic.is_temporary(p) for p in out.iterdir())
 
 
+TELEOP_HELP = "drive a task yourself (mouse or arrow keys) and record the episodes as a dataset"
 COLLECT_FILE = "collect.json"
 PROGRESS = "progress"
 MAX_ATTEMPTS = 10  # --successes-only gives up after this many times --episodes tries
@@ -204,3 +226,26 @@ def _demo_metadata(task, expert: Expert, args: argparse.Namespace) -> dict:
     return {"task": task.spec.name, "max_steps": task.spec.max_steps,
             "expert": getattr(expert, "name", type(expert).__name__),
             "seeds": [args.seed, args.seed + args.episodes - 1], "source": "mimetic collect"}
+
+
+def teleop(args: argparse.Namespace) -> None:
+    from mimetic.envs import make_task
+    from mimetic.interactive.teleop import Teleop, record, require_display
+
+    check_positive(episodes=args.episodes)
+    check_seed(args.seed)
+    out = _check_dataset_out(args.out, overwrite=args.overwrite)
+    require_display()
+    task = make_task(args.task, num_envs=1, max_steps=args.max_steps)
+    person = Teleop(task, fps=args.fps, scale=args.scale)
+    with tqdm(total=args.episodes, desc=f"teleop {task.spec.name}", unit="ep") as bar:
+        trajs = record(task, person, episodes=args.episodes, seed=args.seed, progress=lambda n: bar.update(1))
+    if not trajs:
+        raise DataError("no episode was finished, so nothing was saved")
+    ds = Dataset.from_trajectories(trajs, spec=task.spec, metadata={
+        "task": task.spec.name, "max_steps": task.spec.max_steps, "expert": "human (mimetic teleop)",
+        "seeds": [args.seed, args.seed + len(trajs) - 1], "source": "mimetic teleop"})
+    save_minari(ds, out, overwrite=True)
+    rets = ds.episode_returns()
+    print_table([[task.spec.name, ds.n_episodes, ds.n_steps, float(rets.mean()), str(out)]],
+                ["task", "episodes", "steps", "return mean", "saved to"])

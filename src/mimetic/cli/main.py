@@ -39,6 +39,7 @@ class Command:
 COMMANDS = {
     "tasks": Command("tasks", "list the built-in tasks and their experts"),
     "collect": Command("data", "record expert demonstrations to a Minari (HDF5) dataset"),
+    "teleop": Command("data", "drive a task yourself (mouse or arrow keys) and record the episodes as a dataset"),
     "train": Command(None, "train a policy"),
     "eval": Command("evaluate", "evaluate a trained policy"),
     "expert": Command("expert", "the shipped MuJoCo experts; train and export new ones"),
@@ -95,11 +96,12 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                         help="import MODULE before the command runs, e.g. a package or your own module that "
                              "registers Gymnasium envs (repeatable; 'gym:pkg/Env-v0' imports pkg by itself)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    chosen = COMMANDS[command].module if command in COMMANDS else None
     for name, cmd in COMMANDS.items():
         if name in sub.choices:
             continue  # added by an earlier command's module
-        if argv is not None and name != command:
-            sub.add_parser(name, help=cmd.help)
+        if argv is not None and name != command and (cmd.module is None or cmd.module != chosen):
+            sub.add_parser(name, help=cmd.help)  # a stub; the chosen command's module adds its siblings
         elif cmd.module is None:
             _add_train(sub, algo=None if argv is None else algo, help=cmd.help)
         else:

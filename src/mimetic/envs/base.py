@@ -65,6 +65,10 @@ class TaskSpec:
     risk: Callable[[np.ndarray], np.ndarray] | None = field(default=None, compare=False, repr=False)
     risk_threshold: float | None = None  # default intervention level for ``risk``, in its units
     headline: Literal["return", "cost"] = "return"  # the number a result on this task is judged by
+    # the actions (B, A) that hold still at these observations (B, *O), for a task whose action is
+    # a position on its rendered frame (PushT's agent target): teleop then follows the mouse, and
+    # this is what it sends while no button is held; None: teleop drives with keys
+    hold: Callable[[np.ndarray], np.ndarray] | None = field(default=None, compare=False, repr=False)
 
     @property
     def discrete(self) -> bool:

@@ -67,6 +67,12 @@ def score(traj: Trajectory) -> float:
     return float(np.max(traj.rewards)) if len(traj.rewards) else 0.0
 
 
+def hold(obs: np.ndarray) -> np.ndarray:
+    """The agent's own position (B, 2) as its target: the agent stays where it is (both
+    observations start with the agent's x, y)."""
+    return np.asarray(obs, np.float32)[:, :2].copy()
+
+
 def success(traj: Trajectory) -> bool:
     """Coverage exceeded 0.95 (the task then terminates the episode)."""
     return bool(traj.terminated)
@@ -88,7 +94,7 @@ class PushTTask(GymTask):
             wrap = FlattenObservation  # Dict(agent_pos, environment_state) -> (18,) in that (sorted) order
         super().__init__(GYM_ID, num_envs=num_envs, max_steps=max_steps, name=name,
                          env_kwargs={"obs_type": obs_type}, wrap=wrap)
-        self.spec = dataclasses.replace(self.spec, success=success)
+        self.spec = dataclasses.replace(self.spec, success=success, hold=hold)
         self._started = np.zeros(num_envs, bool)
 
     def reset(self, *, seeds: np.ndarray | None = None, mask: np.ndarray | None = None) -> np.ndarray:
