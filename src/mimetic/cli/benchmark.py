@@ -7,7 +7,7 @@ import argparse
 
 from mimetic.cli.experiment import add_group
 
-HELP = "the field's benchmark tables (MuJoCo locomotion), run here"
+HELP = "the field's benchmark tables (MuJoCo locomotion, PushT), run here"
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:

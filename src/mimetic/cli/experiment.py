@@ -64,6 +64,12 @@ BENCHMARKS = {
         "several seeds; expert-normalised scores per task, mean and IQM with 95% stratified-bootstrap intervals "
         "beside the imitation library's published v1.0 numbers, table and PNG plot. Needs mimetic[mujoco].",
         "benchmark", "locomotion"),
+    "pusht": Experiment(
+        "pusht", "PushTConfig", "diffusion, ACT, MSE-BC, mixture on PushT, Diffusion Policy's table",
+        "Diffusion (U-Net and MLP denoisers), ACT, MSE-BC and a mixture head trained by BC on the same PushT "
+        "planner demonstrations, state and keypoint observations, several seeds; every checkpoint evaluated, "
+        "the paper's max and mean-of-last-10 scores beside its table, and a PNG of score vs step. Needs "
+        "mimetic[pusht].", "benchmark", "pusht"),
 }
 GROUPS = {"experiment": EXPERIMENTS, "benchmark": BENCHMARKS}
 

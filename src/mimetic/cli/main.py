@@ -44,7 +44,7 @@ COMMANDS = {
     "eval": Command("evaluate", "evaluate a trained policy"),
     "expert": Command("expert", "the shipped MuJoCo experts; train and export new ones"),
     "experiment": Command("experiment", "experiments that show the theory on real runs"),
-    "benchmark": Command("benchmark", "the field's benchmark tables (MuJoCo locomotion), run here"),
+    "benchmark": Command("benchmark", "the field's benchmark tables (MuJoCo locomotion, PushT), run here"),
     "quickstart": Command("quickstart", "collect demos, train BC, evaluate against the expert"),
 }
 TRAIN_MODULES = ("train_bc", "interactive", "rl")  # each adds `train <algo>` subcommands, in this order

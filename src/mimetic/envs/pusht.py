@@ -67,6 +67,22 @@ def score(traj: Trajectory) -> float:
     return float(np.max(traj.rewards)) if len(traj.rewards) else 0.0
 
 
+# The keypoint observation's 8 points in the block's frame, in gym-pusht's order (its bar's
+# corners, then its stem's; tests/envs/test_pusht.py checks them against the simulator)
+LOCAL_KEYPOINTS = np.array([[-60, 0], [60, 0], [60, 30], [-60, 30], [-15, 30], [15, 30], [15, 120], [-15, 120]],
+                           np.float64)
+
+
+def keypoint_observations(state_obs: np.ndarray) -> np.ndarray:
+    """``pusht`` state observations (N, 5) as ``pusht-keypoints`` ones (N, 18): the agent's x, y,
+    then the T's corners at the block's pose, as gym-pusht computes them."""
+    s = np.asarray(state_obs, np.float64)
+    c, si = np.cos(s[:, 4]), np.sin(s[:, 4])
+    x = LOCAL_KEYPOINTS[None, :, 0] * c[:, None] - LOCAL_KEYPOINTS[None, :, 1] * si[:, None] + s[:, 2:3]  # (N, 8)
+    y = LOCAL_KEYPOINTS[None, :, 0] * si[:, None] + LOCAL_KEYPOINTS[None, :, 1] * c[:, None] + s[:, 3:4]
+    return np.concatenate([s[:, :2], np.stack([x, y], axis=2).reshape(len(s), 16)], axis=1)
+
+
 def hold(obs: np.ndarray) -> np.ndarray:
     """The agent's own position (B, 2) as its target: the agent stays where it is (both
     observations start with the agent's x, y)."""
