@@ -136,6 +136,9 @@ class PushTPlanner:
         self._env = make_env("state")
         self._env.reset(seed=0)
         self._sim = self._env.unwrapped
+        # the env counts contact points after every physics step (for its info dict), through a Python
+        # callback that builds each contact set; the planner reads none of it, so skip the counting
+        self._sim.collision_handeler.post_solve = _ignore_contacts
         self._local_keypoints: np.ndarray | None = None
         self._cache: OrderedDict[tuple, Pushes] = OrderedDict()
         self._cache_size = cache
@@ -322,6 +325,10 @@ class PushTPlanner:
         blocked = (d < need[..., None]).any(axis=2)
         length = np.linalg.norm(lb[None] - la[:, None], axis=2)
         return np.where(blocked, np.inf, length)
+
+
+def _ignore_contacts(arbiter: Any, space: Any, data: Any) -> None:
+    return None
 
 
 def _outward(poly: np.ndarray) -> np.ndarray:
