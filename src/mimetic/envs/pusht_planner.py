@@ -6,9 +6,10 @@ No human demonstrations can be downloaded here, so the PushT expert plans. At ev
 1. simulates candidate pushes from the block's current pose in its own copy of the simulator
    (the block and agent bodies of a private ``gym_pusht`` env, set directly): a contact point on
    the T's outline (every ``spacing`` px, away from the corners), the push along the edge's
-   inward normal, and a few push lengths, each run for a few control steps with the task's own
-   PD controller and physics; a push scores the smallest pose error it reaches on the way
-   (the planner re-decides every step, so it can stop anywhere);
+   inward normal, at a few speeds (the PD target leads the agent by ``speeds`` px each step),
+   each run for ``horizon`` control steps with the task's own PD controller and physics; a push
+   scores the smallest pose error it reaches on the way (the planner re-decides every step, so it
+   can stop anywhere);
 2. adds the cost of walking to the push's start: the shortest path around the T, inflated by the
    agent's radius plus a margin (a visibility graph over its offset corners), times ``walk_cost``;
 3. takes the best push after a random preference for each contact point of up to ``tie`` px
@@ -18,13 +19,15 @@ No human demonstrations can be downloaded here, so the PushT expert plans. At ev
    human's); a push the agent is already in contact with gets the largest preference (the
    draws change whenever the block moves, and a push under way must not be dropped for them);
 4. acts: if the agent stands at the push's start (or is already touching there), it pushes
-   towards the push's end; otherwise it walks to the next corner of the path.
+   (its target leads it along the push direction); otherwise it walks towards the path's next
+   corner, at most ``walk_speed`` px a step.
 
 The pose error is the mean distance of the T's 8 outline vertices from their goal positions
 (px). The simulated pushes depend only on the block's pose, so they are cached while the agent
 walks; the decision is a function of the observation (no memory), so the planner labels any state
-(DAgger) the same way it acts. When no push lowers the error (stuck), it takes the push with the
-best error after a second greedy push (a two-step look-ahead over its best few first pushes).
+(DAgger) the same way it acts. There is no escape move: a state from which no single push helps
+keeps the agent trying the best of them (benchmarks/pusht_expert.py measures how often that ends
+an episode short of success).
 """
 
 from __future__ import annotations
@@ -337,6 +340,3 @@ def _outward(poly: np.ndarray) -> np.ndarray:
     edge /= np.linalg.norm(edge, axis=1, keepdims=True)
     return np.stack([edge[:, 1], -edge[:, 0]], axis=1)
 
-
-def info(planner: PushTPlanner) -> dict[str, Any]:
-    return {"simulated": planner.simulated, "cached": len(planner._cache)}
