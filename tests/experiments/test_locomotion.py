@@ -100,13 +100,19 @@ def test_first_seed_and_warm_start_reach_the_runs(tmp_path, monkeypatch):
 
     monkeypatch.setattr(adversarial, "fit", spy)
     config = dataclasses.replace(TINY, algos=("gail",), seeds=1, first_seed=3, adv_bc_steps=10, adv_log_std=-1.0,
-                                 adv_disc_lr=3e-4, adv_disc_steps=2, adv_grad_penalty=10.0, adv_reward="positive")
+                                 adv_disc_lr=3e-4, adv_disc_steps=2, adv_grad_penalty=10.0, gail_reward="positive")
     res = run_locomotion(config, out_dir=tmp_path / "out")
     assert [c.seed for c in res.cells] == [3]
     assert seen == [("gail", 10, -1.0, 3, 3e-4, 2, 10.0, "positive")]
     md = (tmp_path / "out" / "locomotion.md").read_text()
     assert "seeds 3-3" in md and "warm-started by 10 BC steps" in md and "initial action log-std -1" in md
-    assert "discriminator lr 0.0003, discriminator steps 2, gradient penalty 10, positive reward" in md
+    assert "discriminator lr 0.0003, discriminator steps 2, gradient penalty 10, GAIL positive reward" in md
+
+
+def test_airl_takes_the_shaped_reward_and_gail_the_logit_by_default():
+    config = LocomotionConfig()
+    assert config.discriminator("airl").reward == "shaped" and config.discriminator("gail").reward == "logit"
+    assert dataclasses.replace(config, airl_reward="logit").discriminator("airl").reward == "logit"
 
 
 def test_bad_discriminator_options_are_one_line(capsys):
