@@ -6,7 +6,8 @@ No human demonstrations can be downloaded here, so the PushT expert plans. At ev
 1. simulates candidate pushes from the block's current pose in its own copy of the simulator
    (the block and agent bodies of a private ``gym_pusht`` env, set directly): a contact point on
    the T's outline (every ``spacing`` px, away from the corners), the push along the edge's
-   inward normal, at a few speeds (the PD target leads the agent by ``speeds`` px each step),
+   inward normal, at a few speeds (the PD target leads the agent by ``speeds`` px each step:
+   every contact at the middle speed, then the others at the ``refine`` contacts that did best),
    each run for ``horizon`` control steps with the task's own PD controller and physics; a push
    scores the smallest pose error it reaches on the way (the planner re-decides every step, so it
    can stop anywhere);
@@ -125,11 +126,11 @@ class PushTPlanner:
     def __init__(self, *, seed: int = 0, obs: str = "state", spacing: float = 15.0, corner: float = 5.0,
                  speeds: tuple[float, ...] = (5.0, 15.0, 40.0), horizon: int = 6, walk_speed: float = 40.0,
                  walk_cost: float = 0.01, tie: float = 0.5, tie_share: float = 0.1, margin: float = 4.0,
-                 cache: int = 256) -> None:
+                 refine: int | None = 8, cache: int = 256) -> None:
         from mimetic.envs.pusht import make_env
 
         self.seed, self.obs = seed, obs
-        self.speeds, self.horizon = tuple(float(x) for x in speeds), horizon
+        self.speeds, self.horizon, self.refine = tuple(float(x) for x in speeds), horizon, refine
         self.walk_speed, self.walk_cost, self.tie, self.tie_share = walk_speed, walk_cost, tie, tie_share
         self.contact_points, self.normals = _contacts(spacing, corner)  # (C, 2) each
         delta = AGENT_RADIUS + margin
@@ -244,13 +245,27 @@ class PushTPlanner:
         inside = np.all((starts >= ARENA[0]) & (starts <= ARENA[1]), axis=1)
         free = distance_to_t(starts_local) >= AGENT_RADIUS + 0.5  # not pressed into the other bar
         start, direction, speed, error, contact = [], [], [], [], []
-        for c in np.flatnonzero(inside & free):
-            for v in self.speeds:
-                error.append(self._run_push(pose, starts[c], dirs[c] * v))
-                start.append(starts[c])
-                direction.append(dirs[c])
-                speed.append(v)
-                contact.append(c)
+
+        def add(c: int, v: float) -> None:
+            error.append(self._run_push(pose, starts[c], dirs[c] * v))
+            start.append(starts[c])
+            direction.append(dirs[c])
+            speed.append(v)
+            contact.append(c)
+
+        usable = np.flatnonzero(inside & free)
+        if self.refine is None or len(self.speeds) == 1:
+            for c in usable:
+                for v in self.speeds:
+                    add(c, v)
+        else:  # every contact at the middle speed, then the other speeds at the refine best contacts
+            middle = self.speeds[len(self.speeds) // 2]
+            for c in usable:
+                add(c, middle)
+            for c in usable[np.argsort(error)[: self.refine]]:
+                for v in self.speeds:
+                    if v != middle:
+                        add(c, v)
         self.simulated += len(error)
         return Pushes(start=np.array(start).reshape(-1, 2), direction=np.array(direction).reshape(-1, 2),
                       speed=np.array(speed), error=np.array(error), contact=np.array(contact, np.int64))
