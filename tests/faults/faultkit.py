@@ -112,9 +112,10 @@ def _instrument(trace: Path, probe: Path, records: Path, at_record: tuple[int, s
 
     load = data._load_progress
 
-    def _load_progress(out: Path, ds: Any, budget: Any) -> None:
-        load(out, ds, budget)
+    def _load_progress(out: Path, ds: Any, budget: Any) -> int:
+        tried = load(out, ds, budget)
         _write_number(probe, ds.n_episodes)
+        return tried
 
     RunDir._reopen = _reopen  # type: ignore[method-assign]
     data._load_progress = _load_progress

@@ -24,42 +24,24 @@ pushing, measured on 20 envs.
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mimetic.envs.base import ScriptedExpert
 from mimetic.envs.gym_adapter import GymTask
+from mimetic.envs.pusht_planner import GYM_ID, INSTALL, PushTPlanner, make_env, require_pusht
+
+__all__ = ["GYM_ID", "INSTALL", "make_env", "require_pusht"]
 from mimetic.errors import TaskError
 
 if TYPE_CHECKING:  # types imports torch; the envs package stays torch-free at import
     from mimetic.types import Trajectory
 
-INSTALL = "pip install 'mimetic[pusht]'"
-GYM_ID = "gym_pusht/PushT-v0"
 MAX_STEPS = 300  # gym-pusht's TimeLimit, as in Diffusion Policy
 SUCCESS_COVERAGE = 0.95
 OBS_TYPES = {"pusht": ("state", 5), "pusht-keypoints": ("environment_state_agent_pos", 18)}
 STATE_DIM = 10  # agent x, y, vx, vy; block x, y, angle, vx, vy, angular velocity (then the step count)
-
-
-def require_pusht(task: str = "pusht") -> None:
-    """A one-line TaskError naming the install command when gym-pusht is missing."""
-    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # pygame greets on import otherwise
-    try:
-        import gym_pusht  # noqa: F401 - registers gym_pusht/PushT-v0
-    except ImportError as exc:
-        missing = exc.name or "gym_pusht"
-        raise TaskError(f"task {task!r} needs gym-pusht ({missing} is not installed): {INSTALL}") from None
-
-
-def make_env(obs_type: str = "state") -> Any:
-    """One bare gym-pusht env (no time limit wrapper is needed for planning)."""
-    require_pusht()
-    import gymnasium as gym
-
-    return gym.make(GYM_ID, obs_type=obs_type, render_mode="rgb_array")
 
 
 def score(traj: Trajectory) -> float:
@@ -165,8 +147,6 @@ class _LazyPlanner:
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         if self._planner is None:
-            from mimetic.envs.pusht_planner import PushTPlanner
-
             self._planner = PushTPlanner(obs=self.obs)
         return self._planner(obs)
 

@@ -34,6 +34,7 @@ an episode short of success).
 from __future__ import annotations
 
 import hashlib
+import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,29 @@ from typing import Any
 import numpy as np
 
 from mimetic.errors import TaskError
+
+INSTALL = "pip install 'mimetic[pusht]'"
+GYM_ID = "gym_pusht/PushT-v0"
+
+
+def require_pusht(task: str = "pusht") -> None:
+    """A one-line TaskError naming the install command when gym-pusht is missing."""
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # pygame greets on import otherwise
+    try:
+        import gym_pusht  # noqa: F401 - registers gym_pusht/PushT-v0
+    except ImportError as exc:
+        missing = exc.name or "gym_pusht"
+        raise TaskError(f"task {task!r} needs gym-pusht ({missing} is not installed): {INSTALL}") from None
+
+
+def make_env(obs_type: str = "state") -> Any:
+    """One bare gym-pusht env (no time limit wrapper is needed for planning)."""
+    require_pusht()
+    import gymnasium as gym
+
+    return gym.make(GYM_ID, obs_type=obs_type, render_mode="rgb_array")
+
+
 
 # The T in its body frame (gym-pusht's add_tee, scale 30): a 120 x 30 bar and a 30 x 90 stem.
 RECTS = np.array([[-60.0, 0.0, 60.0, 30.0], [-15.0, 30.0, 15.0, 120.0]])  # (2, 4) x0, y0, x1, y1
@@ -127,8 +151,6 @@ class PushTPlanner:
                  speeds: tuple[float, ...] = (5.0, 15.0, 40.0), horizon: int = 6, walk_speed: float = 40.0,
                  walk_cost: float = 0.01, tie: float = 0.5, tie_share: float = 0.1, margin: float = 4.0,
                  refine: int | None = 8, cache: int = 256) -> None:
-        from mimetic.envs.pusht import make_env
-
         self.seed, self.obs = seed, obs
         self.speeds, self.horizon, self.refine = tuple(float(x) for x in speeds), horizon, refine
         self.walk_speed, self.walk_cost, self.tie, self.tie_share = walk_speed, walk_cost, tie, tie_share
