@@ -341,7 +341,7 @@ class PushTPlanner:
         to_goal = self._visible_lengths(pose, nodes, goals)  # (n, G)
         through = dist[:, None] + to_goal  # (n, G)
         walk = direct.copy()
-        first = np.repeat(goals[:, None], 1, axis=1)[:, 0].copy()
+        first = goals.copy()
         if n:
             best = np.argmin(through, axis=0)  # (G,)
             use = through[best, np.arange(len(goals))] < direct

@@ -134,3 +134,12 @@ def from_json(kind: Any, data: Any) -> Any:
     if kind is float and isinstance(data, int):
         return float(data)
     return data
+
+
+def split_names(values: Any) -> tuple[str, ...]:
+    """('bc,dagger', 'gail') or 'bc dagger gail' -> ('bc', 'dagger', 'gail'): an experiment's
+    list options take names separated by commas or spaces, in one string or several."""
+    out: list[str] = []
+    for v in (values,) if isinstance(values, str) else values:
+        out += str(v).replace(",", " ").split()
+    return tuple(out)

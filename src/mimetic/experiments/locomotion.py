@@ -47,7 +47,7 @@ from mimetic.data import Dataset
 from mimetic.envs import make_expert, make_task
 from mimetic.envs.mujoco import TASKS as LOCOMOTION
 from mimetic.errors import ConfigError
-from mimetic.experiments.cells import Cells
+from mimetic.experiments.cells import Cells, split_names
 from mimetic.interactive import dagger
 from mimetic.policies import MLPConfig, MLPPolicy
 from mimetic.rollout import Scorer, collect, reference_results
@@ -66,14 +66,6 @@ PUBLISHED = {
 PUBLISHED_AGGREGATE = {"bc": (0.932, 0.941), "dagger": (0.995, 1.004), "gail": (0.939, 0.957),
                        "airl": (0.792, 0.918)}  # (mean, IQM) over its five seals MuJoCo tasks
 PUBLISHED_STEPS = 10_000_000  # its GAIL/AIRL configs' environment steps
-
-
-def _names(values: Any) -> tuple[str, ...]:
-    """('bc,dagger', 'gail') -> ('bc', 'dagger', 'gail'): the CLI takes either form."""
-    out: list[str] = []
-    for v in (values,) if isinstance(values, str) else values:
-        out += [p.strip() for p in str(v).split(",") if p.strip()]
-    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -153,8 +145,8 @@ class LocomotionConfig:
     """Bootstrap resamples of the 95 percent intervals of the mean and IQM."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "tasks", _names(self.tasks))
-        object.__setattr__(self, "algos", _names(self.algos))
+        object.__setattr__(self, "tasks", split_names(self.tasks))
+        object.__setattr__(self, "algos", split_names(self.algos))
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         bad = [t for t in self.tasks if t not in LOCOMOTION]
         if not self.tasks or bad or len(set(self.tasks)) != len(self.tasks):

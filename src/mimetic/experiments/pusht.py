@@ -23,6 +23,7 @@ reference, not the same experiment. Outputs (written as a whole or not at all): 
 from __future__ import annotations
 
 import io
+import math
 import time
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -37,7 +38,7 @@ from mimetic.algos import bc
 from mimetic.data import Dataset, load_minari, save_minari
 from mimetic.envs import make_expert, make_task
 from mimetic.errors import ConfigError, DataError
-from mimetic.experiments.cells import Cells
+from mimetic.experiments.cells import Cells, split_names
 from mimetic.policies import (
     ChunkingConfig,
     ChunkingPolicy,
@@ -116,8 +117,8 @@ class PushTConfig:
     """diffusion: DDIM sampling steps per chunk."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "policies", _names(self.policies))
-        object.__setattr__(self, "obs", _names(self.obs))
+        object.__setattr__(self, "policies", split_names(self.policies))
+        object.__setattr__(self, "obs", split_names(self.obs))
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         bad = [p for p in self.policies if p not in POLICIES]
         if not self.policies or bad or len(set(self.policies)) != len(self.policies):
@@ -146,12 +147,6 @@ class PushTConfig:
     def mlp_config(self, policy: str) -> MLPConfig:
         return MLPConfig(hidden=self.hidden, activation="tanh",
                          head="mixture" if policy == "mixture" else "deterministic")
-
-
-def _names(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = value.replace(",", " ").split()
-    return tuple(str(v).strip() for v in value if str(v).strip())
 
 
 @dataclass(frozen=True)
@@ -296,7 +291,7 @@ def run_cell(config: PushTConfig, policy_name: str, obs: str, data: Dataset, see
                                       success_rate=float(np.mean([task.spec.success(t) for t in trajs]))))
         eval_s += time.perf_counter() - t0
 
-    log_every = int(np.gcd(config.checkpoint_every, 100)) if config.checkpoint_every % 100 else 100
+    log_every = math.gcd(config.checkpoint_every, 100)  # every checkpoint falls on a logging step
     fit = bc.fit(policy, data, bc.BCConfig(steps=config.train_steps, batch_size=config.batch_size, lr=config.lr,
                                             seed=seed, log_every=log_every), callback=evaluate_now)
     task.close()
