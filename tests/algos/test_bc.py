@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +11,7 @@ import pytest
 import torch
 
 from mimetic.algos import BCConfig, BCResult, bc
-from mimetic.errors import ConfigError, DataError
+from mimetic.errors import CheckpointError, ConfigError, DataError
 from mimetic.policies import MLPConfig, MLPPolicy, load_policy, save_policy
 
 FAST = BCConfig(steps=300, batch_size=64, log_every=50)
@@ -173,6 +175,8 @@ def test_window_policies_are_refused_until_supported() -> None:
         ({"grad_clip": -1.0}, "grad_clip must be >= 0"),
         ({"loss": "huber"}, "loss must be one of auto, mse, nll"),
         ({"lr_schedule": "linear"}, "lr_schedule must be one of"),
+        ({"ema": 1.0}, r"ema must be in \[0, 1\)"),
+        ({"ema": -0.1}, r"ema must be in \[0, 1\)"),
     ],
 )
 def test_config_validation(kwargs: dict[str, object], message: str) -> None:
@@ -221,3 +225,55 @@ def test_gradient_clipping_scales_the_global_norm_only_when_above_the_limit() ->
     bc._clip_grad_norm([a, b], 1.0)
     norm = float(torch.linalg.vector_norm(torch.cat([a.grad.reshape(-1), b.grad.reshape(-1)])))
     assert norm == pytest.approx(1.0, rel=1e-5) and a.grad[0] / b.grad[0, 0] == pytest.approx(0.75)
+
+
+def _weights(policy: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in policy.parameters()]
+
+
+def test_ema_ends_the_fit_with_the_average_of_the_trained_weights() -> None:
+    """The average follows min(ema, (1 + t) / (10 + t)) over the weights training visits, training
+    itself is unchanged by it, and the callback evaluates the averaged weights."""
+    data = pd_control(300)
+    config = BCConfig(steps=40, batch_size=32, log_every=1)
+    trained: list[list[torch.Tensor]] = []
+    plain = policy_for(data, head="deterministic")
+    expected = _weights(plain)
+    bc.fit(plain, data, config, callback=lambda step, _: trained.append(_weights(plain)))
+    averages: list[list[torch.Tensor]] = []
+    for t, w in enumerate(trained, start=1):
+        decay = min(0.9, (1 + t) / (10 + t))
+        expected = [decay * e + (1 - decay) * x for e, x in zip(expected, w)]
+        averages.append(expected)
+    ema = policy_for(data, head="deterministic")
+    seen: list[list[torch.Tensor]] = []
+    bc.fit(ema, data, dataclasses.replace(config, ema=0.9), callback=lambda step, _: seen.append(_weights(ema)))
+    for got, want in zip(seen, averages, strict=True):  # the callback saw the average at every step
+        assert all(torch.allclose(g, w, atol=1e-6) for g, w in zip(got, want))
+    final = _weights(ema)
+    assert all(torch.allclose(g, w, atol=1e-6) for g, w in zip(final, averages[-1]))
+    assert not all(torch.allclose(g, w, atol=1e-4) for g, w in zip(final, trained[-1]))  # not the last weights
+
+
+def test_ema_survives_a_stop_and_resume_bitwise() -> None:
+    data = pd_control(300)
+    config = BCConfig(steps=60, batch_size=32, log_every=10, ema=0.95)
+    whole = policy_for(data, head="deterministic")
+    bc.fit(whole, data, config)
+    saved: list[bc.State] = []
+
+    def stop_at_30(step: int, snapshot: Callable[[], bc.State]) -> bool:
+        if step == 30:
+            saved.append(snapshot())
+            return True
+        return False
+
+    first = policy_for(data, head="deterministic")
+    assert bc.fit(first, data, config, checkpoint=stop_at_30).interrupted
+    again = policy_for(data, head="deterministic", seed=5)  # other initial weights: all comes from the state
+    bc.fit(again, data, config, resume=saved[0])
+    assert all(torch.equal(a, b) for a, b in zip(_weights(again), _weights(whole)))
+    tensors, meta = saved[0]
+    without = {k: v for k, v in tensors.items() if not k.startswith("ema.")}
+    with pytest.raises(CheckpointError, match="weight average"):
+        bc.fit(policy_for(data, head="deterministic"), data, config, resume=(without, meta))

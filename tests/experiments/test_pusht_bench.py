@@ -42,7 +42,24 @@ def test_benchmark_pusht_runs_and_writes_the_table(tmp_path):
 
 
 @pytest.mark.parametrize("bad", [dict(policies=("bet",)), dict(obs=("pixels",)), dict(train_steps=10,
-                                 checkpoint_every=20), dict(seeds=0)])
+                                 checkpoint_every=20), dict(seeds=0), dict(ema=1.0)])
 def test_bad_config(bad):
     with pytest.raises(ConfigError):
         PushTConfig(**bad)
+
+
+def test_every_fit_averages_its_weights_with_the_configured_ema(monkeypatch):
+    from mimetic.experiments import pusht as bench
+
+    seen = []
+
+    def fake_fit(policy, data, config, callback=None):
+        seen.append(config.ema)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(bench.bc, "fit", fake_fit)
+    for ema in (0.0, 0.99):
+        config = PushTConfig(policies=("mse",), obs=("state",), ema=ema, train_steps=10, checkpoint_every=10)
+        with pytest.raises(RuntimeError, match="stop here"):
+            bench.run_cell(config, "mse", "state", None, 0)
+    assert seen == [0.0, 0.99]

@@ -104,6 +104,11 @@ class BCConfig:
     seed: int = 0
     """Seed of the minibatch order (weight initialisation is seeded when the policy is built)."""
 
+    ema: float = 0.0
+    """Keep an exponential moving average of the weights with this decay (e.g. 0.999; Diffusion
+    Policy evaluates such an average) and end the fit with it; the callback sees the averaged
+    weights too. The decay ramps up as min(ema, (1 + step) / (10 + step)). 0 turns it off."""
+
     log_every: int = 100
     """Report metrics (callback, progress bar, history) every this many steps: the loss averaged
     over the window, the policy's own metrics (accuracy / mse) on the window's last batch."""
@@ -120,6 +125,8 @@ class BCConfig:
             raise ConfigError(f"grad_clip must be >= 0 (0 disables clipping), got {self.grad_clip}")
         if self.loss not in LOSSES:
             raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if not 0 <= self.ema < 1:
+            raise ConfigError(f"ema must be in [0, 1) (0 turns the weight average off), got {self.ema}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
 
@@ -165,15 +172,18 @@ def fit(
     # small batches the per-tensor overhead is what a step costs). fused=True was 10-20% faster
     # still but rounds differently; foreach reproduces the earlier flat-buffer AdamW bitwise.
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
+    ema = _WeightAverage(params, config.ema) if config.ema > 0 else None
+    if ema is not None and callback is not None:
+        callback = ema.wrap(callback)
     first, interrupted = 1, False
     try:
         _set_mode(policy, training=True)
         with _Log(config, n=n, batch_size=batch_size, progress=progress, callback=callback) as log:
             if resume is not None:
-                first = _restore(resume, policy, opt, batches, log, config) + 1
+                first = _restore(resume, policy, opt, batches, log, config, ema) + 1
 
             def snapshot() -> State:
-                return _snapshot(step, policy, opt, batches, log)
+                return _snapshot(step, policy, opt, batches, log, ema)
 
             loop_start = time.perf_counter()
             step = first - 1
@@ -187,11 +197,15 @@ def fit(
                 for group in opt.param_groups:
                     group["lr"] = lr
                 opt.step()
+                if ema is not None:
+                    ema.update(step)
                 log.add(step, loss.detach(), metrics, lr)
                 if checkpoint is not None and log.due(step) and step < config.steps and checkpoint(step, snapshot):
                     interrupted = True
                     break
             loop_s = time.perf_counter() - loop_start
+        if ema is not None and not interrupted:
+            ema.copy_to_params()  # the fit's result is the averaged weights
     finally:
         for p in params:
             p.grad = None  # the policy leaves fit as it came: no gradients held
@@ -209,9 +223,11 @@ def fit(
 
 
 def _snapshot(step: int, policy: TrainablePolicy, opt: torch.optim.Optimizer, batches: _Minibatches,
-              log: _Log) -> State:
+              log: _Log, ema: _WeightAverage | None = None) -> State:
     """Everything needed to continue after ``step`` (a logging window has just closed)."""
     tensors = trainstate.module_tensors(cast(torch.nn.Module, policy), "policy")
+    if ema is not None:
+        tensors.update({f"ema.{i}": s.clone() for i, s in enumerate(ema.shadow)})
     tensors.update(trainstate.optimizer_tensors(opt, "opt"))
     tensors.update(trainstate.generator_tensors(policy, "rng"))
     tensors["rng.batches"] = batches.epoch_state.clone()
@@ -220,7 +236,7 @@ def _snapshot(step: int, policy: TrainablePolicy, opt: torch.optim.Optimizer, ba
 
 
 def _restore(state: State, policy: TrainablePolicy, opt: torch.optim.Optimizer, batches: _Minibatches,
-             log: _Log, config: BCConfig) -> int:
+             log: _Log, config: BCConfig, ema: _WeightAverage | None = None) -> int:
     """Load a :func:`_snapshot`; returns the step it was taken after."""
     tensors, meta = state
     try:
@@ -235,6 +251,11 @@ def _restore(state: State, policy: TrainablePolicy, opt: torch.optim.Optimizer, 
     trainstate.load_generators(policy, tensors, "rng")
     batches.restore(epoch_state, pos)
     log.resume(step, history)
+    if ema is not None:
+        try:
+            ema.load([tensors[f"ema.{i}"] for i in range(len(ema.shadow))])
+        except (KeyError, RuntimeError) as err:
+            raise CheckpointError(f"the BC training state holds no weight average for this fit ({err})") from None
     return step
 
 
@@ -371,6 +392,47 @@ class _Minibatches:
         if self.mask is None:
             return Batch(obs=obs, acts=acts)
         return Batch(obs=obs, acts=acts, extras={"mask": self.mask.index_select(0, idx)})  # mask (B, Tp)
+
+
+class _WeightAverage:
+    """An exponential moving average of the trainable weights (Polyak averaging; the "EMA model"
+    of Diffusion Policy), updated after every optimiser step with the decay
+    ``min(decay, (1 + step) / (10 + step))``: small at first, so the random initial weights are
+    soon forgotten."""
+
+    def __init__(self, params: list[torch.nn.Parameter], decay: float) -> None:
+        self.params, self.decay = params, decay
+        self.shadow = [p.detach().clone() for p in params]
+
+    def update(self, step: int) -> None:
+        decay = min(self.decay, (1.0 + step) / (10.0 + step))
+        with torch.no_grad():
+            torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], 1.0 - decay)
+
+    def load(self, tensors: list[torch.Tensor]) -> None:
+        for s, t in zip(self.shadow, tensors, strict=True):
+            s.copy_(t)
+
+    def copy_to_params(self) -> None:
+        with torch.no_grad():
+            for p, s in zip(self.params, self.shadow, strict=True):
+                p.copy_(s)
+
+    def wrap(self, callback: Callback) -> Callback:
+        """``callback`` run with the averaged weights in the policy, the trained ones put back after."""
+
+        def averaged(step: int, record: dict[str, float]) -> None:
+            with torch.no_grad():
+                trained = [p.detach().clone() for p in self.params]
+            self.copy_to_params()
+            try:
+                callback(step, record)
+            finally:
+                with torch.no_grad():
+                    for p, t in zip(self.params, trained, strict=True):
+                        p.copy_(t)
+
+        return averaged
 
 
 def _lr_at(config: BCConfig, step: int) -> float:

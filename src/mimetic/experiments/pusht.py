@@ -101,6 +101,10 @@ class PushTConfig:
     lr: float = 1e-3
     """Learning rate (AdamW, cosine schedule) of every policy."""
 
+    ema: float = 0.999
+    """Decay of the weights' moving average every policy is evaluated with (the paper evaluates
+    an EMA of its weights); 0 evaluates the trained weights themselves."""
+
     hidden: tuple[int, ...] = (256, 256)
     """mse and mixture: hidden layer widths (tanh)."""
 
@@ -134,6 +138,8 @@ class PushTConfig:
                               f"({self.train_steps})")
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if not 0 <= self.ema < 1:
+            raise ConfigError(f"ema must be in [0, 1) (0: no weight average), got {self.ema}")
         self.diffusion_config("unet")  # the policies' own checks, before any work
         self.act_config()
 
@@ -293,7 +299,8 @@ def run_cell(config: PushTConfig, policy_name: str, obs: str, data: Dataset, see
 
     log_every = math.gcd(config.checkpoint_every, 100)  # every checkpoint falls on a logging step
     fit = bc.fit(policy, data, bc.BCConfig(steps=config.train_steps, batch_size=config.batch_size, lr=config.lr,
-                                            seed=seed, log_every=log_every), callback=evaluate_now)
+                                            seed=seed, log_every=log_every, ema=config.ema),
+                 callback=evaluate_now)
     task.close()
     scores = np.array([c.score for c in checkpoints])
     return PushTCell(policy=policy_name, obs=obs, seed=seed, checkpoints=tuple(checkpoints),
