@@ -356,6 +356,8 @@ def plot_png(result: PushTResult) -> bytes:
             scores = np.array([[p.score for p in x.checkpoints] for x in cells])  # (seeds, K)
             line = ax.plot(steps, scores.mean(axis=0), label=NAMES[policy])[0]
             ax.fill_between(steps, scores.min(axis=0), scores.max(axis=0), color=line.get_color(), alpha=0.15)
+        dp_last = PAPER["DP-CNN (diffusion, U-Net)"][1]
+        ax.axhline(dp_last, color="gray", ls="--", lw=1, label=f"paper's DP-CNN, last-10 mean ({dp_last:.2f})")
         ax.set(title=f"PushT, {obs} observations", xlabel="BC step", ylabel="score (best coverage / 0.95)",
                ylim=(0, 1.02))
         ax.grid(alpha=0.3)
