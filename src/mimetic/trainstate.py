@@ -22,7 +22,7 @@ def optimizer_tensors(opt: torch.optim.Optimizer, prefix: str) -> dict[str, torc
     params = [p for g in opt.param_groups for p in g["params"]]
     for i, p in enumerate(params):
         for k, v in opt.state.get(p, {}).items():
-            out[f"{prefix}.{i}.{k}"] = torch.as_tensor(v).detach().clone()
+            out[f"{prefix}.{i}.{k}"] = torch.as_tensor(v).detach().to("cpu", copy=True)  # saved from any device
     return out
 
 
@@ -45,13 +45,14 @@ def load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
             if tuple(value.shape) != shape:
                 raise CheckpointError(f"saved optimizer state {prefix}.{i}.{name} has shape {tuple(value.shape)}, "
                                       f"its parameter needs {shape}")
-            state[name] = value.to(torch.float32 if name == "step" else p.dtype)  # Adam's own dtypes
+            # Adam's own dtypes; its step count stays on the CPU, the moments go where the weights are
+            state[name] = value.to(torch.float32) if name == "step" else value.to(device=p.device, dtype=p.dtype)
         if state:
             opt.state[p] = state
 
 
 def module_tensors(module: torch.nn.Module, prefix: str) -> dict[str, torch.Tensor]:
-    return {f"{prefix}.{k}": v.detach().clone() for k, v in module.state_dict().items()}
+    return {f"{prefix}.{k}": v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
 
 
 def load_module(module: torch.nn.Module, tensors: dict[str, torch.Tensor], prefix: str, *, what: str) -> None:

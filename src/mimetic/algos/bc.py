@@ -29,13 +29,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mimetic import limits, trainstate
+from mimetic import devices, limits, trainstate
 from mimetic.errors import CheckpointError, ConfigError, DataError
 from mimetic.protocols import TrainablePolicy
 from mimetic.types import Batch, BCResult
 
 LOSSES = ("auto", "mse", "nll")
 LR_SCHEDULES = ("cosine", "constant")
+DEVICE_DATA_BYTES = 2 << 30  # training rows up to this size live on the accelerator for the whole fit
 
 
 class TransitionSource(Protocol):
@@ -109,6 +110,15 @@ class BCConfig:
     Policy evaluates such an average) and end the fit with it; the callback sees the averaged
     weights too. The decay ramps up as min(ema, (1 + step) / (10 + step)). 0 turns it off."""
 
+    device: str = "auto"
+    """Where to train: auto (a CUDA GPU, else Apple MPS, else the CPU), cpu, cuda, cuda:N or mps.
+    The policy moves there and stays; minibatches are copied there (the whole dataset once, when
+    it is small). Noise is still drawn from the policy's CPU generator."""
+
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    """Training precision: fp32, bf16 (autocast forward pass; CPU or a GPU that supports it) or
+    fp16 (autocast with loss scaling; GPUs only). Weights and optimiser stay float32."""
+
     log_every: int = 100
     """Report metrics (callback, progress bar, history) every this many steps: the loss averaged
     over the window, the policy's own metrics (accuracy / mse) on the window's last batch."""
@@ -129,6 +139,8 @@ class BCConfig:
             raise ConfigError(f"ema must be in [0, 1) (0 turns the weight average off), got {self.ema}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        devices.check_name(self.device)
+        devices.check_precision_name(self.precision)
 
 
 Callback = Callable[[int, dict[str, float]], None]
@@ -163,8 +175,11 @@ def fit(
     """
     start = time.perf_counter()
     _check_loss(policy, config.loss)
+    device = devices.check_available(config.device, config.precision)
+    _trainable(policy)  # a torch module, before it is moved
+    cast(torch.nn.Module, policy).to(device)
     generator = torch.Generator().manual_seed(config.seed)
-    batches, n = _batch_source(policy, dataset, config.batch_size, generator)
+    batches, n = _batch_source(policy, dataset, config.batch_size, generator, device=device)
     params = _trainable(policy)
     batch_size = min(config.batch_size, n)
     was_training = getattr(policy, "training", False)
@@ -173,6 +188,7 @@ def fit(
     # still but rounds differently; foreach reproduces the earlier flat-buffer AdamW bitwise.
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     ema = _WeightAverage(params, config.ema) if config.ema > 0 else None
+    scaler = devices.grad_scaler(device, config.precision)
     if ema is not None and callback is not None:
         callback = ema.wrap(callback)
     first, interrupted = 1, False
@@ -188,15 +204,24 @@ def fit(
             loop_start = time.perf_counter()
             step = first - 1
             for step in range(first, config.steps + 1):
-                loss, metrics = policy.loss(next(batches), metrics=log.due(step))
+                with devices.autocast(device, config.precision):
+                    loss, metrics = policy.loss(next(batches), metrics=log.due(step))
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                if scaler is None:
+                    loss.backward()
+                else:  # fp16: scale the loss up so small gradients survive, unscale before clipping
+                    scaler.scale(loss).backward()
+                    scaler.unscale_(opt)
                 if config.grad_clip > 0:
                     _clip_grad_norm(params, config.grad_clip)
                 lr = _lr_at(config, step)
                 for group in opt.param_groups:
                     group["lr"] = lr
-                opt.step()
+                if scaler is None:
+                    opt.step()
+                else:  # skips the step when the scaled gradients overflowed
+                    scaler.step(opt)
+                    scaler.update()
                 if ema is not None:
                     ema.update(step)
                 log.add(step, loss.detach(), metrics, lr)
@@ -270,7 +295,8 @@ def _check_loss(policy: TrainablePolicy, loss: str) -> None:
 
 
 def _batch_source(
-    policy: TrainablePolicy, dataset: TransitionSource, batch_size: int, generator: torch.Generator
+    policy: TrainablePolicy, dataset: TransitionSource, batch_size: int, generator: torch.Generator, *,
+    device: torch.device | None = None,
 ) -> tuple[_Minibatches, int]:
     """Endless minibatches for ``policy`` and the number of training samples N.
 
@@ -305,7 +331,8 @@ def _batch_source(
         raise DataError("the dataset contains NaN or inf observations/actions; clean it before training")
     mean, std = dataset.obs_stats()
     policy.set_normalizer(mean, std)
-    return _Minibatches(obs, acts, mask, batch_size=min(batch_size, n), generator=generator), n
+    return _Minibatches(obs, acts, mask, batch_size=min(batch_size, n), generator=generator,
+                        device=device or torch.device("cpu")), n
 
 
 def _horizons(policy: TrainablePolicy, dataset: TransitionSource, window: int) -> tuple[int, int]:
@@ -360,10 +387,19 @@ class _Minibatches:
     """Shuffled minibatches, a fresh permutation each epoch; the ragged tail of an epoch is
     skipped so every step has the same size (a different random tail each epoch). A window
     ``mask`` (N, Tp) travels in ``Batch.extras["mask"]``. Its position (the generator's state
-    before the current epoch's permutation, and the batch within it) is saved by checkpoints."""
+    before the current epoch's permutation, and the batch within it) is saved by checkpoints.
+
+    On an accelerator the rows move there once when they take at most ``DEVICE_DATA_BYTES``,
+    else each minibatch is gathered on the CPU and copied; the permutation is drawn on the CPU
+    either way, so the minibatch order does not depend on the device."""
 
     def __init__(self, obs: torch.Tensor, acts: torch.Tensor, mask: torch.Tensor | None, *, batch_size: int,
-                 generator: torch.Generator) -> None:
+                 generator: torch.Generator, device: torch.device = torch.device("cpu")) -> None:
+        size = sum(t.numel() * t.element_size() for t in (obs, acts, mask) if t is not None)
+        self.device, self.resident = device, device.type == "cpu" or size <= DEVICE_DATA_BYTES
+        if self.resident and device.type != "cpu":
+            obs, acts = obs.to(device), acts.to(device)
+            mask = None if mask is None else mask.to(device)
         self.obs, self.acts, self.mask, self.batch_size, self.generator = obs, acts, mask, batch_size, generator
         self.per_epoch = len(obs) // batch_size
         self.pos = self.per_epoch  # batches drawn from the current permutation (none yet)
@@ -387,11 +423,14 @@ class _Minibatches:
         if self.pos >= self.per_epoch:
             self._new_epoch()
         i, self.pos = self.pos, self.pos + 1
-        idx = self.perm[i * self.batch_size : (i + 1) * self.batch_size]  # (B,)
-        obs, acts = self.obs.index_select(0, idx), self.acts.index_select(0, idx)
+        idx = self.perm[i * self.batch_size : (i + 1) * self.batch_size].to(self.obs.device)  # (B,)
+        obs, acts = self._moved(self.obs.index_select(0, idx)), self._moved(self.acts.index_select(0, idx))
         if self.mask is None:
             return Batch(obs=obs, acts=acts)
-        return Batch(obs=obs, acts=acts, extras={"mask": self.mask.index_select(0, idx)})  # mask (B, Tp)
+        return Batch(obs=obs, acts=acts, extras={"mask": self._moved(self.mask.index_select(0, idx))})  # (B, Tp)
+
+    def _moved(self, rows: torch.Tensor) -> torch.Tensor:
+        return rows if self.resident else rows.to(self.device, non_blocking=True)
 
 
 class _WeightAverage:

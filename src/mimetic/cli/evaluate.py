@@ -12,6 +12,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.envs.registration import load_env_creator
 
+from mimetic import devices
 from mimetic.atomic import AtomicPath
 from mimetic.cli.common import add_task_args, check_positive, check_seed, print_eval, print_json, task_and_expert
 from mimetic.cli.resume import add_max_memory_arg
@@ -30,6 +31,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--episodes", type=int, default=50, help="evaluation episodes (default: 50)")
     p.add_argument("--seed", type=int, default=10_000, help="first reset seed (default: 10000)")
     p.add_argument("--video", default=None, help="write a video (mp4/gif) of the first episode here")
+    p.add_argument("--device", default="auto",
+                   help="where the policy runs: auto (a CUDA GPU, else Apple MPS, else the CPU), cpu, cuda, cuda:N "
+                        "or mps (default: auto)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON line")
     p.set_defaults(handler=evaluate)
 
@@ -61,6 +65,7 @@ def evaluate(args: argparse.Namespace) -> None:
 
     check_positive(episodes=args.episodes)
     check_seed(args.seed)
+    device = devices.resolve(args.device)  # before any file is read or written
     video = VideoFile(args.video) if args.video else None
     ckpt = _checkpoint_dir(args.policy)
     meta = read_checkpoint_meta(ckpt)
@@ -68,7 +73,7 @@ def evaluate(args: argparse.Namespace) -> None:
     name = args.task or info.get("task")
     if not name:
         raise ConfigError(f"checkpoint {ckpt} does not name its task; pass --task")
-    policy = load_policy(ckpt, expect_task=name)
+    policy = load_policy(ckpt, expect_task=name, device=str(device))
     task, expert = task_and_expert(name, expert_arg=args.expert, num_envs=min(args.num_envs, args.episodes),
                                     max_steps=args.max_steps or _saved_max_steps(info, ckpt), need_expert=False)
     if video is None:

@@ -15,6 +15,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from mimetic import devices
 from mimetic.algos import bc
 from mimetic.algos.bc import BCConfig
 from mimetic.cli.common import (
@@ -80,6 +81,7 @@ def train(args: argparse.Namespace) -> None:
     method = METHODS[args.algo]
     cfg = config_from_args(method.loop, args)
     bc_cfg = config_from_args(bc.BCConfig, args)
+    devices.check_available(bc_cfg.device, bc_cfg.precision)
     mlp_cfg = config_from_args(MLPConfig, args)
     options = config_from_args(method.gate, args) if method.gate is not None else None
     # one env per episode of a round (AggreVaTe: its parallel cost-to-go rollouts) unless told

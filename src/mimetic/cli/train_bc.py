@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mimetic import devices
 from mimetic.algos.bc import BCConfig, fit
 from mimetic.cli.common import (
     add_clip_actions_arg,
@@ -65,6 +66,7 @@ def _train_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, str, Any, Ex
     against its task, and the expert (a bad --expert must not throw a finished run away)."""
 
     bc_cfg = config_from_args(BCConfig, args)
+    devices.check_available(bc_cfg.device, bc_cfg.precision)
     mlp_cfg = config_from_args(MLPConfig, args)
     if mlp_cfg.head == "auto" and bc_cfg.loss == "nll":
         # --loss nll on a continuous task means a Gaussian likelihood head

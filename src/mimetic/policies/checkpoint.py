@@ -23,6 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from mimetic import devices
 from mimetic.atomic import write_file
 from mimetic.errors import CheckpointError, ConfigError, MimeticError
 from mimetic.protocols import TrainablePolicy
@@ -96,7 +97,7 @@ def save_policy(
         raise CheckpointError(
             f"checkpoint metadata is not plain JSON ({err}); pass only str/number/list/dict in extra"
         ) from None
-    state = {k: v.detach().contiguous() for k, v in policy.state_dict().items()}  # type: ignore[attr-defined]
+    state = {k: v.detach().to("cpu").contiguous() for k, v in policy.state_dict().items()}  # type: ignore[attr-defined]
     path = Path(directory)
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -135,8 +136,11 @@ def read_checkpoint_meta(directory: str | os.PathLike[str]) -> dict[str, Any]:
     return meta
 
 
-def load_policy(directory: str | os.PathLike[str], *, expect_task: str | None = None) -> CheckpointablePolicy:
-    """Rebuild a saved policy (no pickle); ``expect_task`` rejects checkpoints of other tasks."""
+def load_policy(directory: str | os.PathLike[str], *, expect_task: str | None = None,
+                device: str = "cpu") -> CheckpointablePolicy:
+    """Rebuild a saved policy (no pickle) on ``device`` (see :mod:`mimetic.devices`; a checkpoint
+    saved on any device loads on any other); ``expect_task`` rejects checkpoints of other tasks."""
+    target = devices.resolve(device)  # an unavailable device fails before any file is read
     path = Path(directory)
     meta = read_checkpoint_meta(path)
     task = meta["spec"].get("task")
@@ -156,6 +160,7 @@ def load_policy(directory: str | os.PathLike[str], *, expect_task: str | None = 
         # Overflow: a number past float/int64; Memory/Runtime: sizes numpy or torch could not allocate
         raise CheckpointError(f"cannot rebuild the policy from {path / META_FILE}: {_brief(err)}") from None
     _load_weights(policy, path / WEIGHTS_FILE)
+    policy.to(target)  # type: ignore[attr-defined]
     policy.eval()
     return policy
 

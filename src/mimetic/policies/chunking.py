@@ -57,7 +57,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mimetic import limits
+from mimetic import devices, limits
 from mimetic.errors import ConfigError, DataError
 from mimetic.nets.mlp import ACTIVATIONS, mlp
 from mimetic.policies.checkpoint import register_policy
@@ -253,7 +253,7 @@ class _TransformerPosterior(nn.Module):
     def forward(self, obs: torch.Tensor, acts: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b = len(obs)
         tokens = torch.cat([self.cls.expand(b, -1, -1), self.obs_proj(obs), self.act_proj(acts)], dim=1)  # (B, n, d)
-        keep = torch.cat([torch.ones(b, 1 + obs.shape[1], dtype=torch.bool), valid], dim=1)  # (B, n)
+        keep = torch.cat([torch.ones(b, 1 + obs.shape[1], dtype=torch.bool, device=obs.device), valid], dim=1)  # (B, n)
         h = self.encoder(tokens + self.pos, src_key_padding_mask=~keep)  # padded actions are not attended to
         mu, logvar = self.out(h[:, 0]).chunk(2, dim=-1)  # (B, Z) each
         return mu, logvar
@@ -349,11 +349,11 @@ class ChunkingPolicy(WindowedPolicy):
         obs = self._norm_obs(batch.obs)  # (B, To, O)
         target = (batch.acts - self.act_centre) / self.act_half  # (B, k, A) in [-1, 1]
         mask = batch.extras.get("mask")
-        valid = torch.ones(target.shape[:2], dtype=torch.bool) if mask is None else mask.bool()  # (B, k)
+        valid = torch.ones(target.shape[:2], dtype=torch.bool, device=target.device) if mask is None else mask.bool()
         z, kl_dims = None, None
         if self.posterior is not None:
             mu, logvar = self.posterior(obs, target, valid)  # (B, Z) each
-            eps = torch.randn(mu.shape, generator=self.generator)  # (B, Z)
+            eps = devices.randn(mu.shape, self.generator, like=mu)  # (B, Z) from the CPU generator
             z = mu + (0.5 * logvar).exp() * eps  # reparameterisation (Kingma & Welling 2014)
             kl_dims = 0.5 * (mu.square() + logvar.exp() - 1.0 - logvar)  # (B, Z) KL(q || N(0, I)) per dim
         diff = self.decoder(obs, z) - target  # (B, k, A)
@@ -394,7 +394,7 @@ class ChunkingPolicy(WindowedPolicy):
             norm = self._norm_obs(obs)  # (B, To, O)
             if self.config.cvae and z is None:
                 z = torch.zeros(len(obs), self.config.latent_dim)  # (B, Z)
-            z = z if self.config.cvae else None
+            z = z.to(norm.device) if self.config.cvae and z is not None else None  # acting keeps z on the CPU
             return to_task_units(self, self.decoder(norm, z))  # (B, k, A)
         finally:
             self.train(was_training)
@@ -416,7 +416,8 @@ class ChunkingPolicy(WindowedPolicy):
         k = self.config.chunk_size
         slot = self._t % k  # (B,) the ring buffer's slot for this step's chunk
         rows = np.arange(len(slot))
-        self._chunks[rows, slot] = self.predict(torch.from_numpy(self._hist), self._z).numpy()  # (B, k, A)
+        chunks = self.predict(torch.from_numpy(self._hist).to(self.device), self._z)  # (B, k, A)
+        self._chunks[rows, slot] = chunks.cpu().numpy()
         self._made[rows, slot] = self._t
         return temporal_ensemble(self._chunks, self._made, self._t, self.config.ensemble_decay)
 
@@ -424,8 +425,9 @@ class ChunkingPolicy(WindowedPolicy):
         n = self.config.execute
         empty = self._next >= n  # (B,)
         if empty.any():
-            chunks = self.predict(torch.from_numpy(self._hist[empty]), self._z[torch.from_numpy(empty)])  # (m, k, A)
-            self._queue[empty] = chunks[:, :n].numpy()
+            hist = torch.from_numpy(self._hist[empty]).to(self.device)  # (m, To, O)
+            chunks = self.predict(hist, self._z[torch.from_numpy(empty)])  # (m, k, A)
+            self._queue[empty] = chunks[:, :n].cpu().numpy()
             self._next[empty] = 0
         out = self._queue[np.arange(len(empty)), self._next].copy()  # (B, A)
         self._next += 1

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mimetic import limits
+from mimetic import devices, limits
 from mimetic.errors import ConfigError, DataError
 from mimetic.nets.mlp import ACTIVATIONS, mlp
 from mimetic.policies.checkpoint import register_policy
@@ -150,7 +150,8 @@ def noise_schedule(kind: str, steps: int) -> torch.Tensor:
 def step_embedding(k: torch.Tensor, dim: int) -> torch.Tensor:
     """Sinusoidal embedding (Vaswani et al. 2017) of diffusion steps k (B,) -> (B, dim)."""
     half = dim // 2
-    freqs = torch.exp(-math.log(10_000.0) * torch.arange(half, dtype=torch.float32) / max(half - 1, 1))  # (half,)
+    freqs = torch.exp(-math.log(10_000.0) * torch.arange(half, dtype=torch.float32, device=k.device)
+                      / max(half - 1, 1))  # (half,)
     angles = k.float()[:, None] * freqs[None]  # (B, half)
     emb = torch.cat([angles.sin(), angles.cos()], dim=-1)  # (B, 2 half)
     return nn.functional.pad(emb, (0, dim - 2 * half))
@@ -289,8 +290,9 @@ class DiffusionPolicy(WindowedPolicy):
                 f"{tuple(batch.acts.shape)}; train it with bc.fit on a mimetic Dataset"
             )
         x0 = (batch.acts - self.act_centre) / self.act_half  # (B, Tp, A) in [-1, 1]
-        k = torch.randint(0, self.config.train_steps, (b,), generator=self.generator)  # (B,)
-        eps = torch.randn(x0.shape, generator=self.generator)  # (B, Tp, A)
+        # drawn on the CPU generator, then moved: the same noise on every device
+        k = torch.randint(0, self.config.train_steps, (b,), generator=self.generator).to(x0.device)  # (B,)
+        eps = devices.randn(x0.shape, self.generator, like=x0)  # (B, Tp, A)
         abar = self.abar[k].view(b, 1, 1)  # (B, 1, 1)
         xk = abar.sqrt() * x0 + (1.0 - abar).sqrt() * eps  # (B, Tp, A) forward process q(x_k | x_0)
         target = eps if self.config.prediction == "epsilon" else x0
@@ -309,12 +311,12 @@ class DiffusionPolicy(WindowedPolicy):
         """DDIM (eta = 0) from noise: obs (B, To, *O) -> action windows (B, Tp, A) in task units."""
         b = obs.shape[0]
         cond = self._norm_obs(obs)
-        x = torch.randn((b, self.pred_horizon, self.act_dim), generator=generator or self.generator)  # (B, Tp, A)
+        x = devices.randn((b, self.pred_horizon, self.act_dim), generator or self.generator, like=cond)  # (B, Tp, A)
         steps = self.sample_steps
         for i, k in enumerate(steps):
             abar = self.abar[k]
-            abar_prev = self.abar[steps[i + 1]] if i + 1 < len(steps) else torch.ones(())
-            out = self.denoiser(x, torch.full((b,), k, dtype=torch.long), cond)  # (B, Tp, A)
+            abar_prev = self.abar[steps[i + 1]] if i + 1 < len(steps) else torch.ones((), device=x.device)
+            out = self.denoiser(x, torch.full((b,), k, dtype=torch.long, device=x.device), cond)  # (B, Tp, A)
             x0 = (x - (1.0 - abar).sqrt() * out) / abar.sqrt() if self.config.prediction == "epsilon" else out
             x0 = x0.clamp(-1.0, 1.0)
             eps = (x - abar.sqrt() * x0) / (1.0 - abar).sqrt()  # consistent with the clipped x0
@@ -331,8 +333,9 @@ class DiffusionPolicy(WindowedPolicy):
         self._push_history(obs)
         empty = self._next >= ta  # (B,)
         if empty.any():
-            windows = self.sample(torch.from_numpy(self._hist[empty]), generator=generator)  # (n, Tp, A)
-            self._queue[empty] = windows[:, :ta].numpy()
+            hist = torch.from_numpy(self._hist[empty]).to(self.device)  # (n, To, O)
+            windows = self.sample(hist, generator=generator)  # (n, Tp, A)
+            self._queue[empty] = windows[:, :ta].cpu().numpy()
             self._next[empty] = 0
         rows = np.arange(b)
         out = self._queue[rows, self._next].copy()  # (B, A)

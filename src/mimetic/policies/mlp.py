@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from mimetic import devices
 from mimetic.envs.base import TaskSpec
 from mimetic.errors import ConfigError, DataError, TaskError
 from mimetic.nets.mlp import ACTIVATIONS, StackedMLP, mlp
@@ -114,6 +115,11 @@ def _action_scaling(
     bounded = np.isfinite(low) & np.isfinite(high) & (high > low)
     lo, hi = np.where(bounded, low, -1.0), np.where(bounded, high, 1.0)  # [-1, 1]: the identity map
     return low, high, (hi + lo) / 2.0, (hi - lo) / 2.0
+
+
+def _multinomial(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """One draw per row of ``probs`` (B, K) -> (B,), made on the CPU (where the generators live)."""
+    return torch.multinomial(probs.float().cpu(), 1, generator=generator).squeeze(-1).to(probs.device)
 
 
 def _f32(values: np.ndarray) -> torch.Tensor:
@@ -272,7 +278,7 @@ class MLPPolicy(nn.Module):
         (continuous, summed over dimensions, so it compares with squared action distances) or of
         member probabilities (discrete); zeros for a single network."""
         with torch.inference_mode():
-            out = self.members(torch.from_numpy(np.asarray(obs, np.float32)))  # (K, B, out)
+            out = self.members(torch.from_numpy(np.asarray(obs, np.float32)).to(self.device))  # (K, B, out)
             if self.head == "categorical":
                 out = torch.softmax(out, dim=-1)
             else:
@@ -282,7 +288,7 @@ class MLPPolicy(nn.Module):
                     logits, means, _ = self._mixture(out)
                     out = (torch.softmax(logits, dim=-1).unsqueeze(-1) * means).sum(dim=-2)  # mixture mean
                 out = out * self.act_half  # [-1, 1]-scaled -> task units
-            return out.var(dim=0, unbiased=False).sum(dim=-1).numpy()  # (B,)
+            return out.var(dim=0, unbiased=False).sum(dim=-1).cpu().numpy()  # (B,)
 
     def _mean_log_std(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Split a gaussian head's output into mean (B, A) and clamped log-std (B, A) or (A,)."""
@@ -309,12 +315,12 @@ class MLPPolicy(nn.Module):
         if deterministic:
             pick = logits.argmax(dim=-1)  # (B,)
         else:
-            pick = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator).squeeze(-1)
-        rows = torch.arange(len(pick))
+            pick = _multinomial(torch.softmax(logits, dim=-1), generator)  # (B,)
+        rows = torch.arange(len(pick), device=pick.device)
         mean, std = means[rows, pick], log_std[rows, pick].exp()  # (B, A) each
         if deterministic:
             return mean
-        return mean + torch.randn(mean.shape, generator=generator) * std
+        return mean + devices.randn(mean.shape, generator, like=mean) * std
 
     def act(
         self, obs: np.ndarray, *, deterministic: bool = True, generator: torch.Generator | None = None
@@ -333,23 +339,27 @@ class MLPPolicy(nn.Module):
             )
         if obs.dtype != np.float32 or not obs.flags.writeable:
             obs = obs.astype(np.float32)  # torch.from_numpy warns on read-only arrays
-        x = torch.from_numpy(obs)  # shares memory: no copy at small batch
+        x = torch.from_numpy(obs).to(self.device)  # shares memory on the CPU: no copy at small batch
         with torch.inference_mode():
             out = self.forward(x)
             if self.head == "categorical":
                 if deterministic:
-                    return out.argmax(dim=-1).numpy()  # (B,) int64
-                probs = torch.softmax(out, dim=-1)
-                return torch.multinomial(probs, 1, generator=generator).squeeze(-1).numpy()
+                    return out.argmax(dim=-1).cpu().numpy()  # (B,) int64
+                return _multinomial(torch.softmax(out, dim=-1), generator).cpu().numpy()
             if self.head == "gaussian":
                 mean, log_std = self._mean_log_std(out)
                 if not deterministic:
-                    noise = torch.randn(mean.shape, generator=generator)  # (B, A)
+                    noise = devices.randn(mean.shape, generator, like=mean)  # (B, A)
                     mean = mean + noise * log_std.exp()
                 out = mean
             elif self.head == "mixture":
                 out = self._mixture_act(out, deterministic=deterministic, generator=generator)
-            return to_task_units(self, out).numpy()  # (B, A) float32
+            return to_task_units(self, out).cpu().numpy()  # (B, A) float32
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are (``bc.fit`` moves them to its ``device``)."""
+        return devices.module_device(self)
 
     def reset(self, mask: np.ndarray) -> None:
         """Stateless: nothing to forget."""
@@ -405,7 +415,7 @@ class MLPPolicy(nn.Module):
         if not metrics:
             return _weighted_mean(per_sample, weights), {}
         with torch.no_grad():
-            best = means[torch.arange(len(means)), logits.argmax(dim=-1)]  # (B, A)
+            best = means[torch.arange(len(means), device=means.device), logits.argmax(dim=-1)]  # (B, A)
             mse = (best - target).square().mean()
         return _weighted_mean(per_sample, weights), {"mse": mse.item()}
 

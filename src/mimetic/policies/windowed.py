@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mimetic import devices
 from mimetic.envs.base import TaskSpec
 from mimetic.errors import ConfigError, TaskError
 from mimetic.policies.mlp import (
@@ -49,6 +50,11 @@ class WindowedPolicy(nn.Module):
         return cls(config or cls.config_class(), obs_dim=spec.obs_dim, act_dim=spec.act_dim,  # type: ignore[call-arg]
                    act_low=spec.action_space.low, act_high=spec.action_space.high,  # type: ignore[attr-defined]
                    task=spec.name, seed=seed)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are (``bc.fit`` moves them to its ``device``)."""
+        return devices.module_device(self)
 
     def set_normalizer(self, obs_mean: np.ndarray, obs_std: np.ndarray) -> None:
         """Store dataset observation statistics; features with ~zero spread are only centred."""
