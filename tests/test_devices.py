@@ -235,3 +235,15 @@ def test_minibatches_arrive_on_the_training_device(monkeypatch, resident_bytes) 
         assert a.obs.device == a.acts.device == a.extras["mask"].device == META
         assert a.obs.shape == b.obs.shape == (4, 2) and a.extras["mask"].shape == (4, 3)
     assert torch.equal(on_meta.perm, on_cpu.perm)
+
+
+def test_the_pusht_benchmark_refuses_an_unavailable_device_before_its_folder(tmp_path: Path, capsys, no_gpu) -> None:
+    from mimetic.cli import main
+
+    out = tmp_path / "bench"
+    try:
+        code = main(["benchmark", "pusht", "--device", "cuda", "--out", str(out)])
+    except SystemExit as e:
+        code = int(e.code or 0)
+    assert code == 2 and capsys.readouterr().err.strip().startswith("error: device 'cuda' is not available")
+    assert not out.exists()

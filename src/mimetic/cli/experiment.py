@@ -108,6 +108,10 @@ def experiment(args: argparse.Namespace) -> None:
         args, _ = resumed_args(args, command=command, config_file=EXPERIMENT_FILE)
     module = importlib.import_module(f"mimetic.experiments.{exp.module}")
     config = config_from_args(getattr(module, exp.config), args)
+    if hasattr(config, "device"):  # an unavailable device or precision fails before the folder is made
+        from mimetic import devices
+
+        devices.check_available(config.device, getattr(config, "precision", "fp32"))
     task = exp.run_task if exp.run_task is not None else config.task
     out = Path(args.out) if args.out else default_run_dir(exp.run_kind, task)
     with StopFlag("after this cell") as flag:

@@ -28,12 +28,12 @@ import time
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from mimetic import seeding
+from mimetic import devices, seeding
 from mimetic.algos import bc
 from mimetic.data import Dataset, load_minari, save_minari
 from mimetic.envs import make_expert, make_task
@@ -120,6 +120,13 @@ class PushTConfig:
     inference_steps: int = 10
     """diffusion: DDIM sampling steps per chunk."""
 
+    device: str = "auto"
+    """Where to train and evaluate: auto (a CUDA GPU, else Apple MPS, else the CPU), cpu, cuda,
+    cuda:N or mps."""
+
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    """Training precision: fp32, bf16 (CPU or GPU) or fp16 (GPU only)."""
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "policies", split_names(self.policies))
         object.__setattr__(self, "obs", split_names(self.obs))
@@ -140,6 +147,8 @@ class PushTConfig:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema must be in [0, 1) (0: no weight average), got {self.ema}")
+        devices.check_name(self.device)
+        devices.check_precision_name(self.precision)
         self.diffusion_config("unet")  # the policies' own checks, before any work
         self.act_config()
 
@@ -207,6 +216,7 @@ def run_pusht(config: PushTConfig, *, out_dir: Path | None = None, progress: boo
               cells: Cells | None = None) -> PushTResult:
     """Every (policy, obs, seed) fit with its checkpoints, then the table; with ``out_dir``,
     pusht.json, pusht.md and pusht.png, all or nothing."""
+    devices.check_available(config.device, config.precision)  # before any folder is made
     if cells is None:
         cells = Cells.start(out_dir, header={"experiment": "pusht", "config": asdict(config)})
     start = time.perf_counter()
@@ -299,7 +309,8 @@ def run_cell(config: PushTConfig, policy_name: str, obs: str, data: Dataset, see
 
     log_every = math.gcd(config.checkpoint_every, 100)  # every checkpoint falls on a logging step
     fit = bc.fit(policy, data, bc.BCConfig(steps=config.train_steps, batch_size=config.batch_size, lr=config.lr,
-                                            seed=seed, log_every=log_every, ema=config.ema),
+                                            seed=seed, log_every=log_every, ema=config.ema, device=config.device,
+                                            precision=config.precision),
                  callback=evaluate_now)
     task.close()
     scores = np.array([c.score for c in checkpoints])
