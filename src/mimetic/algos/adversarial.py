@@ -317,7 +317,8 @@ class AdversarialTrainer:
         t0 = time.perf_counter()
         policy = self.ppo.policy
         log_std = None if self.spec.discrete else policy.log_std.detach().clone()
-        bc.fit(policy, self.demos, bc.BCConfig(steps=self.config.bc_steps, seed=self.ppo.config.seed),
+        # device cpu: PPO (and so this warm start of its actor) runs on the CPU for now
+        bc.fit(policy, self.demos, bc.BCConfig(steps=self.config.bc_steps, seed=self.ppo.config.seed, device="cpu"),
                progress=progress)
         if log_std is not None:
             policy.log_std.data.copy_(log_std)  # keep PPO's exploration noise

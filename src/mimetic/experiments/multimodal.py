@@ -367,7 +367,7 @@ def start_actions(method: str, policy: Any, n: int, seed: int) -> StartActions:
         policy.reset(np.ones(1, bool))
         acted = policy.act(START_OBS)[0]  # the first action of the chunk it executes
         window = torch.from_numpy(obs[:, None]).expand(n, policy.obs_horizon, obs.shape[1])  # (n, To, 4)
-        samples = policy.sample(window, generator=gen)[:, 0].numpy()  # (n, 2): each chunk's first action
+        samples = policy.sample(window.to(policy.device), generator=gen)[:, 0].cpu().numpy()  # (n, 2): first actions
     else:
         assert isinstance(policy, ChunkingPolicy), f"no start-action sampler for {method}"
         policy.reset(np.ones(1, bool))
@@ -385,7 +385,7 @@ def _act_prior_draws(policy: ChunkingPolicy, obs: np.ndarray, gen: torch.Generat
     n, to = len(obs), policy.obs_horizon
     x = torch.from_numpy(obs)[:, None].expand(n, to, obs.shape[1])  # (n, To, O)
     z = torch.randn((n, policy.config.latent_dim), generator=gen)  # (n, Z)
-    return policy.predict(x, z)[:, 0].numpy()
+    return policy.predict(x.to(policy.device), z)[:, 0].cpu().numpy()
 
 
 # ----------------------------------------------------------------------------- aggregation
