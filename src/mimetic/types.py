@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from mimetic.observations import DictObs
+
 
 @dataclass(frozen=True)
 class Trajectory:
@@ -16,7 +18,7 @@ class Trajectory:
     ``expert_acted`` marks steps where the expert, not the learner, chose the executed action.
     """
 
-    obs: np.ndarray  # (T+1, *O)
+    obs: np.ndarray | DictObs  # (T+1, *O), or a DictObs of (T+1, *shape) arrays per key
     acts: np.ndarray  # (T, *A) executed actions
     rewards: np.ndarray  # (T,)
     terminated: bool

@@ -36,8 +36,8 @@ def assert_same_training_view(grown: Dataset, fresh: Dataset) -> None:
     assert grown.n_transitions == fresh.n_transitions == int(fresh.valid.sum())
     for got, want in zip(grown.obs_stats(), fresh.obs_stats()):
         assert got.dtype == np.float32 and np.array_equal(got, want)  # bitwise
-    assert np.array_equal(grown._moments.mean, fresh._moments.mean)  # the float64 moments too
-    assert np.array_equal(grown._moments.m2, fresh._moments.m2)
+    assert np.array_equal(grown._moments_by_key[None].mean, fresh._moments_by_key[None].mean)  # the float64 moments too
+    assert np.array_equal(grown._moments_by_key[None].m2, fresh._moments_by_key[None].m2)
     obs, acts, mask, finite = grown.training_arrays()
     want_obs, want_acts = fresh.transitions()
     assert mask is None and finite

@@ -104,7 +104,7 @@ def test_spaces_serialise_like_minari() -> None:
     assert deserialize_space(serialize_space(gym.spaces.Discrete(3, start=1))) == gym.spaces.Discrete(3, start=1)
     with pytest.raises(DataError, match="Dict space"):
         deserialize_space(json.dumps({"type": "Dict", "subspaces": {}}))
-    with pytest.raises(DataError, match="only Box and Discrete"):
+    with pytest.raises(DataError, match="only Box, Discrete and Dict-of-Box"):
         serialize_space(gym.spaces.MultiBinary(3))
 
 
@@ -194,7 +194,7 @@ def test_load_truncated_file(saved: Path) -> None:
         (lambda f: f["episode_1/observations"].__setitem__((2, 1), np.nan),
          r"has 1 NaN/inf values in observations \(first in episode 1\)"),
         (lambda f: (f.__delitem__("episode_0/observations"), f.create_group("episode_0/observations")),
-         "Dict/Tuple"),
+         "is a group, but the metadata declares a Box observation space"),
     ],
 )
 def test_load_damaged_files(saved: Path, damage, message: str) -> None:
@@ -212,6 +212,8 @@ def test_load_damaged_files(saved: Path, damage, message: str) -> None:
         (lambda m: {**m, "data_format": "arrow"}, "'arrow' format"),
         (lambda m: {**m, "observation_space": json.dumps({"type": "Dict", "subspaces": {}})}, "Dict space"),
         (lambda m: {**m, "action_space": json.dumps({"type": "Tuple", "subspaces": []})}, "Tuple space"),
+        (lambda m: {**m, "action_space": serialize_space(gym.spaces.Dict({"a": gym.spaces.Box(0, 1, (2,))}))},
+         "has Dict actions; only Box and Discrete"),
         (lambda m: {**m, "action_space": json.dumps({"type": "Discrete"})}, "malformed space"),
         (lambda m: {**m, "action_space": serialize_space(gym.spaces.Discrete(1))},
          r"has 4 actions outside \[0, 1\) of its recorded space"),

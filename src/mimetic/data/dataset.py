@@ -4,6 +4,9 @@ Layout (E episodes, N steps in all, episode ``e`` has ``T_e`` steps):
 
 - ``obs`` (N + E, *O) float32: each episode's ``T_e + 1`` observations back to back, so the
   observation at step ``i`` of episode ``e`` is row ``i + e`` (one extra row per earlier episode).
+  For a task with a ``Dict`` observation space it is a :class:`~mimetic.observations.DictObs` of
+  one (N + E, *shape) array per key, laid out by ``obs_layout``: images stay uint8, every other
+  key is float32; rows index all keys at once, so windows and transitions work unchanged.
 - ``acts`` (N, *A): the training *targets*, int64 for discrete and float32 for continuous actions.
   For demonstrations they are the executed actions; for interactive data (DAgger and friends)
   they are the expert's labels, and ``valid`` is False where a step was never labelled.
@@ -32,7 +35,10 @@ import numpy as np
 
 from mimetic.envs.base import TaskSpec
 from mimetic.errors import ConfigError, DataError
+from mimetic.observations import IMAGE_CENTRE, IMAGE_SCALE, DictObs, ObsLayout, layout_of
 from mimetic.types import Trajectory
+
+Obs = np.ndarray | DictObs
 
 Targets = Literal["acts", "labels"]
 
@@ -97,7 +103,7 @@ class _ObsMoments:
 class _Chunk:
     """New data to append, already flat and in the dataset's dtypes."""
 
-    obs: np.ndarray  # (N_new + E_new, *O) float32
+    obs: Obs  # (N_new + E_new, *O) float32, or a DictObs in the dataset's layout
     acts: np.ndarray  # (N_new, *A) targets
     executed: np.ndarray  # (N_new, *A)
     rewards: np.ndarray  # (N_new,) float64
@@ -111,8 +117,10 @@ class _Chunk:
     has_labels: bool  # targets differ in meaning from the executed actions
 
 
-def _grow(buf: np.ndarray, used: int, needed: int) -> np.ndarray:
+def _grow(buf: Any, used: int, needed: int) -> Any:
     """Return ``buf`` or a copy with at least ``needed`` rows; capacity at least doubles."""
+    if isinstance(buf, DictObs):
+        return buf.map(lambda b: _grow(b, used, needed))
     if needed <= len(buf):
         return buf
     new = np.empty((max(needed, 2 * len(buf), _MIN_CAPACITY), *buf.shape[1:]), dtype=buf.dtype)
@@ -120,7 +128,9 @@ def _grow(buf: np.ndarray, used: int, needed: int) -> np.ndarray:
     return new
 
 
-def _view(buf: np.ndarray, n: int) -> np.ndarray:
+def _view(buf: Any, n: int) -> Any:
+    if isinstance(buf, DictObs):
+        return buf[:n].readonly()
     v = buf[:n]
     v.flags.writeable = False  # a view: writing through it would silently edit the dataset
     return v
@@ -132,15 +142,20 @@ class Dataset:
     def __init__(
         self,
         *,
-        obs_shape: tuple[int, ...],
+        obs_shape: tuple[int, ...] | None = None,
         act_shape: tuple[int, ...],
         discrete: bool,
         observation_space: gym.spaces.Space | None = None,
         action_space: gym.spaces.Space | None = None,
         metadata: dict[str, Any] | None = None,
+        obs_layout: ObsLayout | None = None,
     ) -> None:
-        """An empty dataset for observations of ``obs_shape`` and actions of ``act_shape``."""
-        self.obs_shape = tuple(int(d) for d in obs_shape)
+        """An empty dataset for observations of ``obs_shape`` (or, for dict observations, of
+        ``obs_layout``; exactly one of the two) and actions of ``act_shape``."""
+        if (obs_shape is None) == (obs_layout is None):
+            raise ConfigError("a Dataset needs exactly one of obs_shape (flat) and obs_layout (dict observations)")
+        self.obs_layout = obs_layout
+        self._obs_shape = None if obs_shape is None else tuple(int(d) for d in obs_shape)
         self.act_shape = tuple(int(d) for d in act_shape)
         self.discrete = bool(discrete)
         self.act_dtype = np.dtype(np.int64 if discrete else np.float32)
@@ -150,7 +165,8 @@ class Dataset:
         self.origin: str | None = None  # the path it was loaded from, for error messages
         self._has_costs = self._has_expert_acted = self._has_labels = False
         self._n = self._n_obs = self._n_eps = 0
-        self._obs = np.empty((0, *self.obs_shape), np.float32)
+        self._obs: Obs = (np.empty((0, *self._obs_shape), np.float32) if obs_layout is None
+                          else obs_layout.empty(0))
         self._acts = np.empty((0, *self.act_shape), self.act_dtype)
         self._executed = np.empty((0, *self.act_shape), self.act_dtype)
         self._rewards = np.empty(0, np.float64)
@@ -166,7 +182,9 @@ class Dataset:
         # Kept up to date by _append (see the module docstring):
         self._valid_steps = np.empty(0, np.int64)  # (n_transitions,) step index of each valid step
         self._n_valid = 0
-        self._moments = _ObsMoments(0, np.zeros(0), np.zeros(0))
+        # per float key of a dict layout (images are scaled, not z-scored: no moments kept)
+        keys = [None] if obs_layout is None else list(obs_layout.state_keys)
+        self._moments_by_key = {k: _ObsMoments(0, np.zeros(0), np.zeros(0)) for k in keys}
         self._training: dict[tuple[int, int] | None, _TrainingRows] = {}  # by window shape
 
     # ----------------------------------------------------------------- construction
@@ -176,8 +194,9 @@ class Dataset:
         """An empty dataset shaped for ``spec``'s spaces (DAgger starting without demos)."""
         act_shape = () if spec.discrete else tuple(spec.action_space.shape or ())
         meta = {"task": spec.name, "gym_id": spec.gym_id, "max_steps": spec.max_steps, **(metadata or {})}
-        return cls(obs_shape=tuple(spec.observation_space.shape), act_shape=act_shape,
-                   discrete=spec.discrete, observation_space=spec.observation_space,
+        layout = layout_of(spec.observation_space)
+        return cls(obs_shape=None if layout else tuple(spec.observation_space.shape), obs_layout=layout,
+                   act_shape=act_shape, discrete=spec.discrete, observation_space=spec.observation_space,
                    action_space=spec.action_space, metadata=meta)
 
     @classmethod
@@ -197,8 +216,13 @@ class Dataset:
             raise DataError("cannot build a dataset from 0 trajectories without a task spec; pass spec=")
         else:
             first = trajs[0]
-            ds = cls(obs_shape=first.obs.shape[1:], act_shape=first.acts.shape[1:],
-                     discrete=first.acts.dtype.kind in "iu", metadata=metadata)
+            if isinstance(first.obs, DictObs):
+                layout = ObsLayout.from_arrays(first.obs, where="trajectory 0's observations")
+                ds = cls(obs_layout=layout, act_shape=first.acts.shape[1:], observation_space=layout.space(),
+                         discrete=first.acts.dtype.kind in "iu", metadata=metadata)
+            else:
+                ds = cls(obs_shape=first.obs.shape[1:], act_shape=first.acts.shape[1:],
+                         discrete=first.acts.dtype.kind in "iu", metadata=metadata)
         ds.extend(trajs, targets=targets)
         return ds
 
@@ -211,16 +235,33 @@ class Dataset:
             chunk = self._chunk_from_trajectories(list(data), targets=targets)
         self._append(chunk)
 
-    def _check_shapes(self, obs_shape: tuple[int, ...], act_shape: tuple[int, ...], what: str) -> None:
-        if obs_shape != self.obs_shape:
-            raise DataError(f"cannot extend: {what} has observations of shape {obs_shape} "
-                            f"but the dataset holds {self.obs_shape}")
+    def _obs_kind(self) -> str:
+        if self.obs_layout is not None:
+            return f"dict observations ({self.obs_layout.describe()})"
+        return f"observations of shape {self._obs_shape}"
+
+    def _check_obs(self, obs: Obs, what: str) -> Obs:
+        """``obs`` rows in the dataset's storage dtypes, or one line saying how they differ."""
+        if self.obs_layout is not None:
+            return self.obs_layout.check(obs, what=f"cannot extend: {what}'s observations")
+        if isinstance(obs, DictObs):
+            raise DataError(f"cannot extend: {what} has dict observations ({', '.join(obs.keys())}) "
+                            f"but the dataset holds {self._obs_kind()}")
+        if tuple(obs.shape[1:]) != self._obs_shape:
+            raise DataError(f"cannot extend: {what} has observations of shape {tuple(obs.shape[1:])} "
+                            f"but the dataset holds {self._obs_shape}")
+        return obs
+
+    def _check_shapes(self, act_shape: tuple[int, ...], what: str) -> None:
         if act_shape != self.act_shape:
             raise DataError(f"cannot extend: {what} has actions of shape {act_shape} "
                             f"but the dataset holds {self.act_shape}")
 
     def _chunk_from_dataset(self, other: Dataset) -> _Chunk:
-        self._check_shapes(other.obs_shape, other.act_shape, "the other dataset")
+        if other.obs_layout != self.obs_layout or other._obs_shape != self._obs_shape:
+            raise DataError(f"cannot extend: the other dataset holds {other._obs_kind()} "
+                            f"but this one holds {self._obs_kind()}")
+        self._check_shapes(other.act_shape, "the other dataset")
         if other.discrete != self.discrete:
             kind = "discrete" if other.discrete else "continuous"
             raise DataError(f"cannot extend: the other dataset has {kind} actions and this one does not")
@@ -238,8 +279,10 @@ class Dataset:
     def _chunk_from_trajectories(self, trajs: list[Trajectory], *, targets: Targets) -> _Chunk:
         if targets not in ("acts", "labels"):
             raise ConfigError(f"targets must be 'acts' or 'labels', got {targets!r}")
+        obs_rows = []
         for i, t in enumerate(trajs):
-            self._check_shapes(tuple(t.obs.shape[1:]), tuple(t.acts.shape[1:]), f"trajectory {i}")
+            obs_rows.append(self._check_obs(t.obs, f"trajectory {i}"))
+            self._check_shapes(tuple(t.acts.shape[1:]), f"trajectory {i}")
             if targets == "labels" and t.labels is None:
                 raise DataError(f"trajectory {i} has no expert labels; collect it with a labeler "
                                 "or use targets='acts'")
@@ -268,8 +311,12 @@ class Dataset:
         any_expert = any(t.expert_acted is not None for t in trajs)
         costs = [np.zeros(len(t)) if t.costs is None else t.costs for t in trajs]
         expert_acted = [np.zeros(len(t), bool) if t.expert_acted is None else t.expert_acted for t in trajs]
+        if self.obs_layout is not None:
+            obs: Obs = DictObs.concat(obs_rows) if obs_rows else self.obs_layout.empty(0)
+        else:
+            obs = cat(obs_rows, np.float32, self._obs_shape)
         return _Chunk(
-            obs=cat([t.obs for t in trajs], np.float32, self.obs_shape),
+            obs=obs,
             acts=acts, executed=executed,
             rewards=cat([t.rewards for t in trajs], np.float64), valid=labeled,
             costs=cat(costs, np.float64) if any_costs else None,
@@ -313,7 +360,8 @@ class Dataset:
         self._valid_steps = _grow(self._valid_steps, self._n_valid, self._n_valid + len(new_valid))
         self._valid_steps[self._n_valid:self._n_valid + len(new_valid)] = new_valid
         self._n_valid += len(new_valid)
-        self._moments.add_episodes(c.obs, c.lengths + 1)
+        for key, moments in self._moments_by_key.items():
+            moments.add_episodes(c.obs if key is None else c.obs[key], c.lengths + 1)
         self._n, self._n_obs, self._n_eps = n + dn, n_obs + dn + de, e + de
 
     # ----------------------------------------------------------------- checkpoints
@@ -326,7 +374,10 @@ class Dataset:
         family's aggregate); :meth:`from_state_arrays` rebuilds a dataset that trains bitwise the
         same (the statistics depend only on the sequence of episodes, see :class:`_ObsMoments`)."""
         n, n_obs, e = self._n, self._n_obs, self._n_eps
-        arrays = {"obs": self._obs[:n_obs], "acts": self._acts[:n], "executed": self._executed[:n],
+        obs = self._obs[:n_obs]
+        obs_arrays = ({"obs": obs} if isinstance(obs, np.ndarray)
+                      else {f"obs/{k}": v for k, v in obs.items()})  # one array per key
+        arrays = {**obs_arrays, "acts": self._acts[:n], "executed": self._executed[:n],
                   "rewards": self._rewards[:n], "valid": self._valid[:n], "costs": self._costs[:n],
                   "expert_acted": self._expert_acted[:n], "lengths": self._ep_lengths[:e],
                   "terminated": self._terminated[:e], "truncated": self._truncated[:e], "seeds": self._seeds[:e]}
@@ -337,8 +388,13 @@ class Dataset:
     def load_state_arrays(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         """Replace this dataset's contents with what :meth:`state_arrays` returned (same shapes)."""
         try:
-            a = {k: np.asarray(arrays[k]) for k in self.STATE_ARRAYS}
-            chunk = _Chunk(obs=a["obs"].astype(np.float32), acts=a["acts"].astype(self.act_dtype),
+            a = {k: np.asarray(arrays[k]) for k in self.STATE_ARRAYS if k != "obs"}
+            if self.obs_layout is None:
+                obs: Obs = np.asarray(arrays["obs"]).astype(np.float32)
+            else:
+                obs = DictObs({f.name: np.asarray(arrays[f"obs/{f.name}"]).astype(f.dtype)
+                               for f in self.obs_layout.fields})
+            chunk = _Chunk(obs=obs, acts=a["acts"].astype(self.act_dtype),
                            executed=a["executed"].astype(self.act_dtype), rewards=a["rewards"].astype(np.float64),
                            valid=a["valid"].astype(bool),
                            costs=a["costs"].astype(np.float64) if meta["has_costs"] else None,
@@ -349,14 +405,17 @@ class Dataset:
         except (KeyError, TypeError, ValueError) as err:
             raise DataError(f"the checkpoint's dataset is incomplete or corrupt ({err})") from None
         n, e = len(chunk.acts), len(chunk.lengths)
-        if (chunk.obs.shape[1:] != self.obs_shape or chunk.acts.shape[1:] != self.act_shape
+        obs_ok = (all(chunk.obs[f.name].shape[1:] == f.shape and len(chunk.obs[f.name]) == n + e
+                      for f in self.obs_layout.fields) if self.obs_layout is not None
+                  else chunk.obs.shape[1:] == self._obs_shape)
+        if (not obs_ok or chunk.acts.shape[1:] != self.act_shape
                 or len(chunk.obs) != n + e or int(chunk.lengths.sum()) != n
                 or any(len(x) != n for x in (chunk.executed, chunk.rewards, chunk.valid))
                 or any(len(x) != e for x in (chunk.terminated, chunk.truncated, chunk.seeds))):
             raise DataError("the checkpoint's dataset arrays do not fit together or this task's shapes")
-        fresh = Dataset(obs_shape=self.obs_shape, act_shape=self.act_shape, discrete=self.discrete,
-                        observation_space=self.observation_space, action_space=self.action_space,
-                        metadata=self.metadata)
+        fresh = Dataset(obs_shape=self._obs_shape, obs_layout=self.obs_layout, act_shape=self.act_shape,
+                        discrete=self.discrete, observation_space=self.observation_space,
+                        action_space=self.action_space, metadata=self.metadata)
         if e:
             fresh._append(chunk)
         origin = self.origin
@@ -364,6 +423,20 @@ class Dataset:
         self.origin = origin
 
     # ----------------------------------------------------------------- views and sizes
+
+    @property
+    def obs_shape(self) -> tuple[int, ...]:
+        """(*O) of a flat observation; a dict dataset has ``obs_layout`` instead, and asking for
+        its flat shape is refused in one line (the caller needs flat observations)."""
+        if self._obs_shape is None:
+            raise DataError(f"this needs flat (Box) observations, but dataset {self._label()} has "
+                            f"{self._obs_kind()}")
+        return self._obs_shape
+
+    @property
+    def is_dict(self) -> bool:
+        """True for dict (e.g. image + state) observations."""
+        return self.obs_layout is not None
 
     @property
     def n_episodes(self) -> int:
@@ -385,8 +458,8 @@ class Dataset:
         return len(self._acts)
 
     @property
-    def obs(self) -> np.ndarray:
-        return _view(self._obs, self._n_obs)  # (N + E, *O)
+    def obs(self) -> Obs:
+        return _view(self._obs, self._n_obs)  # (N + E, *O), or a DictObs
 
     @property
     def acts(self) -> np.ndarray:
@@ -448,8 +521,9 @@ class Dataset:
 
     def __repr__(self) -> str:
         kind = "discrete" if self.discrete else f"continuous{self.act_shape}"
+        obs = self._obs_shape if self.obs_layout is None else "{" + self.obs_layout.describe() + "}"
         return (f"Dataset(episodes={self.n_episodes}, steps={self.n_steps}, transitions={self.n_transitions}, "
-                f"obs={self.obs_shape}, acts={kind})")
+                f"obs={obs}, acts={kind})")
 
     # ----------------------------------------------------------------- training accessors
 
@@ -461,19 +535,38 @@ class Dataset:
         """Observation rows seen when acting at ``steps`` (any shape of step indices)."""
         return steps + self._step_ep[steps]
 
-    def transitions(self) -> tuple[np.ndarray, np.ndarray]:
-        """Valid steps only: (obs (n, *O) float32 at the time of the action, targets (n, *A))."""
+    def transitions(self) -> tuple[Obs, np.ndarray]:
+        """Valid steps only: (obs (n, *O) float32 at the time of the action, targets (n, *A));
+        for a dict dataset the observations are a DictObs (a copy: images included)."""
         steps = self.step_index()
         return self._obs[self.obs_rows(steps)], self._acts[steps]
 
     def obs_stats(self, *, min_std: float = MIN_OBS_STD) -> tuple[np.ndarray, np.ndarray]:
         """(mean (*O), std (*O)) float32 over every stored observation; a feature whose std is
         below ``min_std`` gets std 1 (centred only, see MIN_OBS_STD)."""
+        return self._stats(None, self.obs_shape, min_std)
+
+    def obs_stats_by_key(self, *, min_std: float = MIN_OBS_STD) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """For a dict dataset, {key: (mean, std)} float32: as :meth:`obs_stats` for float keys;
+        for images the fixed scaling to [-1, 1] (shape () each), not data statistics."""
+        if self.obs_layout is None:
+            raise DataError(f"obs_stats_by_key is for dict observations; dataset {self._label()} is flat "
+                            "(use obs_stats)")
+        out = {}
+        for f in self.obs_layout.fields:
+            if f.image:
+                out[f.name] = (np.float32(IMAGE_CENTRE) * np.ones((), np.float32),
+                               np.float32(IMAGE_SCALE) * np.ones((), np.float32))
+            else:
+                out[f.name] = self._stats(f.name, f.shape, min_std)
+        return out
+
+    def _stats(self, key: str | None, shape: tuple[int, ...], min_std: float) -> tuple[np.ndarray, np.ndarray]:
         if self._n_obs == 0:
             raise DataError("cannot compute observation statistics of an empty dataset")
-        m = self._moments  # float64 accumulation for long datasets, kept up to date by _append
-        mean = m.mean.reshape(self.obs_shape)  # (*O,)
-        std = np.sqrt(m.m2 / m.count).reshape(self.obs_shape)  # (*O,)
+        m = self._moments_by_key[key]  # float64 accumulation for long datasets, kept up to date by _append
+        mean = m.mean.reshape(shape)  # (*O,)
+        std = np.sqrt(m.m2 / m.count).reshape(shape)  # (*O,)
         std = np.where(std < min_std, 1.0, std)
         return mean.astype(np.float32), std.astype(np.float32)
 
@@ -490,6 +583,11 @@ class Dataset:
         """
         if (obs_horizon is None) != (act_horizon is None):
             raise ConfigError("training_arrays needs both obs_horizon and act_horizon, or neither")
+        if self.obs_layout is not None:
+            # cached rows would copy every frame once per window shape; dict datasets assemble each
+            # minibatch from step_index() and windows() instead
+            raise DataError(f"training_arrays materialises flat observations; dataset {self._label()} has "
+                            f"{self._obs_kind()}: gather minibatches with windows() instead")
         key = None if obs_horizon is None or act_horizon is None else (int(obs_horizon), int(act_horizon))
         rows = self._training.get(key)
         if rows is None:
@@ -540,13 +638,14 @@ class Dataset:
             )
 
     def windows(self, idx: np.ndarray, *, obs_horizon: int, act_horizon: int
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                ) -> tuple[Obs, np.ndarray, np.ndarray]:
         """Time windows around steps ``idx`` (B,) (step indices, e.g. from :meth:`step_index`).
 
-        Returns obs (B, To, *O) ending at each step, actions (B, Ta, *A) starting at it, and a mask
-        (B, Ta) bool. Windows never cross an episode: observations before the episode start repeat
-        its first one and actions past its end repeat its last one; the mask is False for those
-        padded actions and for unlabelled (invalid) targets, so losses can ignore them.
+        Returns obs (B, To, *O) ending at each step (a DictObs of (B, To, *shape) per key for dict
+        data), actions (B, Ta, *A) starting at it, and a mask (B, Ta) bool. Windows never cross an
+        episode: observations before the episode start repeat its first one and actions past its
+        end repeat its last one; the mask is False for those padded actions and for unlabelled
+        (invalid) targets, so losses can ignore them.
         """
         if obs_horizon < 1 or act_horizon < 1:
             raise ConfigError(f"obs_horizon and act_horizon must be >= 1, got {obs_horizon} and {act_horizon}")
@@ -579,7 +678,12 @@ class Dataset:
         them instead, with a warning that says how many."""
         self._clip_actions = clip_actions
         ep_of_obs = np.repeat(np.arange(self._n_eps), self.ep_lengths + 1)  # (N + E,)
-        self._check_finite(self.obs, ep_of_obs, "observations")
+        obs = self.obs
+        if isinstance(obs, DictObs):
+            for key, arr in obs.items():
+                self._check_finite(arr, ep_of_obs, f"observations[{key!r}]")
+        else:
+            self._check_finite(obs, ep_of_obs, "observations")
         self._check_finite(self.acts, self.step_episode, "actions")
         self._check_finite(self.executed_acts, self.step_episode, "executed actions")
         self._check_finite(self.rewards, self.step_episode, "rewards")
@@ -602,9 +706,8 @@ class Dataset:
     def _check_spaces(self, obs_space: gym.spaces.Space | None, act_space: gym.spaces.Space | None,
                       who: str, *, check_bounds: bool = True) -> None:
         label = self._label()
-        if obs_space is not None and tuple(obs_space.shape or ()) != self.obs_shape:
-            raise DataError(f"dataset {label} observations have shape {self.obs_shape} "
-                            f"but {who} expects {tuple(obs_space.shape or ())}")
+        if obs_space is not None:
+            self._check_obs_space(obs_space, who)
         if act_space is None:
             return
         space_discrete = isinstance(act_space, gym.spaces.Discrete)
@@ -628,6 +731,30 @@ class Dataset:
                 first = int(np.argmax(bad))
                 raise DataError(f"dataset {label} has {int(bad.sum())} {what} outside [{lo}, {hi}) of {who} "
                                 f"(first: {int(acts[first])} in episode {int(ep[first])})")
+
+    def _check_obs_space(self, space: gym.spaces.Space, who: str) -> None:
+        label = self._label()
+        theirs = layout_of(space)
+        if theirs is None and self.obs_layout is None:
+            if tuple(space.shape or ()) != self._obs_shape:
+                raise DataError(f"dataset {label} observations have shape {self._obs_shape} "
+                                f"but {who} expects {tuple(space.shape or ())}")
+            return
+        if theirs is None or self.obs_layout is None:
+            want = f"flat observations of shape {tuple(space.shape or ())}" if theirs is None else (
+                f"dict observations ({theirs.describe()})")
+            raise DataError(f"dataset {label} has {self._obs_kind()} but {who} expects {want}")
+        if set(theirs.keys) != set(self.obs_layout.keys):  # the order of keys carries no meaning
+            missing = [k for k in theirs.keys if k not in self.obs_layout.keys]
+            extra = [k for k in self.obs_layout.keys if k not in theirs.keys]
+            detail = "; ".join(([f"missing {missing}"] if missing else []) + ([f"extra {extra}"] if extra else []))
+            raise DataError(f"dataset {label} observation keys {list(self.obs_layout.keys)} differ from "
+                            f"{who}'s {list(theirs.keys)} ({detail})")
+        for want_f in theirs.fields:
+            mine = self.obs_layout.field(want_f.name)
+            if mine != want_f:
+                raise DataError(f"dataset {label} observation key {mine.name!r} is {mine.describe()} "
+                                f"but {who} expects {want_f.describe()}")
 
     def _check_bounds(self, space: gym.spaces.Space, who: str) -> None:
         """Continuous actions (targets and executed) inside ``space``'s bounds, up to float rounding;

@@ -8,6 +8,11 @@ On-disk layout (what ``minari`` 0.5.x writes with its HDF5 backend)::
         terminations (T,) bool   truncations (T,) bool   infos/ (group)
         attrs: id, total_steps, seed (when known)
 
+A ``Dict`` observation space is a group ``observations/<key>`` of (T+1, *shape) arrays, as
+minari writes it. We store image keys as raw uint8, one frame per compressed (lzf) chunk so a
+reader can fetch frames singly, and say so with ``jpeg_encoding: false``; datasets minari made
+with its default JPEG encoding of image spaces are decoded on load (Pillow).
+
 mimetic's own per-step extras sit in ``infos/mimetic/`` (step-aligned: row t is step t, unlike
 DataCollector info arrays, which start with the reset info): ``targets``/``valid`` for expert
 labels (``actions`` always hold the executed actions), ``costs`` and ``expert_acted``. Our
@@ -33,6 +38,7 @@ from mimetic.atomic import AtomicDirectory, make_parents, remove_dirs
 from mimetic.data.dataset import Dataset
 from mimetic.errors import DataError
 from mimetic.limits import check_bytes
+from mimetic.observations import DictObs, ObsLayout
 from mimetic.types import Trajectory
 
 MINARI_VERSION = "0.5.4"  # the minari release whose HDF5 layout we write (checked against it in tests)
@@ -49,21 +55,34 @@ _EXTRAS = "mimetic"  # our group inside each episode's infos and our key in meta
 
 
 def serialize_space(space: gym.spaces.Space) -> str:
-    """JSON for a Box or Discrete space, exactly as minari's ``serialize_space`` writes it."""
+    """JSON for a Box, Discrete or Dict-of-Box space, exactly as minari's ``serialize_space`` writes it."""
+    return json.dumps(_space_json(space))
+
+
+def _space_json(space: gym.spaces.Space, *, nested: bool = False) -> dict[str, Any]:
     if isinstance(space, gym.spaces.Box):
-        return json.dumps({"type": "Box", "dtype": str(space.dtype), "shape": list(space.shape),
-                           "low": space.low.tolist(), "high": space.high.tolist()})
+        return {"type": "Box", "dtype": str(space.dtype), "shape": list(space.shape),
+                "low": space.low.tolist(), "high": space.high.tolist()}
     if isinstance(space, gym.spaces.Discrete):
         # minari hard-codes int64 for Discrete, as Gymnasium does
-        return json.dumps({"type": "Discrete", "dtype": "int64", "start": int(space.start), "n": int(space.n)})
-    raise DataError(f"cannot save a {type(space).__name__} space: only Box and Discrete spaces are supported")
+        return {"type": "Discrete", "dtype": "int64", "start": int(space.start), "n": int(space.n)}
+    if isinstance(space, gym.spaces.Dict) and not nested:
+        return {"type": "Dict", "subspaces": {k: _space_json(v, nested=True) for k, v in space.spaces.items()}}
+    raise DataError(f"cannot save a {type(space).__name__} space{' inside a Dict' if nested else ''}: only Box, "
+                    "Discrete and Dict-of-Box spaces are supported")
 
 
 def deserialize_space(text: str, *, where: str = "dataset") -> gym.spaces.Space:
-    """The Box or Discrete space from minari's JSON; other space types raise DataError."""
+    """The Box, Discrete or Dict-of-Box space from minari's JSON; other space types raise DataError."""
     try:
         d = json.loads(text) if isinstance(text, str) else text
         kind = d["type"]
+        if kind == "Dict" and isinstance(d.get("subspaces"), dict):
+            subs = {str(k): _box_only(deserialize_space(v, where=f"{where} key {k!r}"), k, where)
+                    for k, v in d["subspaces"].items()}
+            if not subs:
+                raise DataError(f"{where} has a Dict space with no keys")
+            return gym.spaces.Dict(list(subs.items()))
         if kind == "Box":
             dtype = np.dtype(d["dtype"])
             if dtype.kind not in "biuf":  # refused before numpy makes bounds of it (an "S2000000000" is 2 GB)
@@ -77,14 +96,24 @@ def deserialize_space(text: str, *, where: str = "dataset") -> gym.spaces.Space:
     except (KeyError, TypeError, ValueError, OverflowError) as exc:  # Overflow: n or bounds past int64
         raise DataError(f"{where} has a malformed space description ({_one_line(exc)})") from None
     if kind in ("Dict", "Tuple"):
-        raise DataError(f"{where} uses a {kind} space; only Box observations and Box/Discrete actions "
-                        "are supported (flatten the space first)")
-    raise DataError(f"{where} uses a {kind} space; only Box and Discrete spaces are supported")
+        raise DataError(f"{where} uses a {kind} space; only Box or Dict-of-Box observations and Box/Discrete "
+                        "actions are supported (flatten the space first)")
+    raise DataError(f"{where} uses a {kind} space; only Box, Discrete and Dict-of-Box spaces are supported")
+
+
+def _box_only(space: gym.spaces.Space, key: str, where: str) -> gym.spaces.Space:
+    if not isinstance(space, gym.spaces.Box):
+        raise DataError(f"{where} has a {type(space).__name__} space under Dict key {key!r}; only Box subspaces "
+                        "are supported (flatten nested spaces first)")
+    return space
 
 
 def _infer_spaces(ds: Dataset) -> tuple[gym.spaces.Space, gym.spaces.Space]:
     """Recorded spaces, or the loosest ones the data fits (minari needs both)."""
-    obs_space = ds.observation_space or gym.spaces.Box(-np.inf, np.inf, ds.obs_shape, np.float32)
+    if ds.obs_layout is not None:
+        obs_space = ds.observation_space or ds.obs_layout.space()
+    else:
+        obs_space = ds.observation_space or gym.spaces.Box(-np.inf, np.inf, ds.obs_shape, np.float32)
     act_space = ds.action_space
     if act_space is None and ds.discrete:
         n = int(max(ds.acts.max(initial=0), ds.executed_acts.max(initial=0))) + 1
@@ -211,6 +240,8 @@ def _env_spec_json(gym_id: Any) -> str | None:
 
 def _write_episodes(ds: Dataset, file: Path, obs_space: gym.spaces.Space, act_space: gym.spaces.Space) -> None:
     obs_dtype = obs_space.dtype if isinstance(obs_space, gym.spaces.Box) else np.float32
+    dict_dtypes = ({k: np.dtype(v.dtype) for k, v in obs_space.spaces.items()}
+                   if isinstance(obs_space, gym.spaces.Dict) else {})
     act_dtype = act_space.dtype if isinstance(act_space, gym.spaces.Box) else np.int64
     with h5py.File(file, "w", track_order=True) as f:
         for e, traj in enumerate(ds.episodes()):
@@ -220,7 +251,12 @@ def _write_episodes(ds: Dataset, file: Path, obs_space: gym.spaces.Space, act_sp
                 g.attrs["seed"] = np.int64(traj.seed)
             g.attrs["total_steps"] = np.int64(len(traj))
             ends = np.zeros(len(traj), bool)  # (T,) minari flags every step; only the last can be set
-            _put(g, "observations", np.asarray(traj.obs, obs_dtype))
+            if isinstance(traj.obs, DictObs):
+                group = g.create_group("observations")
+                for key, arr in traj.obs.items():
+                    _put(group, key, np.asarray(arr, dict_dtypes.get(key, arr.dtype)), frames=arr.dtype == np.uint8)
+            else:
+                _put(g, "observations", np.asarray(traj.obs, obs_dtype))
             _put(g, "actions", np.asarray(traj.acts, act_dtype))
             _put(g, "rewards", np.asarray(traj.rewards, np.float64))
             _put(g, "terminations", _last_set(ends, traj.terminated))
@@ -243,9 +279,13 @@ def _last_set(flags: np.ndarray, value: bool) -> np.ndarray:
     return out
 
 
-def _put(group: h5py.Group, name: str, data: np.ndarray) -> None:
-    # chunked and resizable along time like minari's own datasets, so minari can append to them
-    if len(data):
+def _put(group: h5py.Group, name: str, data: np.ndarray, *, frames: bool = False) -> None:
+    # chunked and resizable along time like minari's own datasets, so minari can append to them;
+    # uint8 frames one per lzf chunk: a lazy reader decodes exactly the frames it asks for
+    if len(data) and frames and data.ndim >= 3:
+        group.create_dataset(name, data=data, chunks=(1, *data.shape[1:]), maxshape=(None, *data.shape[1:]),
+                             compression="lzf")
+    elif len(data):
         group.create_dataset(name, data=data, chunks=True, maxshape=(None, *data.shape[1:]))
     else:
         group.create_dataset(name, data=data)
@@ -301,7 +341,7 @@ def load_minari(path: str | os.PathLike[str]) -> Dataset:
         raise DataError(f"{main} is not a readable HDF5 file (truncated or corrupt?): {_one_line(exc)}") from None
     try:
         with f:
-            trajs = _read_episodes(f, meta, where)
+            trajs = _read_episodes(f, meta, obs_space, where)
     except (OSError, KeyError, ValueError, RuntimeError, TypeError) as exc:
         raise DataError(f"cannot read Minari dataset {where}: {_one_line(exc)}") from None
     ds = _build(trajs, meta, obs_space, act_space, where)
@@ -349,12 +389,19 @@ def _space_from(meta: dict[str, Any], key: str, where: Path) -> gym.spaces.Space
     if key not in meta:
         return None
     space = deserialize_space(meta[key], where=f"Minari dataset {where}")
-    if key == "observation_space" and not isinstance(space, gym.spaces.Box):
-        raise DataError(f"Minari dataset {where} has {type(space).__name__} observations; only Box is supported")
+    if key == "observation_space" and not isinstance(space, (gym.spaces.Box, gym.spaces.Dict)):
+        raise DataError(f"Minari dataset {where} has {type(space).__name__} observations; only Box and "
+                        "Dict-of-Box observations are supported")
+    if key == "action_space" and not isinstance(space, (gym.spaces.Box, gym.spaces.Discrete)):
+        raise DataError(f"Minari dataset {where} has {type(space).__name__} actions; only Box and Discrete "
+                        "actions are supported")
+    if key == "observation_space" and isinstance(space, gym.spaces.Dict):
+        ObsLayout.from_space(space, where=f"Minari dataset {where}'s observation space")  # one-line refusals
     return space
 
 
-def _read_episodes(f: h5py.File, meta: dict[str, Any], where: Path) -> list[Trajectory]:
+def _read_episodes(f: h5py.File, meta: dict[str, Any], obs_space: gym.spaces.Space | None,
+                   where: Path) -> list[Trajectory]:
     ids = sorted(int(m.group(1)) for m in map(_EPISODE_RE.match, f.keys()) if m)
     missing = sorted(set(range(len(ids))) - set(ids))
     if missing:
@@ -366,23 +413,74 @@ def _read_episodes(f: h5py.File, meta: dict[str, Any], where: Path) -> list[Traj
     if total is not None and total != len(ids):
         raise DataError(f"Minari dataset {where} holds {len(ids)} episodes but its metadata lists {total} "
                         "(the file is incomplete)")
-    if meta.get("jpeg_encoding", True) and _is_image_space(meta.get("observation_space")):
-        raise DataError(f"Minari dataset {where} stores JPEG-encoded image observations, which are not supported")
+    jpeg = bool(meta.get("jpeg_encoding", True))  # minari's default: image spaces are JPEG-encoded
     for i in ids:  # (`key in` on a dataset would iterate over its rows: for ever, for a huge one)
         if not isinstance(f[f"episode_{i}"], h5py.Group):
             raise DataError(f"Minari dataset {where}: episode_{i} is an array, not a group of episode data")
-    return [_read_episode(f[f"episode_{i}"], f"episode_{i}", where) for i in ids]
+    return [_read_episode(f[f"episode_{i}"], f"episode_{i}", where, obs_space, jpeg) for i in ids]
 
 
-def _is_image_space(text: Any) -> bool:
-    """minari's rule for JPEG-encoded spaces: uint8 Box images of at least 32x32 in [0, 255]."""
-    if not isinstance(text, str):
-        return False
-    d = json.loads(text)
-    shape = d.get("shape", [])
-    return (d.get("type") == "Box" and d.get("dtype") == "uint8" and len(shape) in (2, 3)
-            and shape[0] >= 32 and shape[1] >= 32
-            and bool(np.all(np.asarray(d["low"]) == 0)) and bool(np.all(np.asarray(d["high"]) == 255)))
+def _is_jpeg_space(space: gym.spaces.Space | None) -> bool:
+    """minari's rule for the spaces it JPEG-encodes: uint8 Box images of at least 32x32 in [0, 255]."""
+    return (isinstance(space, gym.spaces.Box) and len(space.shape) in (2, 3) and space.shape[0] >= 32
+            and space.shape[1] >= 32 and space.dtype == np.uint8
+            and bool(np.all(space.low == 0)) and bool(np.all(space.high == 255)))
+
+
+def _read_obs(g: h5py.Group, name: str, where: Path, space: gym.spaces.Space | None, jpeg: bool) -> Any:
+    """An episode's observations: an array, or a DictObs for a Dict space (a group of arrays)."""
+    if "observations" not in g:
+        raise DataError(f"Minari dataset {where}: {name} has no 'observations' data (the file is incomplete)")
+    node = g["observations"]
+    if isinstance(node, h5py.Group):
+        if space is not None and not isinstance(space, gym.spaces.Dict):
+            raise DataError(f"Minari dataset {where}: {name}/observations is a group, but the metadata "
+                            f"declares a {type(space).__name__} observation space")
+        keys = list(node.keys()) if space is None else list(space.spaces)
+        if space is not None and sorted(node.keys()) != sorted(keys):
+            raise DataError(f"Minari dataset {where}: {name}/observations has keys {sorted(node.keys())} but the "
+                            f"observation space has {sorted(keys)}")
+        if not keys:
+            raise DataError(f"Minari dataset {where}: {name}/observations is an empty group")
+        sub = {} if space is None else dict(space.spaces)
+        return DictObs({k: _read_leaf(node, k, f"{name}/observations", where, sub.get(k), jpeg) for k in keys})
+    if isinstance(space, gym.spaces.Dict):
+        raise DataError(f"Minari dataset {where}: {name}/observations is one array, but the metadata declares "
+                        "a Dict observation space")
+    return _read_leaf(g, "observations", name, where, space, jpeg)
+
+
+def _read_leaf(g: h5py.Group, key: str, name: str, where: Path, space: gym.spaces.Space | None,
+               jpeg: bool) -> np.ndarray:
+    if not (jpeg and _is_jpeg_space(space)):
+        return _dataset(g, key, where, name, role="observations")
+    assert isinstance(space, gym.spaces.Box)
+    node = g[key]
+    if not isinstance(node, h5py.Dataset):
+        raise DataError(f"Minari dataset {where}: {name}/{key} is a group; expected JPEG-encoded frames")
+    check_bytes(f"{name}/{key} of Minari dataset {where} ({len(node)} frames of {space.shape})",
+                len(node) * int(np.prod(space.shape)))
+    return _decode_jpegs(node[()], tuple(space.shape), f"Minari dataset {where}: {name}/{key}")
+
+
+def _decode_jpegs(encoded: np.ndarray, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """uint8 (N, *shape) frames from N JPEG byte strings (rows of a uint8 array or a vlen array)."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError  # Pillow comes with matplotlib, a dependency
+
+    out = np.empty((len(encoded), *shape), np.uint8)
+    for i, raw in enumerate(encoded):
+        try:
+            frame = np.asarray(Image.open(io.BytesIO(np.asarray(raw, np.uint8).tobytes())), np.uint8)
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            raise DataError(f"{what}: frame {i} is not a readable JPEG image ({_one_line(exc)})") from None
+        if frame.shape != shape:
+            frame = frame.reshape(shape) if frame.size == out[i].size else frame
+        if frame.shape != shape:
+            raise DataError(f"{what}: frame {i} decodes to shape {frame.shape}; the space says {shape}")
+        out[i] = frame
+    return out
 
 
 # What each array may hold: numbers for observations, actions, rewards, costs and targets; flags
@@ -391,20 +489,22 @@ _KINDS = {"observations": "biuf", "actions": "biuf", "targets": "biuf", "rewards
 _FLAT = {"rewards", "terminations", "truncations", "costs", "valid", "expert_acted"}
 
 
-def _dataset(g: h5py.Group, key: str, where: Path, name: str) -> np.ndarray:
+def _dataset(g: h5py.Group, key: str, where: Path, name: str, *, role: str | None = None) -> np.ndarray:
+    """``g[key]`` read whole, checked for what its ``role`` (default: the key) may hold."""
+    role = role or key
     if key not in g:
         raise DataError(f"Minari dataset {where}: {name} has no {key!r} data (the file is incomplete)")
     node = g[key]
     if not isinstance(node, h5py.Dataset):
         raise DataError(f"Minari dataset {where}: {name}/{key} is a group (Dict/Tuple space); only Box "
                         "observations and Box/Discrete actions are supported")
-    kinds = _KINDS.get(key, "biu")
+    kinds = _KINDS.get(role, "biu")
     if node.dtype.kind not in kinds:  # strings, compounds, complex: numpy would fail or drop parts later
         raise DataError(f"Minari dataset {where}: {name}/{key} holds {node.dtype} values; expected "
                         f"{'numbers' if 'f' in kinds else 'booleans'}")
-    if (node.ndim != 1) if key in _FLAT else (node.ndim < 1):
+    if (node.ndim != 1) if role in _FLAT else (node.ndim < 1):
         raise DataError(f"Minari dataset {where}: {name}/{key} has shape {node.shape}; expected "
-                        f"{'one value per step' if key in _FLAT else 'a leading time axis'}")
+                        f"{'one value per step' if role in _FLAT else 'a leading time axis'}")
     # a declared shape costs nothing on disk: refuse it before numpy allocates it
     check_bytes(f"{name}/{key} of Minari dataset {where} (shape {node.shape})", node.size * node.dtype.itemsize)
     return node[()]
@@ -422,8 +522,9 @@ def _seed(g: h5py.Group, name: str, where: Path) -> int | None:
     return int(value)
 
 
-def _read_episode(g: h5py.Group, name: str, where: Path) -> Trajectory:
-    obs = _dataset(g, "observations", where, name)
+def _read_episode(g: h5py.Group, name: str, where: Path, obs_space: gym.spaces.Space | None,
+                  jpeg: bool) -> Trajectory:
+    obs = _read_obs(g, name, where, obs_space, jpeg)
     acts, rewards, terms, truncs = (_dataset(g, k, where, name) for k in _STEP_KEYS)
     t = len(rewards)
     if len(obs) != t + 1 or len(acts) != t or len(terms) != t or len(truncs) != t:
@@ -454,7 +555,14 @@ def _build(trajs: list[Trajectory], meta: dict[str, Any], obs_space: gym.spaces.
            act_space: gym.spaces.Space | None, where: Path) -> Dataset:
     if (obs_space is None or act_space is None) and not trajs:
         raise DataError(f"Minari dataset {where} has no episodes and no recorded spaces")
-    obs_shape = tuple(obs_space.shape) if obs_space is not None else trajs[0].obs.shape[1:]
+    if isinstance(obs_space, gym.spaces.Dict):
+        layout: ObsLayout | None = ObsLayout.from_space(obs_space, where=f"Minari dataset {where}")
+    elif obs_space is None and isinstance(trajs[0].obs, DictObs):
+        layout = ObsLayout.from_arrays(trajs[0].obs, where=f"Minari dataset {where} episode_0")
+    else:
+        layout = None
+    obs_shape = None if layout is not None else (
+        tuple(obs_space.shape) if obs_space is not None else trajs[0].obs.shape[1:])
     if act_space is not None:
         discrete = isinstance(act_space, gym.spaces.Discrete)
         act_shape = () if discrete else tuple(act_space.shape or ())
@@ -468,7 +576,7 @@ def _build(trajs: list[Trajectory], meta: dict[str, Any], obs_space: gym.spaces.
     gym_id = _env_id(meta.get("env_spec"))
     if gym_id is not None:
         metadata.setdefault("gym_id", gym_id)
-    ds = Dataset(obs_shape=obs_shape, act_shape=act_shape, discrete=discrete,
+    ds = Dataset(obs_shape=obs_shape, obs_layout=layout, act_shape=act_shape, discrete=discrete,
                  observation_space=obs_space, action_space=act_space, metadata=metadata)
     labelled = any(t.labels is not None for t in trajs)
     if labelled:  # episodes saved without targets trained on their executed actions

@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import gymnasium as gym
 import numpy as np
 
-from mimetic.errors import ConfigError, TaskError
+from mimetic.errors import ConfigError, DataError, TaskError
+from mimetic.observations import ObsLayout, layout_of
 
 if TYPE_CHECKING:  # types imports torch; the envs package stays torch-free at import
     from mimetic.types import Trajectory
@@ -55,7 +56,7 @@ class TaskSpec:
 
     name: str  # mimetic task name ("cartpole") or "gym:<id>" for an adapted Gymnasium env
     gym_id: str  # the registered Gymnasium id of the single-env version
-    observation_space: gym.spaces.Box
+    observation_space: gym.spaces.Space  # a Box, or a Dict of Boxes (images + state; see obs_layout)
     action_space: gym.spaces.Space  # Discrete or Box
     max_steps: int
     # did this episode succeed? (evaluation's success rate; None: the task defines no success)
@@ -75,7 +76,16 @@ class TaskSpec:
         return isinstance(self.action_space, gym.spaces.Discrete)
 
     @property
+    def obs_layout(self) -> ObsLayout | None:
+        """The keys of a Dict observation space (images kept uint8), None for a flat Box."""
+        return layout_of(self.observation_space)
+
+    @property
     def obs_dim(self) -> int:
+        """Width of a flat observation; a task observing a dict has none (one line saying so)."""
+        if isinstance(self.observation_space, gym.spaces.Dict):
+            raise DataError(f"this needs flat (Box) observations, but task {self.name!r} observes a dict "
+                            f"({ObsLayout.from_space(self.observation_space).describe()})")
         return int(np.prod(self.observation_space.shape))
 
     @property
