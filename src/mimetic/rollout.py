@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from mimetic.envs.base import BatchedTask, TaskSpec
 from mimetic.errors import CheckpointError, ConfigError, MimeticError, TaskError
 from mimetic.interactive.budget import LabelBudget
+from mimetic.observations import DictObs
 from mimetic.protocols import Expert, Gate, Policy
 from mimetic.types import EvalResult, Trajectory
 
@@ -51,7 +52,7 @@ class _Ring:
     observation (row ``g + 1`` when the episode ends at step ``g``).
     """
 
-    obs: np.ndarray  # (R, B, *O) observation each step was taken at; after a last step, the final one
+    obs: np.ndarray | DictObs  # (R, B, *O) observation each step was taken at; after a last step, the final one
     acts: np.ndarray  # (R, B, *A) executed actions
     rewards: np.ndarray  # (R, B)
     costs: np.ndarray  # (R, B)
@@ -66,7 +67,7 @@ class _Ring:
         r = spec.max_steps + 1
         a_shape, a_type = _action_row(spec)
         return cls(
-            obs=np.zeros((r, n, *spec.observation_space.shape), np.float32),
+            obs=_obs_ring(spec, r, n),
             acts=np.zeros((r, n, *a_shape), a_type),
             rewards=np.zeros((r, n), np.float64),
             costs=np.zeros((r, n), np.float64),
@@ -80,7 +81,10 @@ class _Ring:
                  truncated: np.ndarray, seeds: np.ndarray | None) -> list[Trajectory]:
         """The episodes of ``envs`` (k,), all started at global step ``start`` and ``length`` steps
         long; each trajectory's arrays are its own contiguous slices of one block per field."""
-        obs = _window(self.obs, envs, start, length + 1)  # (k, L+1, *O)
+        if isinstance(self.obs, DictObs):  # images stay uint8: one window per key
+            obs: np.ndarray | DictObs = self.obs.map(lambda a: _window(a, envs, start, length + 1))
+        else:
+            obs = _window(self.obs, envs, start, length + 1)  # (k, L+1, *O)
         steps = {name: _window(arr, envs, start, length) if arr is not None else None
                  for name, arr in (("acts", self.acts), ("rewards", self.rewards), ("costs", self.costs),
                                    ("labels", self.labels), ("labeled", self.labeled),
@@ -91,6 +95,14 @@ class _Ring:
                        seed=None if seeds is None else int(seeds[i]))
             for i in range(len(envs))
         ]
+
+
+def _obs_ring(spec: TaskSpec, r: int, n: int) -> np.ndarray | DictObs:
+    """(R, B, *O) float32 for a flat task; for a dict one, (R, B, *shape) per key in its dtype."""
+    layout = spec.obs_layout
+    if layout is None:
+        return np.zeros((r, n, *spec.observation_space.shape), np.float32)
+    return DictObs({f.name: np.zeros((r, n, *f.shape), f.dtype) for f in layout.fields})
 
 
 def _action_row(spec: TaskSpec) -> tuple[tuple[int, ...], type]:

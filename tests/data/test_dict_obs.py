@@ -233,11 +233,9 @@ def test_a_group_with_the_wrong_keys_is_refused(tmp_path: Path, trajs: list[Traj
         load_minari(tmp_path / "d-v0")
 
 
-minari = pytest.importorskip("minari")
-
-
 @pytest.fixture
 def minari_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    pytest.importorskip("minari")
     root = tmp_path / "minari"
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
     return root
@@ -246,6 +244,8 @@ def minari_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_our_dict_files_load_in_minari(minari_root: Path, trajs: list[Trajectory]) -> None:
     ds = Dataset.from_trajectories(trajs, spec=SPEC)
     save_minari(ds, minari_root / "mimetic" / "dicty-v0")
+    import minari
+
     theirs = minari.load_dataset("mimetic/dicty-v0")
     assert theirs.observation_space == SPACE
     for mine, ep in zip(ds.episodes(), theirs.iterate_episodes(), strict=True):
@@ -256,6 +256,7 @@ def test_our_dict_files_load_in_minari(minari_root: Path, trajs: list[Trajectory
 
 @pytest.mark.parametrize("jpeg", [False, True])
 def test_dict_datasets_made_by_minari_load(minari_root: Path, trajs: list[Trajectory], jpeg: bool) -> None:
+    import minari
     from minari.data_collector import EpisodeBuffer
 
     big = gym.spaces.Dict({"cam": gym.spaces.Box(0, 255, (32, 32, 3), np.uint8), "state": SPACE["state"]})

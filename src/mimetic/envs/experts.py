@@ -17,6 +17,7 @@ import numpy as np
 from mimetic.envs.base import ScriptedExpert, TaskSpec
 from mimetic.envs.policy_expert import PolicyExpert
 from mimetic.errors import CheckpointError, TaskError
+from mimetic.observations import DictObs
 
 if TYPE_CHECKING:  # protocols imports torch; the envs package stays torch-free at import
     from mimetic.protocols import Expert
@@ -35,10 +36,11 @@ class CallableExpert:
         self.batched = batched
         self.discrete = discrete
 
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
-        obs = np.asarray(obs)
-        if obs.ndim < 2:
-            raise TaskError(f"expert {self.name!r} labels batches (B, *O); got shape {obs.shape}")
+    def __call__(self, obs: np.ndarray | DictObs) -> np.ndarray:
+        if not isinstance(obs, DictObs):  # a DictObs (image + state) is indexed like a batch as it is
+            obs = np.asarray(obs)
+            if obs.ndim < 2:
+                raise TaskError(f"expert {self.name!r} labels batches (B, *O); got shape {obs.shape}")
         n = len(obs)
         if self.batched is None:
             out = self._probe(obs)
@@ -46,9 +48,9 @@ class CallableExpert:
                 return self._tidy(out, n)
         if self.batched:
             return self._tidy(np.asarray(self.fn(obs)), n)
-        return self._tidy(np.stack([np.asarray(self.fn(row)) for row in obs]), n)
+        return self._tidy(np.stack([np.asarray(self.fn(obs[i])) for i in range(n)]), n)
 
-    def _probe(self, obs: np.ndarray) -> np.ndarray | None:
+    def _probe(self, obs: np.ndarray | DictObs) -> np.ndarray | None:
         """Try the whole batch once; a result with one row per observation means 'batched'."""
         try:
             out = np.asarray(self.fn(obs))

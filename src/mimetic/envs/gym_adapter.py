@@ -2,9 +2,10 @@
 
 Used for LunarLander (Box2D has no numpy twin) and for ``make_task("gym:<id>")``. It keeps the
 batched semantics of base.py: no auto-reset, env ``i`` reset with seed ``s`` starts where
-``env.reset(seed=s)`` does, and ``truncated`` is set at ``spec.max_steps``. Only Box observation
-spaces and Discrete or Box action spaces are supported (``wrap`` may flatten a Dict, as PushT's
-keypoint task does); get_state/set_state are not.
+``env.reset(seed=s)`` does, and ``truncated`` is set at ``spec.max_steps``. Box observations and
+Dict-of-Box ones (camera images + state: a :class:`~mimetic.observations.DictObs`, images kept
+uint8) with Discrete or Box actions are supported (``wrap`` may flatten a Dict, as PushT's keypoint
+task does); get_state/set_state are not.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import gymnasium as gym
 import numpy as np
 
 from mimetic.envs.base import BatchedTask, Step, TaskSpec
-from mimetic.errors import ConfigError, TaskError
+from mimetic.errors import ConfigError, DataError, TaskError
+from mimetic.observations import DictObs, ObsLayout
 
 
 def _make_env(gym_id: str, max_steps: int | None, env_kwargs: dict[str, Any],
@@ -47,8 +49,9 @@ def _metadata_modes(spec: Any) -> list[str]:
 
 def _spec_for(name: str, gym_id: str, env: gym.Env, max_steps: int | None) -> TaskSpec:
     obs_space, act_space = env.observation_space, env.action_space
-    if not isinstance(obs_space, gym.spaces.Box):
-        raise TaskError(f"{gym_id} has a {type(obs_space).__name__} observation space; only Box is supported")
+    if not isinstance(obs_space, (gym.spaces.Box, gym.spaces.Dict)):
+        raise TaskError(f"{gym_id} has a {type(obs_space).__name__} observation space; only Box and Dict-of-Box "
+                        "are supported")
     if not isinstance(act_space, (gym.spaces.Discrete, gym.spaces.Box)):
         raise TaskError(f"{gym_id} has a {type(act_space).__name__} action space; use Discrete or Box")
     if isinstance(act_space, gym.spaces.Discrete) and act_space.start != 0:
@@ -56,8 +59,14 @@ def _spec_for(name: str, gym_id: str, env: gym.Env, max_steps: int | None) -> Ta
     horizon = max_steps if max_steps is not None else (env.spec.max_episode_steps if env.spec else None)
     if horizon is None:
         raise ConfigError(f"{gym_id} has no time limit; pass max_steps=... to make_task")
-    obs_space = gym.spaces.Box(obs_space.low.astype(np.float32), obs_space.high.astype(np.float32),
-                               dtype=np.float32)
+    if isinstance(obs_space, gym.spaces.Dict):
+        try:  # images (uint8 H, W, C) stay bytes, every other key becomes float32
+            obs_space = ObsLayout.from_space(obs_space, where=f"{gym_id}'s observation space").space()
+        except DataError as exc:
+            raise TaskError(str(exc)) from None
+    else:
+        obs_space = gym.spaces.Box(obs_space.low.astype(np.float32), obs_space.high.astype(np.float32),
+                                   dtype=np.float32)
     if isinstance(act_space, gym.spaces.Box):
         act_space = gym.spaces.Box(act_space.low.astype(np.float32), act_space.high.astype(np.float32),
                                    dtype=np.float32)
@@ -91,7 +100,10 @@ class GymTask(BatchedTask):
         self.envs = [first] + [_make_env(gym_id, self.spec.max_steps, kwargs, wrap)
                                    for _ in range(num_envs - 1)]
         self.num_envs = num_envs
-        self._obs = np.zeros((num_envs, *self.spec.observation_space.shape), np.float32)  # (B, *O)
+        layout = self.spec.obs_layout
+        self._obs: np.ndarray | DictObs = (  # (B, *O), or (B, *shape) per key
+            np.zeros((num_envs, *self.spec.observation_space.shape), np.float32) if layout is None
+            else layout.empty(num_envs))
         self._t = np.zeros(num_envs, np.int64)  # (B,) steps since reset
 
     def reset(self, *, seeds: np.ndarray | None = None, mask: np.ndarray | None = None) -> np.ndarray:
@@ -103,9 +115,19 @@ class GymTask(BatchedTask):
         for i in np.flatnonzero(mask):
             # seed=None continues the env's own generator, as in Gymnasium
             obs, _ = self.envs[i].reset(seed=None if seeds is None else int(seeds[i]))
-            self._obs[i] = obs
+            self._put(i, obs)
             self._t[i] = 0
-        return self._obs.copy()
+        return self._copy()
+
+    def _put(self, i: int, obs: Any) -> None:
+        if isinstance(self._obs, DictObs):
+            for key, row in self._obs.items():
+                row[i] = obs[key]
+        else:
+            self._obs[i] = obs
+
+    def _copy(self) -> np.ndarray | DictObs:
+        return self._obs.map(np.copy) if isinstance(self._obs, DictObs) else self._obs.copy()
 
     def step(self, actions: np.ndarray) -> Step:
         actions = np.asarray(actions)
@@ -119,10 +141,11 @@ class GymTask(BatchedTask):
         for i, env in enumerate(self.envs):
             act = int(actions[i]) if discrete else actions[i].astype(np.float32)
             obs, rew, term, trunc, _ = env.step(act)
-            self._obs[i], rewards[i], terminated[i], truncated[i] = obs, rew, term, trunc
+            self._put(i, obs)
+            rewards[i], terminated[i], truncated[i] = rew, term, trunc
         self._t += 1
         truncated |= self._t >= self.spec.max_steps
-        return Step(obs=self._obs.copy(), rewards=rewards, terminated=terminated, truncated=truncated,
+        return Step(obs=self._copy(), rewards=rewards, terminated=terminated, truncated=truncated,
                     costs=np.zeros(self.num_envs))
 
     def render(self, index: int = 0) -> np.ndarray:
