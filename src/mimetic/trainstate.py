@@ -70,7 +70,15 @@ def generator_tensors(obj: Any, prefix: str) -> dict[str, torch.Tensor]:
     gen = getattr(obj, "generator", None)
     if isinstance(gen, torch.Generator):
         out[f"{prefix}.own"] = gen.get_state()
+    for i, extra in enumerate(_more_generators(obj)):
+        out[f"{prefix}.own{i}"] = extra.get_state()
     return out
+
+
+def _more_generators(obj: Any) -> list[torch.Generator]:
+    """Generators besides ``.generator`` (a vision policy's head has its own), from ``generators()``."""
+    listed = obj.generators() if callable(getattr(obj, "generators", None)) else []
+    return [g for g in listed if g is not getattr(obj, "generator", None)]
 
 
 def load_generators(obj: Any, tensors: dict[str, torch.Tensor], prefix: str) -> None:
@@ -79,6 +87,9 @@ def load_generators(obj: Any, tensors: dict[str, torch.Tensor], prefix: str) -> 
     gen = getattr(obj, "generator", None)
     if isinstance(gen, torch.Generator) and f"{prefix}.own" in tensors:
         gen.set_state(tensors[f"{prefix}.own"])
+    for i, extra in enumerate(_more_generators(obj)):
+        if f"{prefix}.own{i}" in tensors:
+            extra.set_state(tensors[f"{prefix}.own{i}"])
 
 
 def numpy_rng_state(rng: np.random.Generator) -> dict[str, Any]:

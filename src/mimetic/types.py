@@ -45,10 +45,11 @@ class Trajectory:
 class Batch:
     """A training minibatch of tensors; policies with a time window get a window axis.
 
-    Window-1 policies (MLP) see ``obs`` (B, *O) and ``acts`` (B, *A).
+    Window-1 policies (MLP) see ``obs`` (B, *O) and ``acts`` (B, *A). For dict observations
+    (cameras + state) ``obs`` is a dict of (B, [To,] *shape) tensors, images still uint8.
     """
 
-    obs: torch.Tensor
+    obs: torch.Tensor | dict[str, torch.Tensor]
     acts: torch.Tensor
     weights: torch.Tensor | None = None  # (B,) optional per-sample weights
     extras: dict[str, torch.Tensor] = field(default_factory=dict)

@@ -19,7 +19,7 @@ def _images(b: int, side: int = 48, seed: int = 0) -> torch.Tensor:
     return torch.from_numpy(np.random.default_rng(seed).integers(0, 256, (b, side, side, 3), dtype=np.uint8))
 
 
-@pytest.mark.parametrize("encoder, side, crop", [("resnet18", 40, 32), ("conv", 48, 40), ("conv", 48, 0)])
+@pytest.mark.parametrize("encoder, side, crop", [("resnet18", 40, 32), ("conv", 48, 44), ("conv", 48, 0)])
 def test_features_have_the_configured_width(encoder, side, crop) -> None:
     enc = ImageEncoder(VisionConfig(encoder=encoder, features=24, keypoints=8, crop=crop), shape=(side, side, 3))
     out = enc(_images(3, side))
@@ -31,10 +31,10 @@ def test_features_have_the_configured_width(encoder, side, crop) -> None:
 @pytest.mark.parametrize("encoder", ["resnet18", "conv"])
 def test_group_norm_makes_each_sample_independent_of_its_batch(encoder) -> None:
     """BatchNorm in training mode mixes a batch's samples; GroupNorm must not."""
-    enc = ImageEncoder(VisionConfig(encoder=encoder, keypoints=4), shape=(40, 40, 3)).train()
+    enc = ImageEncoder(VisionConfig(encoder=encoder, keypoints=4), shape=(48, 48, 3)).train()
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in enc.modules())
     assert any(isinstance(m, torch.nn.GroupNorm) for m in enc.modules())
-    imgs = _images(4, 40)
+    imgs = _images(4, 48)
     alone = enc(imgs[:1])
     together = enc(imgs)[:1]
     torch.testing.assert_close(alone, together, rtol=1e-4, atol=1e-5)
@@ -53,33 +53,33 @@ def test_spatial_softmax_finds_a_bright_spot() -> None:
 
 
 def test_training_crops_are_random_windows_and_acting_takes_the_centre() -> None:
-    enc = ImageEncoder(VisionConfig(encoder="conv", crop=36), shape=(40, 40, 3))
-    x = torch.arange(2 * 3 * 40 * 40, dtype=torch.float32).reshape(2, 3, 40, 40)  # a value says where it is
+    enc = ImageEncoder(VisionConfig(encoder="conv", crop=44), shape=(48, 48, 3))
+    x = torch.arange(2 * 3 * 48 * 48, dtype=torch.float32).reshape(2, 3, 48, 48)  # a value says where it is
     enc.train()
     seen = set()
     for _ in range(10):
-        for c in enc.crop(x):  # (3, 36, 36)
-            b, rest = divmod(int(c[0, 0, 0]), 3 * 1600)
-            top, left = divmod(rest, 40)
-            assert torch.equal(c, x[b, :, top:top + 36, left:left + 36])  # a window of one sample
+        for c in enc.crop(x):  # (3, 44, 44)
+            b, rest = divmod(int(c[0, 0, 0]), 3 * 48 * 48)
+            top, left = divmod(rest, 48)
+            assert torch.equal(c, x[b, :, top:top + 44, left:left + 44])  # a window of one sample
             seen.add((top, left))
     assert len(seen) > 5  # offsets vary, sample by sample
     enc.eval()
-    assert torch.equal(enc.crop(x), x[:, :, 2:38, 2:38])
+    assert torch.equal(enc.crop(x), x[:, :, 2:46, 2:46])
 
 
 def test_crop_offsets_follow_the_seed() -> None:
     x = torch.rand(4, 3, 50, 50)
-    a, b, c = (ImageEncoder(VisionConfig(encoder="conv", crop=40), shape=(50, 50, 3), seed=s) for s in (0, 0, 1))
+    a, b, c = (ImageEncoder(VisionConfig(encoder="conv", crop=44), shape=(50, 50, 3), seed=s) for s in (0, 0, 1))
     assert torch.equal(a.crop(x), b.crop(x)) and not torch.equal(a.crop(x), c.crop(x))
 
 
 def test_weights_round_trip_through_a_local_file(tmp_path: Path) -> None:
-    src = ImageEncoder(VisionConfig(encoder="conv", keypoints=4), shape=(40, 40, 3), seed=0)
+    src = ImageEncoder(VisionConfig(encoder="conv", keypoints=4), shape=(48, 48, 3), seed=0)
     save_file(src.state_dict(), tmp_path / "enc.safetensors")
-    dst = ImageEncoder(VisionConfig(encoder="conv", keypoints=4), shape=(40, 40, 3), seed=1)
+    dst = ImageEncoder(VisionConfig(encoder="conv", keypoints=4), shape=(48, 48, 3), seed=1)
     assert load_weights(dst, tmp_path / "enc.safetensors") == []
-    imgs = _images(2, 40)
+    imgs = _images(2, 48)
     torch.testing.assert_close(src.eval()(imgs), dst.eval()(imgs))
 
 
@@ -109,9 +109,9 @@ def test_torchvision_resnet18_names_load_into_the_backbone(tmp_path: Path) -> No
 
 
 def test_weight_files_that_do_not_fit_fail_in_one_line(tmp_path: Path) -> None:
-    enc = ImageEncoder(VisionConfig(encoder="conv", keypoints=4), shape=(40, 40, 3))
+    enc = ImageEncoder(VisionConfig(encoder="conv", keypoints=4), shape=(48, 48, 3))
     (tmp_path / "junk.safetensors").write_bytes(b"not a weight file")
-    one_channel = ImageEncoder(VisionConfig(encoder="conv", keypoints=4), shape=(40, 40, 1))
+    one_channel = ImageEncoder(VisionConfig(encoder="conv", keypoints=4), shape=(48, 48, 1))
     save_file(one_channel.state_dict(), tmp_path / "gray.safetensors")
     save_file({"head.weight": torch.zeros(3)}, tmp_path / "other.safetensors")
     for name, words in (("junk", "cannot read"), ("gray", "has shape"), ("other", "lacks"),
@@ -122,15 +122,15 @@ def test_weight_files_that_do_not_fit_fail_in_one_line(tmp_path: Path) -> None:
 
 
 def test_bad_images_and_configs_fail_in_one_line() -> None:
-    enc = ImageEncoder(VisionConfig(encoder="conv"), shape=(40, 40, 3))
+    enc = ImageEncoder(VisionConfig(encoder="conv"), shape=(48, 48, 3))
     with pytest.raises(TaskError, match="uint8"):
-        enc(torch.rand(2, 40, 40, 3))
-    with pytest.raises(TaskError, match=r"\(B, 40, 40, 3\)"):
-        enc(torch.zeros(2, 3, 40, 40, dtype=torch.uint8))  # channels first
+        enc(torch.rand(2, 48, 48, 3))
+    with pytest.raises(TaskError, match=r"\(B, 48, 48, 3\)"):
+        enc(torch.zeros(2, 3, 48, 48, dtype=torch.uint8))  # channels first
     with pytest.raises(ConfigError, match="larger than"):
-        ImageEncoder(VisionConfig(crop=50), shape=(40, 40, 3))
-    with pytest.raises(ConfigError, match="at least 36"):
-        ImageEncoder(VisionConfig(encoder="conv"), shape=(24, 24, 3))
+        ImageEncoder(VisionConfig(crop=50), shape=(48, 48, 3))
+    with pytest.raises(ConfigError, match="at least 44"):
+        ImageEncoder(VisionConfig(encoder="conv"), shape=(40, 40, 3))
     with pytest.raises(ConfigError, match="encoder must be one of"):
         VisionConfig(encoder="vit")
 

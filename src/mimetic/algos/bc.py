@@ -306,6 +306,8 @@ def _batch_source(
     (B, Tp, *A) starting at it and ``extras["mask"]`` (B, Tp) bool, False on padding past an
     episode's end and on unlabelled targets (see ``Dataset.windows``). Either way every tensor is built once, up front.
     """
+    if getattr(dataset, "is_dict", False):
+        return _dict_batch_source(policy, cast(Any, dataset), batch_size, generator, device=device)
     window = int(policy.window)
     horizons = _horizons(policy, dataset, window) if window != 1 else None
     if horizons is not None:  # windows copy every step To + Tp times: refuse absurd horizons before building them
@@ -333,6 +335,68 @@ def _batch_source(
     policy.set_normalizer(mean, std)
     return _Minibatches(obs, acts, mask, batch_size=min(batch_size, n), generator=generator,
                         device=device or torch.device("cpu")), n
+
+
+def _dict_batch_source(policy: TrainablePolicy, dataset: Any, batch_size: int, generator: torch.Generator, *,
+                       device: torch.device | None) -> tuple[_Minibatches, int]:
+    """Minibatches of dict (camera + state) observations, gathered a minibatch at a time.
+
+    Frames are never copied up front: each sample keeps the rows of ``dataset.obs`` it reads (one
+    row, or To rows for a window), and every minibatch gathers its frames from the dataset's own
+    uint8 arrays (shared, not copied). ``Batch.obs`` is then a dict of (B, [To,] *shape) tensors."""
+    layout = dataset.obs_layout
+    set_stats = getattr(policy, "set_obs_stats", None)
+    if set_stats is None:
+        raise ConfigError(f"the dataset has dict observations ({layout.describe()}) and a "
+                          f"{type(policy).__name__} reads flat ones; put an image encoder in front of it "
+                          "(mimetic.policies.VisionPolicy.for_spec)")
+    window = int(policy.window)
+    steps = dataset.step_index()  # (N,)
+    if len(steps) == 0:
+        raise DataError("the dataset is empty; record some demonstrations first")
+    if window != 1:
+        obs_horizon, pred_horizon = _horizons(policy, dataset, window)
+        rows, act_steps, mask_np = dataset.window_index(steps, obs_horizon=obs_horizon, act_horizon=pred_horizon)
+        acts_np: np.ndarray = dataset.acts[act_steps]  # (N, Tp, *A)
+    else:
+        rows, acts_np, mask_np = dataset.obs_rows(steps), dataset.acts[steps], None  # (N,), (N, *A)
+    finite = all(bool(np.isfinite(dataset.obs[k]).all()) for k in layout.state_keys)
+    if not finite or (acts_np.dtype.kind == "f" and not np.isfinite(acts_np).all()):
+        raise DataError("the dataset contains NaN or inf observations/actions; clean it before training")
+    set_stats(dataset.obs_stats_by_key())
+    obs = _RowGather({k: _shared_tensor(v) for k, v in dataset.obs.items()}, torch.from_numpy(rows))
+    mask = None if mask_np is None else torch.from_numpy(np.ascontiguousarray(mask_np))
+    n = len(steps)
+    return _Minibatches(obs, _as_tensor(acts_np, None), mask, batch_size=min(batch_size, n), generator=generator,
+                        device=device or torch.device("cpu")), n
+
+
+class _RowGather:
+    """Per-key observation arrays (R, *shape) and each sample's rows into them (N,) or (N, To):
+    ``index_select(0, idx)`` gathers a minibatch as {key: (B, [To,] *shape)}."""
+
+    def __init__(self, arrays: dict[str, torch.Tensor], rows: torch.Tensor) -> None:
+        self.arrays, self.rows = arrays, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def device(self) -> torch.device:
+        return self.rows.device
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.numel() * a.element_size() for a in self.arrays.values()) + self.rows.numel() * 8
+
+    def to(self, device: torch.device) -> _RowGather:
+        return _RowGather({k: a.to(device) for k, a in self.arrays.items()}, self.rows.to(device))
+
+    def index_select(self, dim: int, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        assert dim == 0
+        rows = self.rows.index_select(0, idx)  # (B,) or (B, To)
+        flat = rows.reshape(-1)
+        return {k: a.index_select(0, flat).reshape(*rows.shape, *a.shape[1:]) for k, a in self.arrays.items()}
 
 
 def _horizons(policy: TrainablePolicy, dataset: TransitionSource, window: int) -> tuple[int, int]:
@@ -393,9 +457,10 @@ class _Minibatches:
     else each minibatch is gathered on the CPU and copied; the permutation is drawn on the CPU
     either way, so the minibatch order does not depend on the device."""
 
-    def __init__(self, obs: torch.Tensor, acts: torch.Tensor, mask: torch.Tensor | None, *, batch_size: int,
-                 generator: torch.Generator, device: torch.device = torch.device("cpu")) -> None:
-        size = sum(t.numel() * t.element_size() for t in (obs, acts, mask) if t is not None)
+    def __init__(self, obs: torch.Tensor | _RowGather, acts: torch.Tensor, mask: torch.Tensor | None, *,
+                 batch_size: int, generator: torch.Generator, device: torch.device = torch.device("cpu")) -> None:
+        size = (obs.nbytes if isinstance(obs, _RowGather) else obs.numel() * obs.element_size()) + sum(
+            t.numel() * t.element_size() for t in (acts, mask) if t is not None)
         self.device, self.resident = device, device.type == "cpu" or size <= DEVICE_DATA_BYTES
         if self.resident and device.type != "cpu":
             obs, acts = obs.to(device), acts.to(device)
@@ -429,8 +494,12 @@ class _Minibatches:
             return Batch(obs=obs, acts=acts)
         return Batch(obs=obs, acts=acts, extras={"mask": self._moved(self.mask.index_select(0, idx))})  # (B, Tp)
 
-    def _moved(self, rows: torch.Tensor) -> torch.Tensor:
-        return rows if self.resident else rows.to(self.device, non_blocking=True)
+    def _moved(self, rows: Any) -> Any:
+        if self.resident:
+            return rows
+        if isinstance(rows, dict):  # dict observations: each key's minibatch (frames stay uint8 until the encoder)
+            return {k: v.to(self.device, non_blocking=True) for k, v in rows.items()}
+        return rows.to(self.device, non_blocking=True)
 
 
 class _WeightAverage:

@@ -647,6 +647,14 @@ class Dataset:
         end repeat its last one; the mask is False for those padded actions and for unlabelled
         (invalid) targets, so losses can ignore them.
         """
+        obs_rows, act_steps, mask = self.window_index(idx, obs_horizon=obs_horizon, act_horizon=act_horizon)
+        return self._obs[obs_rows], self._acts[act_steps], mask  # (B, To, *O), (B, Ta, *A), (B, Ta)
+
+    def window_index(self, idx: np.ndarray, *, obs_horizon: int, act_horizon: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where :meth:`windows` reads from: observation rows (B, To) into ``obs``, action steps
+        (B, Ta) into ``acts``, and the mask (B, Ta). A trainer that gathers frames a minibatch at
+        a time keeps these (a few int64 per sample) instead of the windows themselves."""
         if obs_horizon < 1 or act_horizon < 1:
             raise ConfigError(f"obs_horizon and act_horizon must be >= 1, got {obs_horizon} and {act_horizon}")
         idx = np.asarray(idx, dtype=np.int64)  # (B,)
@@ -656,12 +664,10 @@ class Dataset:
         start = self._ep_starts[ep][:, None]  # (B, 1)
         end = start + self._ep_lengths[ep][:, None]  # (B, 1) exclusive
         obs_steps = np.maximum(idx[:, None] + np.arange(1 - obs_horizon, 1), start)  # (B, To)
-        obs_w = self._obs[obs_steps + ep[:, None]]  # (B, To, *O)
         raw = idx[:, None] + np.arange(act_horizon)  # (B, Ta)
         act_steps = np.minimum(raw, end - 1)  # (B, Ta)
-        act_w = self._acts[act_steps]  # (B, Ta, *A)
         mask = (raw < end) & self._valid[act_steps]  # (B, Ta)
-        return obs_w, act_w, mask
+        return obs_steps + ep[:, None], act_steps, mask
 
     # ----------------------------------------------------------------- validation
 

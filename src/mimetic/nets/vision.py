@@ -8,12 +8,16 @@
 - ``conv``: three strided convolutions (32 8x8/4, 64 4x4/2, 64 3x3/1, as Mnih et al. 2015) with
   GroupNorm and the same keypoint head: several times cheaper, for CPUs and small images.
 
-Images are scaled to [0, 1] (not z-scored: a pixel's scale is known) and, while the module is
+Images are scaled to [-1, 1] (not z-scored: a pixel's scale is known) and, while the module is
 training, randomly cropped to ``crop`` x ``crop`` (Diffusion Policy: 84 of 96), one offset per
 sample from the encoder's own CPU generator; in eval mode the crop is the centre. No weights are
 downloaded: :func:`load_weights` reads a local safetensors file, ours or torchvision's ResNet-18
 (its BatchNorm affine weights become GroupNorm's; running statistics and the classifier are
 dropped).
+
+:class:`DictEncoder` turns a whole dict observation (:mod:`mimetic.observations`: cameras +
+state) into one feature vector: an :class:`ImageEncoder` per camera (or one shared by all), the
+z-scored state keys flattened beside them, concatenated in the layout's order.
 """
 
 from __future__ import annotations
@@ -22,11 +26,13 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import nn
 
 from mimetic import limits
-from mimetic.errors import CheckpointError, ConfigError, TaskError
+from mimetic.errors import CheckpointError, ConfigError, DataError, TaskError
+from mimetic.observations import IMAGE_CENTRE, IMAGE_SCALE, ObsLayout
 
 ENCODERS = ("resnet18", "conv")
 
@@ -154,8 +160,8 @@ class ImageEncoder(nn.Module):
             raise ConfigError(f"crop {config.crop} is larger than the {h}x{w} images")
         self.config, self.shape = config, (h, w, c)
         side = config.crop or min(h, w)
-        if config.encoder == "conv" and side < 36:
-            raise ConfigError(f"the conv encoder needs images (or crops) of at least 36 pixels, got {side}")
+        if config.encoder == "conv" and side < 44:  # smaller ones end in a 1x1 map: nothing to locate
+            raise ConfigError(f"the conv encoder needs images (or crops) of at least 44 pixels, got {side}")
         if config.encoder == "resnet18" and side < 32:
             raise ConfigError(f"the resnet18 encoder needs images (or crops) of at least 32 pixels, got {side}")
         limits.check_bytes(f"a {config.encoder} image encoder", 12_000_000 * 4 * limits.TRAINING_FACTOR)
@@ -192,7 +198,7 @@ class ImageEncoder(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         self.check(images)
-        x = images.permute(0, 3, 1, 2).float().div_(255.0)  # (B, C, H, W) in [0, 1]
+        x = images.permute(0, 3, 1, 2).float().sub_(IMAGE_CENTRE).div_(IMAGE_SCALE)  # (B, C, H, W) in [-1, 1]
         return self.out(self.keypoints(self.backbone(self.crop(x))))  # (B, D)
 
 
@@ -231,3 +237,74 @@ def load_weights(encoder: ImageEncoder, path: str | os.PathLike[str]) -> list[st
     encoder.load_state_dict(state, strict=False)
     return sorted(set(ours) - set(state))
 
+
+
+class DictEncoder(nn.Module):
+    """Dict observations -> features (*lead, F): each camera through an :class:`ImageEncoder` (one
+    per camera, or one shared when ``shared`` and the cameras have one shape), each state key
+    z-scored with the dataset's statistics (:meth:`set_stats`) and flattened; concatenated in the
+    layout's order. ``lead`` is any number of leading axes: (B,) when acting, (B, To) for windows
+    (every frame of a window is encoded, each with its own crop while training)."""
+
+    def __init__(self, layout: ObsLayout, config: VisionConfig, *, shared: bool = False, seed: int = 0) -> None:
+        super().__init__()
+        if not layout.image_keys:
+            raise ConfigError(f"a DictEncoder needs at least one image key; the layout is {layout.describe()}")
+        self.layout, self.config, self.shared = layout, config, shared
+        cams = [layout.field(k) for k in layout.image_keys]
+        if shared and len({f.shape for f in cams}) > 1:
+            raise ConfigError("a shared image encoder needs every camera at one shape, got "
+                              + ", ".join(f"{f.name} {f.shape}" for f in cams))
+        # one generator for every camera's crops, the first camera's; names k0, k1, ... (layout order)
+        self.images = nn.ModuleDict()
+        for i, f in enumerate(cams):
+            if shared and i:
+                continue
+            self.images[f"k{i}"] = ImageEncoder(config, shape=f.shape, seed=seed + i)  # type: ignore[arg-type]
+        self.generator = next(iter(self.images.values())).generator  # type: ignore[union-attr]
+        for enc in self.images.values():
+            enc.generator = self.generator
+        self._cam_slot = {f.name: "k0" if shared else f"k{i}" for i, f in enumerate(cams)}
+        for i, f in enumerate(layout.fields):
+            if not f.image:
+                width = int(np.prod(f.shape))
+                self.register_buffer(f"mean{i}", torch.zeros(width))  # (S_k,)
+                self.register_buffer(f"std{i}", torch.ones(width))  # (S_k,)
+        self.out_features = sum(config.features if f.image else int(np.prod(f.shape)) for f in layout.fields)
+
+    def set_stats(self, stats: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        """The dataset's per-key (mean, std) (``Dataset.obs_stats_by_key``); images keep their
+        fixed scaling, whatever the stats say."""
+        for i, f in enumerate(self.layout.fields):
+            if f.image:
+                continue
+            if f.name not in stats:
+                raise DataError(f"observation statistics lack key {f.name!r}")
+            mean, std = (np.asarray(v, np.float64).reshape(-1) for v in stats[f.name])
+            width = getattr(self, f"mean{i}").numel()
+            if mean.shape != (width,) or std.shape != (width,):
+                raise DataError(f"statistics of key {f.name!r} have {mean.size} values; it has {width}")
+            if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+                raise DataError(f"statistics of key {f.name!r} contain NaN or inf")
+            getattr(self, f"mean{i}").copy_(torch.from_numpy(mean))
+            getattr(self, f"std{i}").copy_(torch.from_numpy(np.where(std < 1e-6, 1.0, std)))
+
+    def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        missing = [k for k in self.layout.keys if k not in obs]
+        if missing:
+            raise TaskError(f"observations lack key(s) {missing}; the policy reads {list(self.layout.keys)}")
+        first = self.layout.fields[0]
+        lead = tuple(obs[first.name].shape[: obs[first.name].ndim - len(first.shape)])  # (B,) or (B, To)
+        parts = []
+        for i, f in enumerate(self.layout.fields):
+            x = obs[f.name]
+            if tuple(x.shape[len(lead):]) != f.shape or tuple(x.shape[:len(lead)]) != lead:
+                raise TaskError(f"observation key {f.name!r} has shape {tuple(x.shape)}; expected "
+                                f"{lead + f.shape} ({', '.join(map(str, f.shape))} per step)")
+            if f.image:
+                enc = self.images[self._cam_slot[f.name]]
+                parts.append(enc(x.reshape(-1, *f.shape)).reshape(*lead, -1))  # (*lead, D)
+            else:
+                flat = x.reshape(*lead, -1).float()  # (*lead, S_k)
+                parts.append((flat - getattr(self, f"mean{i}")) / getattr(self, f"std{i}"))
+        return torch.cat(parts, dim=-1)  # (*lead, F)

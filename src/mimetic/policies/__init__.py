@@ -16,6 +16,7 @@ from mimetic.policies.diffusion import (  # registers "diffusion"
     DiffusionPolicy,
 )
 from mimetic.policies.mlp import MLPConfig, MLPPolicy
+from mimetic.policies.vision import VisionPolicy  # registers "vision"
 
 __all__ = [
     "ChunkingConfig",
@@ -26,6 +27,7 @@ __all__ = [
     "MLPPolicy",
     "MixturePolicy",
     "TimeIndexedPolicy",
+    "VisionPolicy",
     "load_policy",
     "read_checkpoint_meta",
     "register_policy",
