@@ -364,7 +364,12 @@ def _dict_batch_source(policy: TrainablePolicy, dataset: Any, batch_size: int, g
     if not finite or (acts_np.dtype.kind == "f" and not np.isfinite(acts_np).all()):
         raise DataError("the dataset contains NaN or inf observations/actions; clean it before training")
     set_stats(dataset.obs_stats_by_key())
-    obs = _RowGather({k: _shared_tensor(v) for k, v in dataset.obs.items()}, torch.from_numpy(rows))
+    read = getattr(policy, "layout", layout).keys  # a pixel task's hidden state is never gathered
+    missing = [k for k in read if k not in layout.keys]
+    if missing:
+        raise DataError(f"the policy reads observation key(s) {missing} that the dataset lacks "
+                        f"(it has {list(layout.keys)})")
+    obs = _RowGather({k: _shared_tensor(dataset.obs[k]) for k in read}, torch.from_numpy(rows))
     mask = None if mask_np is None else torch.from_numpy(np.ascontiguousarray(mask_np))
     n = len(steps)
     return _Minibatches(obs, _as_tensor(acts_np, None), mask, batch_size=min(batch_size, n), generator=generator,

@@ -70,6 +70,9 @@ class TaskSpec:
     # a position on its rendered frame (PushT's agent target): teleop then follows the mouse, and
     # this is what it sends while no button is held; None: teleop drives with keys
     hold: Callable[[np.ndarray], np.ndarray] | None = field(default=None, compare=False, repr=False)
+    # keys of a Dict observation that only the expert reads (a pixel task's true state): recorded
+    # in datasets, left out of the policies built for the task
+    hidden_keys: tuple[str, ...] = ()
 
     @property
     def discrete(self) -> bool:

@@ -69,6 +69,7 @@ CRASH_DISTANCE = 4.0  # m; beyond it the episode ends
 OFFROAD_COST = 1.0
 LOOKAHEAD = (0.0, 5.0, 10.0, 20.0)  # m ahead at which the observation previews curvature
 E_SCALE, PSI_SCALE, KAPPA_SCALE = 2.0, 0.5, 20.0  # observation = raw / scale (kappa: * scale)
+CAMERA_VIEW = 24.0  # m: the side of the square an ``@pixels`` camera sees (18 m ahead, 6 m behind)
 
 
 def success(traj: Trajectory) -> bool:
@@ -181,6 +182,7 @@ class DrivingTask(NumpyTask):
         self._obs_high = high
         self._background: np.ndarray | None = None  # (H, W, 3) track image, drawn on first render
         self._to_pixels: Any = None
+        self._tree: Any = None  # centreline KD-tree for camera(), built on first use
 
     def _initial_state(self, rng: np.random.Generator) -> np.ndarray:
         s = rng.uniform(0.0, self.track.length)
@@ -215,6 +217,42 @@ class DrivingTask(NumpyTask):
     def lateral_error(self) -> np.ndarray:
         """Current lateral errors (B,) in metres."""
         return self._state[:, 1].copy()
+
+    def camera(self, size: int) -> np.ndarray:
+        """(B, size, size, 3) uint8: each car's own top-down view of the road ahead (``@pixels``).
+
+        The view turns with the car: it points up, seen from above at the centre of the bottom
+        quarter, over CAMERA_VIEW metres square (the road ahead three times as far as behind);
+        road grey, centre line white, shoulder tan, grass green, car red. Each pixel is coloured
+        by its distance to the centreline, so the picture is exact at any size."""
+        if self._tree is None:
+            from scipy.spatial import cKDTree
+
+            self._tree = cKDTree(self.track.centreline(ds=0.25))
+        s, e, psi = self._state[:, 0], self._state[:, 1], self._state[:, 2]
+        th = self.track.heading(s)
+        pts = self._tree.data
+        idx = np.rint(s / 0.25).astype(np.int64) % (len(pts) - 1)
+        normal = np.stack([-np.sin(th), np.cos(th)], axis=1)  # (B, 2) left of the road
+        car = pts[idx] + e[:, None] * normal  # (B, 2) metres
+        h = th + psi
+        fwd = np.stack([np.cos(h), np.sin(h)], axis=1)  # (B, 2)
+        right = np.stack([np.sin(h), -np.cos(h)], axis=1)  # (B, 2)
+        u = (np.arange(size) + 0.5) / size  # (size,)
+        ahead = CAMERA_VIEW * (0.75 - u)  # (size,) rows: metres ahead, top row farthest
+        across = CAMERA_VIEW * (u - 0.5)  # (size,) cols: metres to the right
+        world = (car[:, None, None] + ahead[None, :, None, None] * fwd[:, None, None]
+                 + across[None, None, :, None] * right[:, None, None])  # (B, size, size, 2)
+        dist, _ = self._tree.query(world.reshape(-1, 2))
+        dist = dist.reshape(len(car), size, size)  # (B, size, size) metres to the centreline
+        img = np.empty((len(car), size, size, 3), np.uint8)
+        img[:] = (70, 140, 60)
+        img[dist <= CRASH_DISTANCE] = (190, 170, 120)
+        img[dist <= LANE_HALF_WIDTH] = (90, 90, 90)
+        img[dist <= max(0.15, 0.5 * CAMERA_VIEW / size)] = (235, 235, 235)
+        body = (np.abs(ahead)[:, None] <= 2.0) & (np.abs(across)[None, :] <= 0.9)  # (size, size) a 4 x 1.8 m car
+        img[:, body] = (220, 30, 30)
+        return img
 
     def render(self, index: int = 0) -> np.ndarray:
         """Top-down view (256, 256, 3) uint8: road grey, shoulder tan, car red with a yellow heading tick."""

@@ -128,6 +128,22 @@ class MultimodalTask(NumpyTask):
     def _observe(self, state: np.ndarray) -> np.ndarray:
         return state[:, :4].astype(np.float32)  # (B, 4)
 
+    def camera(self, size: int) -> np.ndarray:
+        """(B, size, size, 3) uint8: the arena of :meth:`render` drawn at ``size`` for every env
+        (``@pixels``); the agent is at least 1.5 pixels in radius so it never vanishes."""
+        lo, hi = np.array([-1.2, -0.3]), np.array([1.2, 2.4])
+        u = (np.arange(size) + 0.5) / size  # (size,)
+        wx = (lo[0] + u * (hi[0] - lo[0]))[None, None, :]  # (1, 1, W) world x
+        wy = (hi[1] - u * (hi[1] - lo[1]))[None, :, None]  # (1, H, 1) world y, row 0 at the top
+        x, y, gx, gy = (self._state[:, k][:, None, None] for k in range(4))  # (B, 1, 1) each
+        img = np.full((self.num_envs, size, size, 3), 255, np.uint8)
+        obstacle = np.hypot(wx - OBSTACLE[0], wy - OBSTACLE[1]) < OBSTACLE_RADIUS  # (1, H, W)
+        img[np.broadcast_to(obstacle, img.shape[:3])] = (128, 128, 128)
+        img[np.hypot(wx - gx, wy - gy) < GOAL_RADIUS] = (40, 170, 60)
+        radius = max(0.05, 1.5 * (hi[1] - lo[1]) / size)
+        img[np.hypot(wx - x, wy - y) < radius] = (210, 40, 40)
+        return img
+
     def render(self, index: int = 0) -> np.ndarray:
         """A 240 x 240 top view: grey obstacle, green goal, red agent (x right, y up)."""
         size, lo, hi = 240, np.array([-1.2, -0.3]), np.array([1.2, 2.4])

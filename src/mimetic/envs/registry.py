@@ -13,7 +13,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from mimetic.envs import cartpole, driving, lunarlander, mujoco, multimodal, pendulum, pusht
+from mimetic.envs import cartpole, driving, lunarlander, mujoco, multimodal, pendulum, pixels, pusht
 from mimetic.envs.base import BatchedTask, ScriptedExpert, check_count
 from mimetic.envs.gym_adapter import GymTask
 from mimetic.errors import TaskError
@@ -99,7 +99,11 @@ def task_names() -> list[str]:
 
 
 def make_task(name: str, *, num_envs: int = 1, max_steps: int | None = None) -> BatchedTask:
-    """B copies of task ``name``: a built-in name, ``gym:<id>``, or a registered Gymnasium id."""
+    """B copies of task ``name``: a built-in name, ``gym:<id>``, or a registered Gymnasium id;
+    ``<name>@pixels`` / ``<name>@pixels+state`` observe it through a camera (:mod:`mimetic.envs.pixels`)."""
+    base, mode = pixels.split_name(name)
+    if mode is not None:
+        return pixels.PixelTask(make_task(base, num_envs=num_envs, max_steps=max_steps), mode=mode)
     num_envs = check_count("num_envs", num_envs)
     if max_steps is not None:
         max_steps = check_count("max_steps", max_steps)
@@ -138,6 +142,10 @@ def import_env_package(gym_id: str) -> None:
 
 
 def _resolve(name: str) -> str | None:
+    name, mode = pixels.split_name(name)
+    if mode is not None:
+        base = _resolve(name)
+        return None if base is None else f"{base}{pixels.SEPARATOR}{mode}"
     bare = name.removeprefix("gym:")
     return name if name in _TASKS else _ALIASES.get(bare)
 
@@ -150,13 +158,18 @@ def same_task(a: str, b: str) -> bool:
 def expert_name(task: str) -> str | None:
     """Name of the built-in expert of ``task``, or None."""
     key = _resolve(task)
+    key = None if key is None else pixels.split_name(key)[0]
     if key is None or (key in mujoco.TASKS and not mujoco.shipped(key)):
         return None
     return _TASKS[key].expert.name
 
 
-def make_expert(name: str) -> ScriptedExpert:
-    """The built-in scripted expert of task ``name`` (also its Gymnasium id, e.g. ``gym:CartPole-v1``)."""
+def make_expert(name: str) -> Any:
+    """The built-in scripted expert of task ``name`` (also its Gymnasium id, e.g. ``gym:CartPole-v1``);
+    for ``<task>@pixels...`` the flat task's expert, labelling from the observation's ``state`` key."""
+    base, mode = pixels.split_name(name)
+    if mode is not None:
+        return pixels.StateExpert(make_expert(base))
     key = _resolve(name)
     if key is None:
         raise TaskError(

@@ -53,11 +53,12 @@ class VisionPolicy(nn.Module):
     def for_spec(cls, spec: TaskSpec, head_class: type, head_config: Any = None, *,
                  vision: VisionConfig | None = None, shared: bool = False, seed: int = 0) -> VisionPolicy:
         """A head of ``head_class`` (e.g. ``MLPPolicy``, ``DiffusionPolicy``) behind an encoder for
-        ``spec``'s Dict observations."""
+        ``spec``'s Dict observations, less its hidden keys (what only the expert reads)."""
         layout = spec.obs_layout
         if layout is None:
             raise ConfigError(f"task {spec.name!r} has flat observations; a vision policy needs a Dict of "
                               "images (+ state); use the plain policy")
+        layout = ObsLayout(tuple(f for f in layout.fields if f.name not in spec.hidden_keys))
         encoder = DictEncoder(layout, vision or VisionConfig(), shared=shared, seed=seed)
         flat = TaskSpec(name=spec.name, gym_id=spec.gym_id, action_space=spec.action_space,
                         max_steps=spec.max_steps,
@@ -104,7 +105,10 @@ class VisionPolicy(nn.Module):
     # -- acting -------------------------------------------------------------------------------
 
     def features(self, obs: DictObs | Mapping[str, np.ndarray]) -> np.ndarray:
-        """(B, F) float32 features of a batch of dict observations (centre crops)."""
+        """(B, F) float32 features of a batch of dict observations (centre crops); keys the policy
+        does not read (a pixel task's hidden state) are ignored."""
+        if hasattr(obs, "keys"):
+            obs = {k: obs[k] for k in obs.keys() if k in self.layout.keys}
         rows = self.layout.check(obs, what="observations")
         was = self.encoder.training
         self.encoder.train(False)
