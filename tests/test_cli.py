@@ -450,13 +450,14 @@ def _bc_options_table(title: str) -> str:
     return "\n".join(rows)
 
 
-@pytest.mark.parametrize("title", ["behavioral cloning", "policy network"])
-def test_docs_option_tables_match_the_cli(title):
-    doc = (Path(__file__).parents[1] / "docs" / "bc.md").read_text()
+@pytest.mark.parametrize(("title", "page"), [("behavioral cloning", "bc.md"), ("policy network", "bc.md"),
+                                             ("image encoder (camera observations)", "cameras.md")])
+def test_docs_option_tables_match_the_cli(title, page):
+    doc = (Path(__file__).parents[1] / "docs" / page).read_text()
     start = doc.index(f"<!-- generated: {title} -->\n") + len(f"<!-- generated: {title} -->\n")
     shown = doc[start:doc.index("\n<!-- end generated -->", start)]
     expected = _bc_options_table(title)
-    assert shown == expected, f"docs/bc.md is out of date; replace the '{title}' table with:\n{expected}"
+    assert shown == expected, f"docs/{page} is out of date; replace the '{title}' table with:\n{expected}"
 
 
 def test_bad_thread_setting_is_one_error_line(monkeypatch, capsys):

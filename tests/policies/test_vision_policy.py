@@ -160,3 +160,27 @@ def test_bc_from_pixels_alone_learns_to_act() -> None:
     bc.fit(pol, ds, bc.BCConfig(steps=250, batch_size=32, lr=3e-3))
     trained = np.mean([t.terminated for t in rollout(task, pol, episodes=16, seed=100)])
     assert trained >= 0.8 and trained > untrained
+
+
+def test_a_stopped_fit_resumes_bitwise_crops_and_noise_included() -> None:
+    ds = _demos()
+    crop = VisionConfig(encoder="conv", features=8, keypoints=4, crop=44)  # random crops: a generator to restore
+    config = bc.BCConfig(steps=6, batch_size=4, log_every=2)
+
+    def fresh(seed: int = 0) -> VisionPolicy:
+        return VisionPolicy.for_spec(SPEC, DiffusionPolicy, HEADS["diffusion-mlp"][1], vision=crop, seed=seed)
+
+    whole = fresh()
+    bc.fit(whole, ds, config)
+    saved: list[bc.State] = []
+
+    def stop_at_2(step: int, snapshot) -> bool:
+        if step == 2:
+            saved.append(snapshot())
+            return True
+        return False
+
+    assert bc.fit(fresh(), ds, config, checkpoint=stop_at_2).interrupted
+    again = fresh(seed=3)  # other weights and generators: everything must come from the saved state
+    bc.fit(again, ds, config, resume=saved[0])
+    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), whole.state_dict().values()))

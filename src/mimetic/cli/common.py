@@ -22,7 +22,8 @@ from mimetic.envs import as_expert, load_sb3_expert, make_expert, make_task
 from mimetic.envs.experts import ClippedExpert, load_policy_expert
 from mimetic.errors import ConfigError, TaskError
 from mimetic.interactive.budget import LabelBudget
-from mimetic.policies import ChunkingConfig, ChunkingPolicy, DiffusionConfig, DiffusionPolicy, MLPPolicy
+from mimetic.nets.vision import VisionConfig
+from mimetic.policies import ChunkingConfig, ChunkingPolicy, DiffusionConfig, DiffusionPolicy, MLPPolicy, VisionPolicy
 from mimetic.protocols import Expert
 from mimetic.runs import json_line
 
@@ -39,6 +40,10 @@ def add_task_args(p: argparse.ArgumentParser, *, required: bool, default_from: s
     task_help = "task name (see 'mimetic tasks') or gym:<Gymnasium id>"
     p.add_argument("--task", required=required,
                    help=task_help if required else f"{task_help} (default: {default_from})")
+    p.add_argument("--obs", choices=("state", "pixels", "pixels+state"), default=None,
+                   help="what a built-in task shows: state (its flat observation), pixels (a 64x64 camera; "
+                        "the expert still labels from the true state) or pixels+state; the same as naming "
+                        "the task TASK@pixels (default: state, or the dataset's / checkpoint's)")
     p.add_argument("--max-steps", type=int, default=None, help=f"episode horizon (default: {default_from})")
     p.add_argument("--num-envs", type=int, default=16 if envs_default == "16" else None,
                    help=f"environments stepped together (default: {envs_default})")
@@ -69,6 +74,7 @@ def add_policy_args(p: argparse.ArgumentParser) -> None:
                         "--chunking-* options) (default: mlp)")
     add_config_args(p, DiffusionConfig, title="diffusion policy (--policy diffusion)", prefix="diffusion")
     add_config_args(p, ChunkingConfig, title="action-chunking policy (--policy chunking)", prefix="chunking")
+    add_config_args(p, VisionConfig, title="image encoder (camera observations)", prefix="vision")
 
 
 def check_positive(**values: int | None) -> None:
@@ -186,14 +192,20 @@ def make_cli_task(name: str, *, num_envs: int, max_steps: int | None):
 
 
 def make_policy(args: argparse.Namespace, spec: Any, mlp_cfg: Any, *, seed: int) -> Any:
-    """The policy ``--policy`` asks for, shaped for ``spec``."""
+    """The policy ``--policy`` asks for, shaped for ``spec``; for a task that observes a dict
+    (cameras), that policy behind the ``--vision-*`` image encoder."""
 
     kind = getattr(args, "policy", "mlp")
     if kind == "diffusion":
-        return DiffusionPolicy.for_spec(spec, config_from_args(DiffusionConfig, args, prefix="diffusion"), seed=seed)
-    if kind == "chunking":
-        return ChunkingPolicy.for_spec(spec, config_from_args(ChunkingConfig, args, prefix="chunking"), seed=seed)
-    return MLPPolicy.for_spec(spec, mlp_cfg, seed=seed)
+        cls, cfg = DiffusionPolicy, config_from_args(DiffusionConfig, args, prefix="diffusion")
+    elif kind == "chunking":
+        cls, cfg = ChunkingPolicy, config_from_args(ChunkingConfig, args, prefix="chunking")
+    else:
+        cls, cfg = MLPPolicy, mlp_cfg
+    if spec.obs_layout is not None:
+        vision = config_from_args(VisionConfig, args, prefix="vision")
+        return VisionPolicy.for_spec(spec, cls, cfg, vision=vision, seed=seed)
+    return cls.for_spec(spec, cfg, seed=seed)
 
 
 def scalars(d: dict) -> dict:

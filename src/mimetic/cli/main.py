@@ -126,6 +126,13 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.exit(2, f"error: unrecognized arguments: {' '.join(extra)} (see '{prog} --help')\n")
     from mimetic.cli.resume import given_dests, leaf_parser  # 25 ms (json, shutil, tempfile): not for --help
 
+    obs = getattr(args, "obs", None)
+    if obs not in (None, "state"):  # --obs pixels is the task named TASK@pixels
+        if not getattr(args, "task", None):
+            parser.exit(2, "error: --obs needs --task (a dataset or checkpoint already names how its task was seen)\n")
+        if "@" in args.task:
+            parser.exit(2, f"error: --obs {obs} and the task {args.task!r} both say how the task is seen; give one\n")
+        args.task = f"{args.task}@{obs}"
     # the options typed (not defaulted): a resumed run takes only these from the command line
     args.given = sorted(given_dests(leaf_parser(parser, args), argv))
     return args

@@ -58,6 +58,9 @@ class VisionConfig:
     group_size: int = 16
     """Channels per GroupNorm group (Diffusion Policy: 16)."""
 
+    shared: bool = False
+    """With several cameras of one shape: one encoder for all of them (else one each)."""
+
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
             raise ConfigError(f"encoder must be one of {', '.join(ENCODERS)}, got {self.encoder!r}")
@@ -241,16 +244,17 @@ def load_weights(encoder: ImageEncoder, path: str | os.PathLike[str]) -> list[st
 
 class DictEncoder(nn.Module):
     """Dict observations -> features (*lead, F): each camera through an :class:`ImageEncoder` (one
-    per camera, or one shared when ``shared`` and the cameras have one shape), each state key
+    per camera, or one shared when ``config.shared`` and the cameras have one shape), each state key
     z-scored with the dataset's statistics (:meth:`set_stats`) and flattened; concatenated in the
     layout's order. ``lead`` is any number of leading axes: (B,) when acting, (B, To) for windows
     (every frame of a window is encoded, each with its own crop while training)."""
 
-    def __init__(self, layout: ObsLayout, config: VisionConfig, *, shared: bool = False, seed: int = 0) -> None:
+    def __init__(self, layout: ObsLayout, config: VisionConfig, *, seed: int = 0) -> None:
         super().__init__()
         if not layout.image_keys:
             raise ConfigError(f"a DictEncoder needs at least one image key; the layout is {layout.describe()}")
-        self.layout, self.config, self.shared = layout, config, shared
+        self.layout, self.config = layout, config
+        shared = config.shared
         cams = [layout.field(k) for k in layout.image_keys]
         if shared and len({f.shape for f in cams}) > 1:
             raise ConfigError("a shared image encoder needs every camera at one shape, got "

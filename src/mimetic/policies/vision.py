@@ -51,7 +51,7 @@ class VisionPolicy(nn.Module):
 
     @classmethod
     def for_spec(cls, spec: TaskSpec, head_class: type, head_config: Any = None, *,
-                 vision: VisionConfig | None = None, shared: bool = False, seed: int = 0) -> VisionPolicy:
+                 vision: VisionConfig | None = None, seed: int = 0) -> VisionPolicy:
         """A head of ``head_class`` (e.g. ``MLPPolicy``, ``DiffusionPolicy``) behind an encoder for
         ``spec``'s Dict observations, less its hidden keys (what only the expert reads)."""
         layout = spec.obs_layout
@@ -59,7 +59,7 @@ class VisionPolicy(nn.Module):
             raise ConfigError(f"task {spec.name!r} has flat observations; a vision policy needs a Dict of "
                               "images (+ state); use the plain policy")
         layout = ObsLayout(tuple(f for f in layout.fields if f.name not in spec.hidden_keys))
-        encoder = DictEncoder(layout, vision or VisionConfig(), shared=shared, seed=seed)
+        encoder = DictEncoder(layout, vision or VisionConfig(), seed=seed)
         flat = TaskSpec(name=spec.name, gym_id=spec.gym_id, action_space=spec.action_space,
                         max_steps=spec.max_steps,
                         observation_space=_feature_space(encoder.out_features))
@@ -130,7 +130,7 @@ class VisionPolicy(nn.Module):
 
     def checkpoint_config(self) -> dict[str, Any]:
         return {"head_kind": kind_of(self.head), "head": self.head.checkpoint_config(),
-                "vision": asdict(self.encoder.config), "shared": self.encoder.shared}
+                "vision": asdict(self.encoder.config)}
 
     def checkpoint_spec(self) -> dict[str, Any]:
         return {"task": self.task, "layout": [[f.name, list(f.shape), f.image] for f in self.layout.fields],
@@ -143,7 +143,7 @@ class VisionPolicy(nn.Module):
             raise ConfigError(f"unknown head policy kind {config['head_kind']!r}")
         layout = ObsLayout(tuple(ObsField(str(n), tuple(int(d) for d in shape), bool(img))
                                  for n, shape, img in spec["layout"]))
-        encoder = DictEncoder(layout, VisionConfig(**config["vision"]), shared=bool(config["shared"]))
+        encoder = DictEncoder(layout, VisionConfig(**config["vision"]))
         head = head_class.from_checkpoint(config["head"], spec["head"])  # type: ignore[attr-defined]
         return cls(head, encoder, task=spec.get("task"))
 
