@@ -54,6 +54,12 @@ EXPERIMENTS = {
         "BC of an action-chunking policy for chunk sizes k on the driving task, each policy executed three ways "
         "(whole chunks, ACT's temporal ensemble, first action only); cost and success per k, table and PNG plot.",
         "experiment-chunking", "driving"),
+    "pixels": Experiment(
+        "pixels", "PixelsConfig", "camera vs state: BC and diffusion success from 64x64 pixels",
+        "MSE-BC and a diffusion policy trained on the same expert demonstrations of driving and multimodal, once "
+        "from the state and once from a 64x64 camera through an image encoder trained end to end; success and "
+        "cost per observation, the gap in points (target: within 10), table and PNG plot.",
+        "experiment", "pixels"),
 }
 
 

@@ -10,6 +10,8 @@
   executed as whole chunks, ACT's temporal ensemble, or first action only.
 - :mod:`mimetic.experiments.multimodal`: success of MSE-BC vs a mixture head vs a diffusion policy vs
   ACT chunking on the multimodal task (hidden-coin expert), with sampled start-action distributions.
+- :mod:`mimetic.experiments.pixels`: BC and diffusion success from a 64x64 camera vs from the state
+  (driving, multimodal), at equal demonstrations.
 """
 
 from mimetic.experiments.chunking import (
@@ -25,7 +27,8 @@ from mimetic.experiments.multimodal import (
     MultimodalResult,
     run_multimodal,
 )
+from mimetic.experiments.pixels import PixelsConfig, PixelsResult, run_pixels
 
 __all__ = ["ChunkingExperimentConfig", "ChunkingResult", "DemosConfig", "DemosResult", "HorizonConfig", "HorizonResult",
-           "LabelsConfig", "LabelsResult", "MultimodalConfig", "MultimodalResult", "run_chunking", "run_demos",
-           "run_horizon", "run_labels", "run_multimodal"]
+           "LabelsConfig", "LabelsResult", "MultimodalConfig", "MultimodalResult", "PixelsConfig", "PixelsResult",
+           "run_chunking", "run_demos", "run_horizon", "run_labels", "run_multimodal", "run_pixels"]
