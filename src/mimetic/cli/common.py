@@ -40,7 +40,7 @@ def add_task_args(p: argparse.ArgumentParser, *, required: bool, default_from: s
     task_help = "task name (see 'mimetic tasks') or gym:<Gymnasium id>"
     p.add_argument("--task", required=required,
                    help=task_help if required else f"{task_help} (default: {default_from})")
-    p.add_argument("--obs", choices=("state", "pixels", "pixels+state"), default=None,
+    p.add_argument("--obs", dest="obs_mode", choices=("state", "pixels", "pixels+state"), default=None,
                    help="what a built-in task shows: state (its flat observation), pixels (a 64x64 camera; "
                         "the expert still labels from the true state) or pixels+state; the same as naming "
                         "the task TASK@pixels (default: state, or the dataset's / checkpoint's)")

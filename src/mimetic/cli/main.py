@@ -126,7 +126,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.exit(2, f"error: unrecognized arguments: {' '.join(extra)} (see '{prog} --help')\n")
     from mimetic.cli.resume import given_dests, leaf_parser  # 25 ms (json, shutil, tempfile): not for --help
 
-    obs = getattr(args, "obs", None)
+    obs = getattr(args, "obs_mode", None)
     if obs not in (None, "state"):  # --obs pixels is the task named TASK@pixels
         if not getattr(args, "task", None):
             parser.exit(2, "error: --obs needs --task (a dataset or checkpoint already names how its task was seen)\n")
