@@ -184,3 +184,15 @@ def test_a_stopped_fit_resumes_bitwise_crops_and_noise_included() -> None:
     again = fresh(seed=3)  # other weights and generators: everything must come from the saved state
     bc.fit(again, ds, config, resume=saved[0])
     assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), whole.state_dict().values()))
+
+
+def test_state_statistics_are_checked_per_key() -> None:
+    pol = VisionPolicy.for_spec(SPEC, MLPPolicy, HEADS["mlp"][1], vision=CONV)
+    with pytest.raises(DataError, match="lack key 'state'"):
+        pol.set_obs_stats({})
+    with pytest.raises(DataError, match=r"statistics of key 'state' must have 3 values"):
+        pol.set_obs_stats({"state": (np.zeros(2), np.ones(2))})
+    with pytest.raises(DataError, match="statistics of key 'state' contain NaN"):
+        pol.set_obs_stats({"state": (np.full(3, np.nan), np.ones(3))})
+    pol.set_obs_stats({"state": (np.arange(3.0), np.array([2.0, 0.0, 1.0]))})
+    assert pol.encoder.std1.tolist() == [2.0, 1.0, 1.0]  # no spread: centred only

@@ -555,8 +555,7 @@ class Dataset:
         out = {}
         for f in self.obs_layout.fields:
             if f.image:
-                out[f.name] = (np.float32(IMAGE_CENTRE) * np.ones((), np.float32),
-                               np.float32(IMAGE_SCALE) * np.ones((), np.float32))
+                out[f.name] = (np.array(IMAGE_CENTRE, np.float32), np.array(IMAGE_SCALE, np.float32))
             else:
                 out[f.name] = self._stats(f.name, f.shape, min_std)
         return out

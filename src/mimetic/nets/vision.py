@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from mimetic import limits
-from mimetic.errors import CheckpointError, ConfigError, DataError, TaskError
+from mimetic.errors import CheckpointError, ConfigError, TaskError
 from mimetic.observations import IMAGE_CENTRE, IMAGE_SCALE, ObsLayout
 
 ENCODERS = ("resnet18", "conv")
@@ -245,9 +245,10 @@ def load_weights(encoder: ImageEncoder, path: str | os.PathLike[str]) -> list[st
 class DictEncoder(nn.Module):
     """Dict observations -> features (*lead, F): each camera through an :class:`ImageEncoder` (one
     per camera, or one shared when ``config.shared`` and the cameras have one shape), each state key
-    z-scored with the dataset's statistics (:meth:`set_stats`) and flattened; concatenated in the
-    layout's order. ``lead`` is any number of leading axes: (B,) when acting, (B, To) for windows
-    (every frame of a window is encoded, each with its own crop while training)."""
+    z-scored with the dataset's statistics (its ``state_buffers``, filled by the policy) and
+    flattened; concatenated in the layout's order. ``lead`` is any number of leading axes: (B,)
+    when acting, (B, To) for windows (every frame of a window is encoded, each with its own crop
+    while training)."""
 
     def __init__(self, layout: ObsLayout, config: VisionConfig, *, seed: int = 0) -> None:
         super().__init__()
@@ -276,22 +277,10 @@ class DictEncoder(nn.Module):
                 self.register_buffer(f"std{i}", torch.ones(width))  # (S_k,)
         self.out_features = sum(config.features if f.image else int(np.prod(f.shape)) for f in layout.fields)
 
-    def set_stats(self, stats: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
-        """The dataset's per-key (mean, std) (``Dataset.obs_stats_by_key``); images keep their
-        fixed scaling, whatever the stats say."""
-        for i, f in enumerate(self.layout.fields):
-            if f.image:
-                continue
-            if f.name not in stats:
-                raise DataError(f"observation statistics lack key {f.name!r}")
-            mean, std = (np.asarray(v, np.float64).reshape(-1) for v in stats[f.name])
-            width = getattr(self, f"mean{i}").numel()
-            if mean.shape != (width,) or std.shape != (width,):
-                raise DataError(f"statistics of key {f.name!r} have {mean.size} values; it has {width}")
-            if not (np.isfinite(mean).all() and np.isfinite(std).all()):
-                raise DataError(f"statistics of key {f.name!r} contain NaN or inf")
-            getattr(self, f"mean{i}").copy_(torch.from_numpy(mean))
-            getattr(self, f"std{i}").copy_(torch.from_numpy(np.where(std < 1e-6, 1.0, std)))
+    def state_buffers(self) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+        """(key, mean, std) normaliser buffers of every state key; images keep their fixed scaling."""
+        return [(f.name, getattr(self, f"mean{i}"), getattr(self, f"std{i}"))
+                for i, f in enumerate(self.layout.fields) if not f.image]
 
     def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         missing = [k for k in self.layout.keys if k not in obs]

@@ -150,15 +150,22 @@ def to_task_units(module: nn.Module, scaled: torch.Tensor) -> torch.Tensor:
 def store_normalizer(module: nn.Module, obs_mean: np.ndarray, obs_std: np.ndarray) -> None:
     """Check dataset observation statistics and copy them into ``module``'s normaliser buffers;
     features with ~zero spread are only centred."""
-    obs_dim = module.obs_mean.numel()
+    copy_stats(module.obs_mean, module.obs_std, obs_mean, obs_std)
+
+
+def copy_stats(mean_buf: torch.Tensor, std_buf: torch.Tensor, obs_mean: np.ndarray, obs_std: np.ndarray, *,
+               what: str = "normaliser statistics") -> None:
+    """Check (mean, std) statistics against the buffers' width and copy them in; features with
+    ~zero spread are only centred (every normaliser: flat policies, a vision policy's state keys)."""
+    width = mean_buf.numel()
     mean = np.asarray(obs_mean, dtype=np.float64).reshape(-1)
     std = np.asarray(obs_std, dtype=np.float64).reshape(-1)
-    if mean.shape != (obs_dim,) or std.shape != (obs_dim,):
-        raise DataError(f"normaliser statistics must have {obs_dim} values, got {mean.shape} and {std.shape}")
+    if mean.shape != (width,) or std.shape != (width,):
+        raise DataError(f"{what} must have {width} values, got {mean.shape} and {std.shape}")
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
-        raise DataError("normaliser statistics contain NaN or inf; check the dataset observations")
-    module.obs_mean.copy_(torch.from_numpy(mean))
-    module.obs_std.copy_(torch.from_numpy(np.where(std < _MIN_STD, 1.0, std)))
+        raise DataError(f"{what} contain NaN or inf; check the dataset observations")
+    mean_buf.copy_(torch.from_numpy(mean))
+    std_buf.copy_(torch.from_numpy(np.where(std < _MIN_STD, 1.0, std)))
 
 
 class MLPPolicy(nn.Module):

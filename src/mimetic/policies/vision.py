@@ -28,6 +28,7 @@ from mimetic.errors import ConfigError, DataError, TaskError
 from mimetic.nets.vision import DictEncoder, VisionConfig
 from mimetic.observations import DictObs, ObsField, ObsLayout
 from mimetic.policies.checkpoint import kind_of, policy_class, register_policy
+from mimetic.policies.mlp import copy_stats
 from mimetic.types import Batch
 
 
@@ -91,8 +92,12 @@ class VisionPolicy(nn.Module):
                         "(set_obs_stats(dataset.obs_stats_by_key()))")
 
     def set_obs_stats(self, stats: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
-        """Per-key statistics of the training data (``Dataset.obs_stats_by_key``)."""
-        self.encoder.set_stats(stats)
+        """Per-key statistics of the training data (``Dataset.obs_stats_by_key``) into the
+        encoder's state normalisers; images keep their fixed scaling, whatever the stats say."""
+        for key, mean_buf, std_buf in self.encoder.state_buffers():
+            if key not in stats:
+                raise DataError(f"observation statistics lack key {key!r}")
+            copy_stats(mean_buf, std_buf, *stats[key], what=f"statistics of key {key!r}")
 
     def loss(self, batch: Batch, *, metrics: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
         """The head's loss on the encoded batch: ``batch.obs`` is a dict of (B, [To,] *shape) tensors."""
