@@ -9,22 +9,10 @@ import textwrap
 
 import numpy as np
 import pytest
+from cli_helpers import one_error as _one_error
+from cli_helpers import run as _run
 
-from mimetic.cli import main
 from mimetic.data import load_minari
-
-
-def _run(argv: list) -> int:
-    try:
-        return main([str(a) for a in argv])
-    except SystemExit as e:
-        return int(e.code or 0)
-
-
-def _one_error(err: str) -> str:
-    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("warning:")]
-    assert "Traceback" not in err and len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
 
 
 @pytest.fixture(autouse=True)
